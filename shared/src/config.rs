@@ -1,0 +1,450 @@
+//! Typed configuration, parsed once at start from environment variables (DESIGN.md §14).
+//! Every value has a safe local default, so `cargo run` needs none of them.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::store::StoreConfig;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {name}: {reason}")]
+pub struct ConfigError {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Where the JWT signing key comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SigningKeySource {
+    /// `JWT_SIGNING_KEY`: `<kid>:<base64url Ed25519 seed>`.
+    Inline(String),
+    /// `JWT_SIGNING_KEY_SECRET_ARN`: a Secrets Manager secret holding the same text.
+    SecretsManager(String),
+    /// Generated once and kept in the data directory (local development).
+    DataDir,
+    /// This function only verifies tokens (`JWT_PUBLIC_KEYS`).
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct JwtConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub signing_key: SigningKeySource,
+    /// Extra verification keys as JWKS JSON (key rotation, verify-only functions).
+    pub public_keys: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Fixed-window limits (DESIGN.md §11): `limit` requests per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub const fn new(limit: u32, window_secs: u64) -> Self {
+        Limit {
+            limit,
+            window: Duration::from_secs(window_secs),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    pub register: Limit,
+    pub forgot_password: Limit,
+    pub login: Limit,
+    pub failed_login_per_account: Limit,
+    pub session_refresh: Limit,
+    pub app_registration: Limit,
+    pub token_endpoint: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            register: Limit::new(5, 3600),
+            forgot_password: Limit::new(5, 3600),
+            login: Limit::new(10, 60),
+            failed_login_per_account: Limit::new(10, 900),
+            session_refresh: Limit::new(20, 60),
+            app_registration: Limit::new(3, 3600),
+            token_endpoint: Limit::new(60, 60),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tier {
+    pub name: String,
+    pub emoji: String,
+    pub min_earned: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailBackend {
+    /// Print to the console and save under `<data dir>/mail/`.
+    Local,
+    Ses,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub stage: String,
+    pub store: StoreConfig,
+    pub data_dir: PathBuf,
+    /// Base of every link in mail; never taken from request headers.
+    pub public_web_url: String,
+    pub jwt: JwtConfig,
+    pub refresh_ttl: Duration,
+    pub verification_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub email_change_ttl: Duration,
+    pub password: PasswordConfig,
+    pub totp_issuer: String,
+    pub mail_from: String,
+    pub mail_backend: MailBackend,
+    pub rate_limits: RateLimits,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Lower-case addresses that become admins once verified.
+    pub admin_emails: Vec<String>,
+    pub referral_bonus: i64,
+    pub tiers: Vec<Tier>,
+    /// (highest registration number, multiplier), ascending; the last applies to everyone after.
+    pub signup_multipliers: Vec<(u64, f64)>,
+    pub default_multiplier: f64,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+fn default_tiers() -> Vec<Tier> {
+    [
+        ("bronze", "🥉", 0),
+        ("silver", "🥈", 1_000),
+        ("gold", "🥇", 10_000),
+        ("platinum", "💠", 50_000),
+        ("diamond", "💎", 250_000),
+    ]
+    .into_iter()
+    .map(|(name, emoji, min)| Tier {
+        name: name.into(),
+        emoji: emoji.into(),
+        min_earned: min,
+    })
+    .collect()
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let data_dir = PathBuf::from(".buddo");
+        Config {
+            stage: "local".into(),
+            store: StoreConfig::Embedded(data_dir.join("buddo.redb")),
+            data_dir,
+            public_web_url: "http://localhost:3000".into(),
+            jwt: JwtConfig {
+                issuer: "buddo".into(),
+                audience: "buddo-api".into(),
+                access_ttl: Duration::from_secs(3600),
+                signing_key: SigningKeySource::DataDir,
+                public_keys: None,
+            },
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            verification_ttl: Duration::from_secs(24 * 3600),
+            reset_ttl: Duration::from_secs(3600),
+            email_change_ttl: Duration::from_secs(3600),
+            password: PasswordConfig {
+                memory_kib: 19 * 1024,
+                iterations: 2,
+                parallelism: 1,
+            },
+            totp_issuer: "Buddo".into(),
+            mail_from: "Buddo <no-reply@buddo.local>".into(),
+            mail_backend: MailBackend::Local,
+            rate_limits: RateLimits::default(),
+            trust_forwarded_for: false,
+            admin_emails: Vec::new(),
+            referral_bonus: 100,
+            tiers: default_tiers(),
+            signup_multipliers: vec![(100, 3.0), (1_000, 2.0), (10_000, 1.5)],
+            default_multiplier: 1.0,
+            cors_allowed_origins: vec!["*".into()],
+        }
+    }
+}
+
+/// Reads variables through `get`, so tests can parse a map instead of the environment.
+struct Env<F: Fn(&str) -> Option<String>>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|e: T::Err| ConfigError {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(self.parse(name, default.as_secs())?))
+    }
+
+    fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+            Some(v) => Err(ConfigError {
+                name: name.into(),
+                reason: format!("{v:?} is not a boolean"),
+            }),
+        }
+    }
+
+    fn limit(&self, name: &str, default: Limit) -> Result<Limit, ConfigError> {
+        // `<count>/<window seconds>`, e.g. `10/60`.
+        let Some(v) = self.raw(name) else {
+            return Ok(default);
+        };
+        let err = || ConfigError {
+            name: name.into(),
+            reason: format!("{v:?} is not <count>/<seconds>"),
+        };
+        let (count, window) = v.split_once('/').ok_or_else(err)?;
+        let limit = count.trim().parse().map_err(|_| err())?;
+        let window: u64 = window.trim().parse().map_err(|_| err())?;
+        if window == 0 {
+            return Err(err());
+        }
+        Ok(Limit::new(limit, window))
+    }
+
+    fn list(&self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| {
+                v.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(get);
+        let d = Config::default();
+        let data_dir = env.raw("BUDDO_DATA_DIR").map(PathBuf::from).unwrap_or(d.data_dir);
+        let store = match env.raw("BUDDO_STORE").as_deref() {
+            None | Some("embedded") => StoreConfig::Embedded(data_dir.join("buddo.redb")),
+            Some("memory") => StoreConfig::Memory,
+            Some("dynamodb") => StoreConfig::Dynamo {
+                table: env.raw("TABLE_NAME").unwrap_or_else(|| "buddo".into()),
+            },
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "BUDDO_STORE".into(),
+                    reason: format!("{other:?} is not embedded, memory or dynamodb"),
+                })
+            }
+        };
+        let signing_key = match (env.raw("JWT_SIGNING_KEY"), env.raw("JWT_SIGNING_KEY_SECRET_ARN")) {
+            (Some(key), _) => SigningKeySource::Inline(key),
+            (None, Some(arn)) => SigningKeySource::SecretsManager(arn),
+            (None, None) if env.raw("JWT_PUBLIC_KEYS").is_some() => SigningKeySource::None,
+            (None, None) => SigningKeySource::DataDir,
+        };
+        let mail_backend = match env.raw("MAIL_BACKEND").as_deref() {
+            None | Some("local") => MailBackend::Local,
+            Some("ses") => MailBackend::Ses,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "MAIL_BACKEND".into(),
+                    reason: format!("{other:?} is not local or ses"),
+                })
+            }
+        };
+        let public_web_url = env
+            .raw("PUBLIC_WEB_URL")
+            .unwrap_or(d.public_web_url)
+            .trim_end_matches('/')
+            .to_string();
+        if !(public_web_url.starts_with("https://") || public_web_url.starts_with("http://")) {
+            return Err(ConfigError {
+                name: "PUBLIC_WEB_URL".into(),
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        let r = RateLimits::default();
+        let rate_limits = RateLimits {
+            register: env.limit("RATE_LIMIT_REGISTER", r.register)?,
+            forgot_password: env.limit("RATE_LIMIT_FORGOT_PASSWORD", r.forgot_password)?,
+            login: env.limit("RATE_LIMIT_LOGIN", r.login)?,
+            failed_login_per_account: env
+                .limit("RATE_LIMIT_FAILED_LOGIN", r.failed_login_per_account)?,
+            session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
+            app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
+            token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
+        };
+        let tiers = match env.raw("TIERS") {
+            None => d.tiers,
+            Some(v) => parse_tiers(&v).map_err(|reason| ConfigError {
+                name: "TIERS".into(),
+                reason,
+            })?,
+        };
+        let cors = env.list("CORS_ALLOWED_ORIGINS");
+        Ok(Config {
+            stage: env.raw("STAGE").unwrap_or(d.stage),
+            store,
+            data_dir,
+            public_web_url,
+            jwt: JwtConfig {
+                issuer: env.raw("JWT_ISSUER").unwrap_or(d.jwt.issuer),
+                audience: env.raw("JWT_AUDIENCE").unwrap_or(d.jwt.audience),
+                access_ttl: env.secs("ACCESS_TOKEN_TTL_SECONDS", d.jwt.access_ttl)?,
+                signing_key,
+                public_keys: env.raw("JWT_PUBLIC_KEYS"),
+            },
+            refresh_ttl: env.secs("REFRESH_TOKEN_TTL_SECONDS", d.refresh_ttl)?,
+            verification_ttl: env.secs("VERIFICATION_TOKEN_TTL_SECONDS", d.verification_ttl)?,
+            reset_ttl: env.secs("RESET_TOKEN_TTL_SECONDS", d.reset_ttl)?,
+            email_change_ttl: env.secs("EMAIL_CHANGE_TOKEN_TTL_SECONDS", d.email_change_ttl)?,
+            password: PasswordConfig {
+                memory_kib: env.parse("ARGON2_MEMORY_KIB", d.password.memory_kib)?,
+                iterations: env.parse("ARGON2_ITERATIONS", d.password.iterations)?,
+                parallelism: env.parse("ARGON2_PARALLELISM", d.password.parallelism)?,
+            },
+            totp_issuer: env.raw("TOTP_ISSUER").unwrap_or(d.totp_issuer),
+            mail_from: env.raw("MAIL_FROM").unwrap_or(d.mail_from),
+            mail_backend,
+            rate_limits,
+            trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
+            admin_emails: env
+                .list("BUDDO_ADMIN_EMAILS")
+                .into_iter()
+                .map(|e| e.to_lowercase())
+                .collect(),
+            referral_bonus: env.parse("REFERRAL_BONUS", d.referral_bonus)?,
+            tiers,
+            signup_multipliers: d.signup_multipliers,
+            default_multiplier: d.default_multiplier,
+            cors_allowed_origins: if cors.is_empty() { d.cors_allowed_origins } else { cors },
+        })
+    }
+
+    /// Multiplier for the n-th registered user (DESIGN.md §8).
+    pub fn signup_multiplier(&self, registration_number: u64) -> f64 {
+        self.signup_multipliers
+            .iter()
+            .find(|(max, _)| registration_number <= *max)
+            .map(|(_, m)| *m)
+            .unwrap_or(self.default_multiplier)
+    }
+
+    /// The highest tier whose threshold `total_earned` reaches.
+    pub fn tier(&self, total_earned: i64) -> &Tier {
+        self.tiers
+            .iter()
+            .rev()
+            .find(|t| total_earned >= t.min_earned)
+            .unwrap_or(&self.tiers[0])
+    }
+}
+
+/// `name:emoji:min,…`, ascending by `min`, the first at 0.
+fn parse_tiers(v: &str) -> Result<Vec<Tier>, String> {
+    let mut tiers = Vec::new();
+    for part in v.split(',') {
+        let fields: Vec<&str> = part.trim().split(':').collect();
+        let [name, emoji, min] = fields.as_slice() else {
+            return Err(format!("{part:?} is not name:emoji:min"));
+        };
+        let min_earned: i64 = min.parse().map_err(|_| format!("{min:?} is not a number"))?;
+        if let Some(last) = tiers.last() {
+            let last: &Tier = last;
+            if min_earned <= last.min_earned {
+                return Err("thresholds must ascend".into());
+            }
+        } else if min_earned != 0 {
+            return Err("the first tier must start at 0".into());
+        }
+        tiers.push(Tier {
+            name: name.to_string(),
+            emoji: emoji.to_string(),
+            min_earned,
+        });
+    }
+    Ok(tiers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_no_variables() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.store, StoreConfig::Embedded(PathBuf::from(".buddo/buddo.redb")));
+        assert_eq!(c.password.memory_kib, 19456);
+        assert_eq!(c.rate_limits.login, Limit::new(10, 60));
+        assert_eq!(c.jwt.signing_key, SigningKeySource::DataDir);
+    }
+
+    #[test]
+    fn tiers_and_multipliers_follow_the_design() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.tier(0).name, "bronze");
+        assert_eq!(c.tier(999).name, "bronze");
+        assert_eq!(c.tier(1_000).name, "silver");
+        assert_eq!(c.tier(250_000).emoji, "💎");
+        assert_eq!(c.signup_multiplier(1), 3.0);
+        assert_eq!(c.signup_multiplier(100), 3.0);
+        assert_eq!(c.signup_multiplier(101), 2.0);
+        assert_eq!(c.signup_multiplier(10_000), 1.5);
+        assert_eq!(c.signup_multiplier(10_001), 1.0);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = parse(&[("RATE_LIMIT_LOGIN", "ten")]).unwrap_err();
+        assert_eq!(err.name, "RATE_LIMIT_LOGIN");
+        assert!(parse(&[("BUDDO_STORE", "postgres")]).is_err());
+        assert!(parse(&[("PUBLIC_WEB_URL", "ftp://x")]).is_err());
+        let c = parse(&[("RATE_LIMIT_LOGIN", "3/10"), ("BUDDO_STORE", "dynamodb"), ("TABLE_NAME", "t")]).unwrap();
+        assert_eq!(c.rate_limits.login, Limit::new(3, 10));
+        assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into() });
+    }
+}

@@ -1,0 +1,161 @@
+//! Validated input. Each newtype's `parse` is the only way to make one.
+
+use crate::error::ApiError;
+
+/// An email address, trimmed and lower-cased (the form used for uniqueness and lookup).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, ApiError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || ApiError::field(field, "must be a valid email address");
+        if email.is_empty() || email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.len() >= 3
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Email(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 3–30 characters: letters, digits and underscores, starting with a letter. Unique
+/// regardless of case; the case the user chose is kept for display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if !(3..=30).contains(&len) {
+            return Err(ApiError::field("username", "must be 3 to 30 characters"));
+        }
+        if !name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ApiError::field(
+                "username",
+                "may contain only letters, digits and underscores, and must start with a letter",
+            ));
+        }
+        Ok(Username(name.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn lower(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A new password (OWASP ASVS V2.1): 8 to 128 characters, any characters, not one of the
+/// most common passwords. The length cap also bounds hashing work.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
+}
+
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
+
+/// Passwords refused outright: the most common ones in breach corpora that meet the length rule.
+const COMMON_PASSWORDS: &[&str] = &[
+    "12345678", "123456789", "1234567890", "password", "password1", "password123", "qwertyuiop",
+    "iloveyou", "11111111", "00000000", "12341234", "abcd1234", "qwerty123", "1q2w3e4r",
+    "1qaz2wsx", "football", "baseball", "sunshine", "princess", "superman", "starwars",
+    "trustno1", "passw0rd", "welcome1", "letmein1", "qwertyui", "asdfghjk", "zxcvbnm1",
+    "88888888", "87654321", "11223344", "123123123", "987654321", "michelle", "jennifer",
+    "whatever", "computer", "internet", "changeme", "p@ssw0rd", "p@ssword", "admin123",
+];
+
+impl Password {
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, ApiError> {
+        let len = raw.chars().count();
+        if len < PASSWORD_MIN {
+            return Err(ApiError::field(field, format!("must be at least {PASSWORD_MIN} characters")));
+        }
+        if len > PASSWORD_MAX {
+            return Err(ApiError::field(field, format!("must be at most {PASSWORD_MAX} characters")));
+        }
+        if raw.trim().is_empty() {
+            return Err(ApiError::field(field, "must not be only spaces"));
+        }
+        if COMMON_PASSWORDS.contains(&raw.to_lowercase().as_str()) {
+            return Err(ApiError::field(field, "is too common; choose another"));
+        }
+        Ok(Password(raw.to_string()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A password as typed at login: only the length cap applies (old passwords may predate rules).
+pub fn login_password(raw: &str) -> Result<String, ApiError> {
+    if raw.is_empty() || raw.chars().count() > PASSWORD_MAX {
+        return Err(ApiError::field("password", format!("must be 1 to {PASSWORD_MAX} characters")));
+    }
+    Ok(raw.to_string())
+}
+
+/// A single-use token from a mail link: base64url, bounded length.
+pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
+    let t = raw.trim();
+    if t.is_empty() || t.len() > 128 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ApiError::field(field, "is not a valid token"));
+    }
+    Ok(t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse("email", "  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
+        for bad in ["", "ann", "ann@", "@x.io", "ann@x", "a b@x.io", "ann@x..io", "ann@.x.io"] {
+            assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse("Ann_1").unwrap().lower(), "ann_1");
+        for bad in ["ab", "1ann", "ann-1", "ann 1", &"a".repeat(31), "änn"] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("password", "correct horse battery").is_ok());
+        assert!(Password::parse("password", "short").is_err());
+        assert!(Password::parse("password", &"x".repeat(129)).is_err());
+        assert!(Password::parse("password", "Password123").is_err());
+        assert!(Password::parse("password", "        ").is_err());
+        assert!(Password::parse("password", "ünïcödé-pässwörd").is_ok());
+    }
+}

@@ -1,0 +1,152 @@
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::domain::sessions::{self, Authenticated};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// JSON body whose every rejection is an [`ApiError`] with the §13 shape.
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field and what was wrong with it.
+            ApiError::bad_request("invalid_request", e.body_text())
+        }
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "The request body is not valid JSON")
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::Status {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "unsupported_media_type",
+            message: "Send the body as application/json".into(),
+        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Status {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: "The request body is larger than 64 KiB".into(),
+        },
+        other => ApiError::bad_request("invalid_request", other.body_text()),
+    }
+}
+
+/// The caller's address: the API Gateway source IP on Lambda, the socket peer locally, or
+/// the first `X-Forwarded-For` entry when `TRUST_FORWARDED_FOR` is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    /// The rate-limit subject for this caller.
+    pub fn subject(&self) -> String {
+        self.0.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into())
+    }
+}
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        if state.config.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientIp(forwarded));
+            }
+        }
+        if let Some(ctx) = parts.extensions.get::<lambda_http::request::RequestContext>() {
+            #[allow(irrefutable_let_patterns)] // more variants exist with other lambda_http features
+            if let lambda_http::request::RequestContext::ApiGatewayV2(ctx) = ctx {
+                return Ok(ClientIp(
+                    ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+                ));
+            }
+        }
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+/// The `User-Agent` header, cut to a sane length.
+#[derive(Clone, Debug, Default)]
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UserAgent(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(256).collect()),
+        ))
+    }
+}
+
+/// A user authenticated by a JWT whose login session is still live.
+pub struct AuthUser(pub Authenticated);
+
+impl std::ops::Deref for AuthUser {
+    type Target = Authenticated;
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::invalid_token)?;
+        sessions::authenticate(&state, token).await.map(AuthUser)
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP plumbing shared by every function: extractors, common layers, and the runtime that
+//! serves a router on Lambda or on a local port.
+
+mod extract;
+mod layers;
+mod runtime;
+
+pub use extract::{AuthUser, ClientIp, Json, UserAgent};
+pub use layers::{finish, not_found};
+pub use runtime::{init_tracing, run, serve};

@@ -1,0 +1,47 @@
+use std::net::SocketAddr;
+
+use axum::Router;
+use tracing_subscriber::EnvFilter;
+
+/// Structured logs: JSON on Lambda, readable text locally. `RUST_LOG` filters.
+pub fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .without_time()
+            .with_ansi(false)
+            .try_init()
+    } else {
+        builder.compact().try_init()
+    };
+}
+
+/// Runs a group's router: under the Lambda runtime when started by Lambda (or by
+/// `cargo lambda watch`), otherwise as a plain HTTP server on `$PORT` (default 3000).
+pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        init_tracing(true);
+        lambda_http::run(router).await
+    } else {
+        init_tracing(false);
+        let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        serve(router, addr).await?;
+        Ok(())
+    }
+}
+
+/// Serves on `addr` with the peer address available to [`super::ClientIp`].
+pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,20 @@
+//! Buddo's shared crate: configuration, errors, the single-table store, tokens, passwords,
+//! TOTP, rate limits, mail, the domain rules, and the HTTP plumbing every function uses.
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jwt;
+pub mod keys;
+pub mod mail;
+pub mod password;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod totp;
+
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;

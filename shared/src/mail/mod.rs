@@ -1,0 +1,178 @@
+//! Mail (DESIGN.md §10): never sent inside a request. A request adds an outbox item in the
+//! same atomic write as the token the mail carries; a deliverer (the `mailer` function on the
+//! table's stream, or a background task locally) sends it and marks it sent.
+
+mod local;
+mod ses;
+pub mod templates;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::rfc3339;
+use crate::keys;
+use crate::store::{self, Cond, Key, Query, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL};
+
+pub use local::LocalMailer;
+pub use ses::SesMailer;
+
+/// Outbox items are kept two weeks for inspection, then expire.
+const OUTBOX_RETENTION_SECONDS: i64 = 14 * 24 * 3600;
+/// How long a deliverer may hold a message before another may take it over.
+const CLAIM_SECONDS: i64 = 120;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub to: String,
+    pub subject: String,
+    /// Removed once sent: it may carry a single-use link.
+    #[serde(default)]
+    pub text: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub attempts: i64,
+    pub created_at: String,
+    #[serde(default)]
+    pub sent_at: Option<String>,
+    #[serde(default)]
+    pub provider_id: Option<String>,
+}
+
+/// The write that queues `mail`; put it in the same atomic write as what it announces.
+pub fn enqueue(mail: Mail, now: time::OffsetDateTime) -> WriteOp {
+    let id = uuid::Uuid::now_v7().to_string();
+    let created_at = rfc3339(now);
+    let message = OutboxMessage {
+        id: id.clone(),
+        to: mail.to,
+        subject: mail.subject,
+        text: Some(mail.text),
+        status: "pending".into(),
+        attempts: 0,
+        created_at: created_at.clone(),
+        sent_at: None,
+        provider_id: None,
+    };
+    let mut item = store::to_item(&keys::outbox(&id), &message).expect("outbox message is an object");
+    item.insert(GSI1PK.into(), Value::String(keys::OUTBOX_PENDING.into()));
+    item.insert(GSI1SK.into(), Value::String(format!("{created_at}#{id}")));
+    item.insert(TTL.into(), Value::from(now.unix_timestamp() + OUTBOX_RETENTION_SECONDS));
+    WriteOp::put_new(item)
+}
+
+#[async_trait]
+pub trait MailSender: Send + Sync {
+    /// Sends one message; returns the provider's message id.
+    async fn send(&self, from: &str, mail: &Mail) -> anyhow::Result<String>;
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent,
+    /// Sent before, or being sent by another deliverer right now.
+    Skipped,
+}
+
+/// Delivers one outbox message at most once: claim it, send it, mark it sent. A failed
+/// send releases the claim and returns the error, so the caller can retry later.
+pub async fn deliver(
+    table: &dyn Table,
+    sender: &dyn MailSender,
+    from: &str,
+    key: &Key,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Delivery> {
+    let now_unix = now.unix_timestamp();
+    let claim = Update::new(key.clone())
+        .set("status", "sending")
+        .set("claim_until", now_unix + CLAIM_SECONDS)
+        .add("attempts", 1)
+        .when(Cond::Exists.and(Cond::Or(vec![
+            Cond::eq("status", "pending"),
+            Cond::eq("status", "sending").and(Cond::lt("claim_until", now_unix)),
+        ])));
+    let item = match table.update_returning(claim).await {
+        Ok(item) => item,
+        Err(StoreError::ConditionFailed { .. }) => return Ok(Delivery::Skipped),
+        Err(e) => return Err(e.into()),
+    };
+    let message: OutboxMessage = store::from_item(item)?;
+    let mail = Mail {
+        to: message.to.clone(),
+        subject: message.subject.clone(),
+        text: message.text.clone().unwrap_or_default(),
+    };
+    match sender.send(from, &mail).await {
+        Ok(provider_id) => {
+            let done = Update::new(key.clone())
+                .set("status", "sent")
+                .set("sent_at", rfc3339(now))
+                .set("provider_id", provider_id)
+                .remove("text")
+                .remove("claim_until")
+                .remove(GSI1PK)
+                .remove(GSI1SK)
+                .when(Cond::eq("status", "sending"));
+            table.write(vec![done.into_op()]).await?;
+            Ok(Delivery::Sent)
+        }
+        Err(e) => {
+            let release = Update::new(key.clone())
+                .set("status", "pending")
+                .set("last_error", e.to_string())
+                .remove("claim_until")
+                .when(Cond::eq("status", "sending"));
+            if let Err(store_err) = table.write(vec![release.into_op()]).await {
+                tracing::warn!(error = %store_err, "could not release an outbox claim");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Delivers every pending message (local development; the Lambda uses the stream).
+pub async fn deliver_pending(
+    table: &dyn Table,
+    sender: &dyn MailSender,
+    from: &str,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let page = table.query(&Query::gsi1(keys::OUTBOX_PENDING).limit(50)).await?;
+    let mut sent = 0;
+    for item in page.items {
+        let key = store::item_key(&item)?;
+        match deliver(table, sender, from, &key, now).await {
+            Ok(Delivery::Sent) => sent += 1,
+            Ok(Delivery::Skipped) => {}
+            Err(e) => tracing::warn!(error = %e, "mail delivery failed; will retry"),
+        }
+    }
+    Ok(sent)
+}
+
+/// Messages still waiting in the outbox, oldest first (tests and tools).
+pub async fn pending(table: &dyn Table) -> Result<Vec<OutboxMessage>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table
+            .query(&Query::gsi1(keys::OUTBOX_PENDING).limit(100).cursor(cursor))
+            .await?;
+        for item in page.items {
+            out.push(store::from_item(item)?);
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! The text of every mail. Links are built from the configured `PUBLIC_WEB_URL` only.
+
+use super::Mail;
+
+fn mail(to: &str, subject: &str, text: String) -> Mail {
+    Mail {
+        to: to.to_string(),
+        subject: subject.to_string(),
+        text,
+    }
+}
+
+pub fn verification(to: &str, web_url: &str, token: &str, hours: u64) -> Mail {
+    mail(
+        to,
+        "Verify your Buddo email address",
+        format!(
+            "Welcome to Buddo!\n\nConfirm your email address by opening this link:\n{web_url}/verify-email?token={token}\n\nOr send this code to POST /api/auth/verify-email:\n{token}\n\nThe link expires in {hours} hours. If you did not create an account, ignore this mail."
+        ),
+    )
+}
+
+pub fn password_reset(to: &str, web_url: &str, token: &str, minutes: u64) -> Mail {
+    mail(
+        to,
+        "Reset your Buddo password",
+        format!(
+            "Someone asked to reset the password of your Buddo account.\n\nChoose a new password here:\n{web_url}/reset-password?token={token}\n\nThe link expires in {minutes} minutes and works once. If it was not you, ignore this mail: your password stays as it is."
+        ),
+    )
+}
+
+pub fn password_changed(to: &str) -> Mail {
+    mail(
+        to,
+        "Your Buddo password was changed",
+        "The password of your Buddo account was just changed and every other session was signed out.\n\nIf this was not you, reset your password at once.".into(),
+    )
+}
+
+pub fn email_change(to: &str, web_url: &str, token: &str, minutes: u64) -> Mail {
+    mail(
+        to,
+        "Confirm your new Buddo email address",
+        format!(
+            "Confirm that this is the new email address of your Buddo account:\n{web_url}/confirm-email-change?token={token}\n\nThe link expires in {minutes} minutes. If you did not ask for this, ignore this mail."
+        ),
+    )
+}
+
+pub fn email_change_requested(to: &str, new_email: &str) -> Mail {
+    mail(
+        to,
+        "Your Buddo email address is being changed",
+        format!(
+            "Someone asked to change the email address of your Buddo account to {new_email}.\n\nIf this was not you, change your password at once."
+        ),
+    )
+}
+
+pub fn totp_enabled(to: &str) -> Mail {
+    mail(
+        to,
+        "Two-factor authentication is on",
+        "Two-factor authentication (TOTP) was turned on for your Buddo account. Keep your recovery codes somewhere safe.\n\nIf this was not you, reset your password at once.".into(),
+    )
+}
+
+pub fn totp_disabled(to: &str) -> Mail {
+    mail(
+        to,
+        "Two-factor authentication is off",
+        "Two-factor authentication (TOTP) was turned off for your Buddo account.\n\nIf this was not you, reset your password at once.".into(),
+    )
+}

@@ -1,0 +1,71 @@
+//! Everything a handler needs, built once per process (per Lambda instance).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::jwt::JwtKeys;
+use crate::password::PasswordHashing;
+use crate::ratelimit::RateLimiter;
+use crate::store::{self, SharedTable};
+
+pub struct Services {
+    pub config: Config,
+    pub table: SharedTable,
+    pub jwt: JwtKeys,
+    pub passwords: PasswordHashing,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: RateLimiter,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Configuration from the environment, the configured store and keys.
+    pub async fn from_env() -> anyhow::Result<Self> {
+        let config = Config::from_env()?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let table = store::open(&config.store, clock.clone()).await?;
+        Self::build(config, table, clock).await
+    }
+
+    pub async fn build(config: Config, table: SharedTable, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let jwt = JwtKeys::load(&config.jwt, &config.data_dir).await?;
+        Self::with_keys(config, table, clock, jwt)
+    }
+
+    pub fn with_keys(
+        config: Config,
+        table: SharedTable,
+        clock: Arc<dyn Clock>,
+        jwt: JwtKeys,
+    ) -> anyhow::Result<Self> {
+        let passwords = PasswordHashing::new(&config.password)?;
+        let limiter = RateLimiter::new(table.clone(), clock.clone());
+        Ok(AppState(Arc::new(Services {
+            config,
+            table,
+            jwt,
+            passwords,
+            clock,
+            limiter,
+        })))
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+}

