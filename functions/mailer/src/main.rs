@@ -1,1 +1,31 @@
-fn main() {}
+use std::sync::Arc;
+
+use buddo_mailer::Mailer;
+use buddo_shared::clock::{Clock, SystemClock};
+use buddo_shared::config::{Config, MailBackend};
+use buddo_shared::mail::{LocalMailer, MailSender, SesMailer};
+use buddo_shared::store;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    buddo_shared::http::init_tracing(true);
+    let config = Config::from_env()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sender: Arc<dyn MailSender> = match config.mail_backend {
+        MailBackend::Ses => Arc::new(SesMailer::from_env().await),
+        MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
+    };
+    let mailer = Arc::new(Mailer {
+        table: store::open(&config.store, clock.clone()).await?,
+        sender,
+        from: config.mail_from.clone(),
+        clock,
+    });
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let mailer = mailer.clone();
+        async move { Ok::<Value, Error>(mailer.handle(&event.payload).await) }
+    }))
+    .await
+}

@@ -338,7 +338,8 @@ pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
         })
 }
 
-async fn check_password(state: &AppState, user: &User, password: String) -> ApiResult<()> {
+/// Re-checks the password of a signed-in user before a sensitive change.
+pub async fn confirm_password(state: &AppState, user: &User, password: String) -> ApiResult<()> {
     match state.passwords.verify_async(password, Some(user.password_hash.clone())).await {
         Verified::No => Err(ApiError::bad_request("invalid_password", "The current password is wrong")),
         _ => Ok(()),
@@ -353,7 +354,7 @@ pub async fn change_password(
     current: String,
     new: Password,
 ) -> ApiResult<()> {
-    check_password(state, user, current).await?;
+    confirm_password(state, user, current).await?;
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     let next = user.session_generation + 1;
     let ops = vec![
@@ -377,7 +378,7 @@ pub async fn change_password(
 
 /// Mails a confirmation link to the new address (and a notice to the old one).
 pub async fn change_email(state: &AppState, user: &User, new_email: Email, password: String) -> ApiResult<()> {
-    check_password(state, user, password).await?;
+    confirm_password(state, user, password).await?;
     if new_email.as_str() == user.email {
         return Err(ApiError::field("new_email", "is already your email address"));
     }

@@ -103,6 +103,17 @@ impl DynamoTable {
         Ok(())
     }
 
+    /// Creates the table unless it exists already.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        match self.client.describe_table().table_name(&self.table).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+                self.create_table().await
+            }
+            Err(e) => Err(sdk_unavailable(e)),
+        }
+    }
+
     fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
     }
