@@ -1,0 +1,91 @@
+//! DESIGN.md §13: bad input gets a 4xx with the error shape, never a 500.
+
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::helpers::TestApp;
+
+backend_tests! {
+    async fn malformed_bodies_get_the_error_shape(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_user().await;
+        let session = app.login_ok(&user).await;
+        let posts = [
+            "/api/auth/register", "/api/auth/login", "/api/auth/forgot-password", "/api/auth/reset-password",
+            "/api/auth/verify-email", "/api/auth/refresh", "/api/auth/change-email/confirm",
+        ];
+        for path in posts {
+            app.post_raw(path, None, "{\"email\": ").await.assert_error(400, "malformed_json");
+            app.post_raw(path, None, "[1, 2]").await.assert_error(400, "invalid_request");
+            app.post_raw(path, None, "{}").await.assert_error(400, "invalid_request");
+            app.post_raw(path, None, "{\"email\": 5, \"password\": [], \"token\": {}, \"username\": true, \"refresh_token\": 1}")
+                .await
+                .assert_error(400, "invalid_request");
+        }
+        let authed = [
+            "/api/auth/totp/enable", "/api/auth/totp/verify", "/api/auth/totp/disable", "/api/auth/totp/recovery-codes",
+            "/api/auth/change-password", "/api/auth/change-email",
+        ];
+        for path in authed {
+            app.post_raw(path, Some(&session.token), "not json").await.assert_error(400, "malformed_json");
+            app.post_raw(path, Some(&session.token), "{}").await.assert_error(400, "invalid_request");
+        }
+    }
+
+    async fn missing_field_messages_name_the_field(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app.post("/api/auth/login", json!({ "email": "a@example.com" })).await;
+        resp.assert_error(400, "invalid_request");
+        assert!(resp.body["message"].as_str().unwrap().contains("password"), "{}", resp.body);
+    }
+
+    async fn unknown_fields_are_ignored(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app.post("/api/auth/register", json!({
+            "email": "ann@example.com", "username": "ann", "password": "correct horse battery", "favourite_colour": "blue"
+        })).await;
+        resp.assert_status(201);
+    }
+
+    async fn oversized_bodies_get_413(backend) {
+        let app = TestApp::spawn(backend).await;
+        let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(70 * 1024));
+        app.post_raw("/api/auth/forgot-password", None, huge).await.assert_error(413, "payload_too_large");
+    }
+
+    async fn wrong_content_type_gets_415(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app
+            .client
+            .post(app.url("/api/auth/login"))
+            .header("content-type", "text/plain")
+            .body("{\"email\": \"a@example.com\", \"password\": \"x\"}")
+            .send()
+            .await
+            .unwrap();
+        TestApp::read(resp).await.assert_error(415, "unsupported_media_type");
+    }
+
+    async fn unknown_routes_and_methods_get_json_errors(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app.client.get(app.url("/api/auth/nothing-here")).send().await.unwrap();
+        TestApp::read(resp).await.assert_error(404, "not_found");
+        let resp = app.client.get(app.url("/api/auth/login")).send().await.unwrap();
+        TestApp::read(resp).await.assert_error(405, "method_not_allowed");
+    }
+
+    async fn cors_preflight_is_answered(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+        assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    }
+}

@@ -1,0 +1,9 @@
+mod errors;
+mod jwt;
+mod login;
+mod password;
+mod rate_limits;
+mod register;
+mod sessions;
+mod totp;
+mod verification;

@@ -1,0 +1,398 @@
+//! `TestApp`: the whole API on a random port over a fresh table, with typed helpers that
+//! read like the API docs.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use buddo_shared::clock::{Clock, ManualClock};
+use buddo_shared::config::{Config, Limit, RateLimits};
+use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
+use buddo_shared::mail::{self, OutboxMessage};
+use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable, StoreConfig};
+use buddo_shared::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Dynamo,
+}
+
+/// Generates one test per backend from each body: `mod embedded` and `mod dynamodb`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {
+        mod embedded {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let $backend = $crate::helpers::Backend::Embedded;
+                    $body
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let $backend = $crate::helpers::Backend::Dynamo;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("BUDDO_TEST_DYNAMODB_ENDPOINT").expect(
+        "BUDDO_TEST_DYNAMODB_ENDPOINT is not set: run the tests with tests/run.sh, which starts DynamoDB Local",
+    )
+}
+
+pub fn ses_endpoint() -> String {
+    std::env::var("BUDDO_TEST_SES_ENDPOINT")
+        .expect("BUDDO_TEST_SES_ENDPOINT is not set: run the tests with tests/run.sh, which starts moto_server")
+}
+
+/// A DynamoDB client for DynamoDB Local with dummy credentials.
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(dynamodb_endpoint())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+static TABLE_SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// A new, empty table on the chosen backend.
+pub async fn fresh_table(backend: Backend, clock: Arc<dyn Clock>) -> SharedTable {
+    match backend {
+        Backend::Embedded => Arc::new(EmbeddedTable::in_memory(clock).expect("in-memory table")),
+        Backend::Dynamo => {
+            let name = format!(
+                "test-{}-{}",
+                TABLE_SEQ.fetch_add(1, Ordering::SeqCst),
+                uuid::Uuid::new_v4().simple()
+            );
+            let table = DynamoTable::new(dynamodb_client(), name, clock);
+            table.create_table().await.expect("creating a DynamoDB Local table");
+            Arc::new(table)
+        }
+    }
+}
+
+/// Limits high enough that only the rate-limit tests ever reach them.
+pub fn generous_limits() -> RateLimits {
+    let big = Limit::new(100_000, 60);
+    RateLimits {
+        register: big,
+        forgot_password: big,
+        login: big,
+        failed_login_per_account: big,
+        session_refresh: big,
+        app_registration: big,
+        token_endpoint: big,
+    }
+}
+
+/// The configuration every test starts from: fast hashing, generous limits.
+pub fn test_config() -> Config {
+    let mut config = Config::default();
+    config.store = StoreConfig::Memory;
+    config.data_dir = std::env::temp_dir().join(format!("buddo-test-{}", uuid::Uuid::new_v4().simple()));
+    config.public_web_url = "https://app.buddo.test".into();
+    config.password.memory_kib = 1024;
+    config.password.iterations = 1;
+    config.rate_limits = generous_limits();
+    config.admin_emails = vec!["boss@buddo.test".into()];
+    config
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    /// The signing key's secret text, to forge tokens in tests.
+    pub signing_key: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Resp {
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        &self.body
+    }
+
+    /// Asserts the §13 error shape with this status and code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        self.assert_status(status);
+        assert_eq!(self.body["error"], code, "body: {}", self.body);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.body);
+    }
+}
+
+/// A registered user and the password it was registered with.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub referral_code: String,
+}
+
+/// Tokens from a login.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub token: String,
+    pub refresh_token: String,
+}
+
+static USER_SEQ: AtomicU32 = AtomicU32::new(0);
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = test_config();
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::default());
+        let table = fresh_table(backend, clock.clone()).await;
+        let pair = SigningKeyPair::generate();
+        let signing_key = pair.to_secret_text();
+        let keys = JwtKeys::new(&config.jwt, Some(pair), None).expect("keys");
+        let state = AppState::with_keys(config, table, clock.clone(), keys).expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = buddo::app(state.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("server");
+        });
+        TestApp {
+            addr,
+            state,
+            clock,
+            client: reqwest::Client::new(),
+            signing_key,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("response is not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        Resp { status, headers, body }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.request(Method::POST, path, None, Some(body)).await
+    }
+
+    pub async fn post_auth(&self, path: &str, token: &str, body: Option<Value>) -> Resp {
+        self.request(Method::POST, path, Some(token), body).await
+    }
+
+    pub async fn get_auth(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn delete_auth(&self, path: &str, token: &str) -> Resp {
+        self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A body sent as-is, with a JSON content type.
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> Resp {
+        let mut req = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    // ---- accounts ----
+
+    pub async fn register(&self, email: &str, username: &str, password: &str) -> Resp {
+        self.post(
+            "/api/auth/register",
+            json!({ "email": email, "username": username, "password": password }),
+        )
+        .await
+    }
+
+    /// Registers a fresh user with a unique name.
+    pub async fn new_user(&self) -> TestUser {
+        self.new_user_referred(None).await
+    }
+
+    pub async fn new_user_referred(&self, referral_code: Option<&str>) -> TestUser {
+        let n = USER_SEQ.fetch_add(1, Ordering::SeqCst);
+        let username = format!("user{n}_{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let email = format!("{username}@example.com");
+        let password = format!("pw-{username}-secret");
+        let mut body = json!({ "email": email, "username": username, "password": password });
+        if let Some(code) = referral_code {
+            body["referral_code"] = json!(code);
+        }
+        let resp = self.post("/api/auth/register", body).await;
+        let user = resp.assert_status(201)["user"].clone();
+        TestUser {
+            id: user["id"].as_str().unwrap().to_string(),
+            email,
+            password,
+            referral_code: user["referral_code"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str, totp_code: Option<&str>) -> Resp {
+        let mut body = json!({ "email": email, "password": password });
+        if let Some(code) = totp_code {
+            body["totp_code"] = json!(code);
+        }
+        self.post("/api/auth/login", body).await
+    }
+
+    pub async fn login_ok(&self, user: &TestUser) -> Session {
+        let resp = self.login(&user.email, &user.password, None).await;
+        session_of(resp.assert_status(200))
+    }
+
+    pub async fn me(&self, token: &str) -> Resp {
+        self.get_auth("/api/auth/me", token).await
+    }
+
+    // ---- mail ----
+
+    /// Queued (not yet delivered) mail to this address, oldest first.
+    pub async fn mails_to(&self, email: &str) -> Vec<OutboxMessage> {
+        mail::pending(self.state.table.as_ref())
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|m| m.to == email)
+            .collect()
+    }
+
+    /// The token in the newest mail to `email` whose link has this path.
+    pub async fn token_from_mail(&self, email: &str, link_path: &str) -> String {
+        let mails = self.mails_to(email).await;
+        let prefix = format!("{}{}?token=", self.state.config.public_web_url, link_path);
+        mails
+            .iter()
+            .rev()
+            .find_map(|m| {
+                let text = m.text.as_deref()?;
+                let start = text.find(&prefix)? + prefix.len();
+                Some(
+                    text[start..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no mail to {email} with a {link_path} link; mails: {mails:?}"))
+    }
+
+    pub async fn verify_email_of(&self, user: &TestUser) {
+        let token = self.token_from_mail(&user.email, "/verify-email").await;
+        self.post("/api/auth/verify-email", json!({ "token": token }))
+            .await
+            .assert_status(200);
+    }
+
+    // ---- TOTP ----
+
+    /// Sets up and enables TOTP; returns the secret and the recovery codes.
+    pub async fn enable_totp(&self, token: &str) -> (String, Vec<String>) {
+        let setup = self.post_auth("/api/auth/totp/setup", token, None).await;
+        let secret = setup.assert_status(200)["secret"].as_str().unwrap().to_string();
+        let code = self.totp_now(&secret);
+        let enabled = self
+            .post_auth("/api/auth/totp/enable", token, Some(json!({ "code": code })))
+            .await;
+        let codes = enabled.assert_status(200)["recovery_codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect();
+        (secret, codes)
+    }
+
+    /// The TOTP code for the app's current time.
+    pub fn totp_now(&self, secret: &str) -> String {
+        buddo_shared::totp::code_at(secret, self.clock.now().unix_timestamp() as u64).unwrap()
+    }
+
+    /// Moves the clock to the next TOTP step so a new code can be used.
+    pub fn next_totp_step(&self) {
+        self.clock.advance(30);
+    }
+}
+
+pub fn session_of(body: &Value) -> Session {
+    Session {
+        token: body["token"].as_str().expect("token").to_string(),
+        refresh_token: body["refresh_token"].as_str().expect("refresh_token").to_string(),
+    }
+}
+
+/// Asserts that a JSON object has exactly these keys.
+#[track_caller]
+pub fn assert_keys(value: &Value, keys: &[&str]) {
+    let mut actual: Vec<&str> = value
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {value}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    actual.sort_unstable();
+    let mut expected = keys.to_vec();
+    expected.sort_unstable();
+    assert_eq!(actual, expected, "keys of {value}");
+}
