@@ -558,10 +558,10 @@ impl Table for DynamoTable {
         let pk_n = expr.name(pk_name);
         let pk_v = expr.value(AttributeValue::S(q.pk.clone()));
         let mut key_cond = format!("{pk_n} = {pk_v}");
-        let sk_n = expr.name(sk_name);
         let sk_cmp = |expr: &mut Expr, op: &str, v: &str| {
+            let n = expr.name(sk_name);
             let v = expr.value(AttributeValue::S(v.to_string()));
-            format!(" AND {sk_n} {op} {v}")
+            format!(" AND {n} {op} {v}")
         };
         key_cond.push_str(&match &q.sk {
             SortKey::Any => String::new(),
@@ -571,13 +571,15 @@ impl Table for DynamoTable {
             SortKey::Gt(v) => sk_cmp(&mut expr, ">", v),
             SortKey::Ge(v) => sk_cmp(&mut expr, ">=", v),
             SortKey::BeginsWith(p) => {
+                let n = expr.name(sk_name);
                 let v = expr.value(AttributeValue::S(p.clone()));
-                format!(" AND begins_with({sk_n}, {v})")
+                format!(" AND begins_with({n}, {v})")
             }
             SortKey::Between(a, b) => {
+                let n = expr.name(sk_name);
                 let a = expr.value(AttributeValue::S(a.clone()));
                 let b = expr.value(AttributeValue::S(b.clone()));
-                format!(" AND {sk_n} BETWEEN {a} AND {b}")
+                format!(" AND {n} BETWEEN {a} AND {b}")
             }
         });
         let ttl = expr.name(TTL);
