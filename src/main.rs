@@ -89,9 +89,13 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
     let table = store::open(&config.store, clock.clone()).await?;
     if let StoreConfig::Dynamo { table: name } = &config.store {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), name.clone(), clock.clone())
-            .ensure_table()
-            .await?;
+        DynamoTable::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            name.clone(),
+            clock.clone(),
+        )
+        .ensure_table()
+        .await?;
     }
     AppState::build(config, table, clock).await
 }
@@ -122,7 +126,10 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            if let Err(e) = mail::deliver_pending(state.table.as_ref(), sender.as_ref(), &from, state.now()).await {
+            if let Err(e) =
+                mail::deliver_pending(state.table.as_ref(), sender.as_ref(), &from, state.now())
+                    .await
+            {
                 tracing::warn!(error = %e, "mail dispatcher");
             }
         }
@@ -132,7 +139,8 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
 async fn admin(args: &Args) -> anyhow::Result<()> {
     match args.command.get(1..).unwrap_or_default() {
         [cmd, email] if cmd == "promote" => {
-            let email = Email::parse("email", email).map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+            let email = Email::parse("email", email)
+                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
             let state = state(config(args)?).await?;
             let user = accounts::promote_admin(&state, &email)
                 .await

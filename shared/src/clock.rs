@@ -32,13 +32,17 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
+        OffsetDateTime::now_utc()
+            + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
     }
 }
 
 /// RFC 3339 with second precision, UTC (`2026-01-01T00:00:00Z`).
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.replace_nanosecond(0).unwrap_or(t).to_offset(time::UtcOffset::UTC);
+    let t = t
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .to_offset(time::UtcOffset::UTC);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

@@ -189,7 +189,9 @@ struct Env<F: Fn(&str) -> Option<String>>(F);
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn raw(&self, name: &str) -> Option<String> {
-        (self.0)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.0)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 
     fn parse<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
@@ -259,7 +261,10 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(get);
         let d = Config::default();
-        let data_dir = env.raw("BUDDO_DATA_DIR").map(PathBuf::from).unwrap_or(d.data_dir);
+        let data_dir = env
+            .raw("BUDDO_DATA_DIR")
+            .map(PathBuf::from)
+            .unwrap_or(d.data_dir);
         let store = match env.raw("BUDDO_STORE").as_deref() {
             None | Some("embedded") => StoreConfig::Embedded(data_dir.join("buddo.redb")),
             Some("memory") => StoreConfig::Memory,
@@ -273,7 +278,10 @@ impl Config {
                 })
             }
         };
-        let signing_key = match (env.raw("JWT_SIGNING_KEY"), env.raw("JWT_SIGNING_KEY_SECRET_ARN")) {
+        let signing_key = match (
+            env.raw("JWT_SIGNING_KEY"),
+            env.raw("JWT_SIGNING_KEY_SECRET_ARN"),
+        ) {
             (Some(key), _) => SigningKeySource::Inline(key),
             (None, Some(arn)) => SigningKeySource::SecretsManager(arn),
             (None, None) if env.raw("JWT_PUBLIC_KEYS").is_some() => SigningKeySource::None,
@@ -354,7 +362,11 @@ impl Config {
             tiers,
             signup_multipliers: d.signup_multipliers,
             default_multiplier: d.default_multiplier,
-            cors_allowed_origins: if cors.is_empty() { d.cors_allowed_origins } else { cors },
+            cors_allowed_origins: if cors.is_empty() {
+                d.cors_allowed_origins
+            } else {
+                cors
+            },
         })
     }
 
@@ -385,7 +397,9 @@ fn parse_tiers(v: &str) -> Result<Vec<Tier>, String> {
         let [name, emoji, min] = fields.as_slice() else {
             return Err(format!("{part:?} is not name:emoji:min"));
         };
-        let min_earned: i64 = min.parse().map_err(|_| format!("{min:?} is not a number"))?;
+        let min_earned: i64 = min
+            .parse()
+            .map_err(|_| format!("{min:?} is not a number"))?;
         if let Some(last) = tiers.last() {
             let last: &Tier = last;
             if min_earned <= last.min_earned {
@@ -409,15 +423,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn defaults_need_no_variables() {
         let c = parse(&[]).unwrap();
-        assert_eq!(c.store, StoreConfig::Embedded(PathBuf::from(".buddo/buddo.redb")));
+        assert_eq!(
+            c.store,
+            StoreConfig::Embedded(PathBuf::from(".buddo/buddo.redb"))
+        );
         assert_eq!(c.password.memory_kib, 19456);
         assert_eq!(c.rate_limits.login, Limit::new(10, 60));
         assert_eq!(c.jwt.signing_key, SigningKeySource::DataDir);
@@ -443,7 +462,12 @@ mod tests {
         assert_eq!(err.name, "RATE_LIMIT_LOGIN");
         assert!(parse(&[("BUDDO_STORE", "postgres")]).is_err());
         assert!(parse(&[("PUBLIC_WEB_URL", "ftp://x")]).is_err());
-        let c = parse(&[("RATE_LIMIT_LOGIN", "3/10"), ("BUDDO_STORE", "dynamodb"), ("TABLE_NAME", "t")]).unwrap();
+        let c = parse(&[
+            ("RATE_LIMIT_LOGIN", "3/10"),
+            ("BUDDO_STORE", "dynamodb"),
+            ("TABLE_NAME", "t"),
+        ])
+        .unwrap();
         assert_eq!(c.rate_limits.login, Limit::new(3, 10));
         assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into() });
     }

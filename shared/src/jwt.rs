@@ -147,7 +147,10 @@ impl JwtKeys {
             let x = pair.public_x();
             verifying.insert(pair.kid.clone(), DecodingKey::from_ed_components(&x)?);
             jwk_list.push(jwk(&pair.kid, &x));
-            signing = Some((pair.kid.clone(), EncodingKey::from_ed_der(&pair.pkcs8_der())));
+            signing = Some((
+                pair.kid.clone(),
+                EncodingKey::from_ed_der(&pair.pkcs8_der()),
+            ));
         }
         if let Some(text) = public_jwks {
             let parsed: Value = serde_json::from_str(text)
@@ -166,7 +169,9 @@ impl JwtKeys {
             }
         }
         if verifying.is_empty() {
-            anyhow::bail!("no JWT keys: set JWT_SIGNING_KEY, JWT_SIGNING_KEY_SECRET_ARN or JWT_PUBLIC_KEYS");
+            anyhow::bail!(
+                "no JWT keys: set JWT_SIGNING_KEY, JWT_SIGNING_KEY_SECRET_ARN or JWT_PUBLIC_KEYS"
+            );
         }
         Ok(JwtKeys {
             issuer: config.issuer.clone(),
@@ -188,7 +193,12 @@ impl JwtKeys {
     }
 
     /// Issues an access token for a user's login session.
-    pub fn issue(&self, user_id: &str, session_id: &str, now: i64) -> Result<(String, Claims), JwtError> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(String, Claims), JwtError> {
         let (kid, key) = self.signing.as_ref().ok_or(JwtError::NoSigningKey)?;
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -315,7 +325,10 @@ mod tests {
         let (token, claims) = keys.issue("u1", "s1", 1_000).unwrap();
         assert_eq!(keys.verify(&token, 1_001).unwrap(), claims);
         assert_eq!(keys.verify(&token, 1_000 + 3600), Err(JwtError::Expired));
-        assert_eq!(keys.verify(&token, 1_000 - 3600), Err(JwtError::NotYetValid));
+        assert_eq!(
+            keys.verify(&token, 1_000 - 3600),
+            Err(JwtError::NotYetValid)
+        );
         assert_eq!(keys.verify("nope", 1_001), Err(JwtError::Malformed));
 
         let other = JwtKeys::new(&config(), Some(SigningKeyPair::generate()), None).unwrap();
@@ -326,11 +339,15 @@ mod tests {
     fn verify_only_keys_from_jwks() {
         let pair = SigningKeyPair::generate();
         let text = pair.to_secret_text();
-        let signer = JwtKeys::new(&config(), Some(SigningKeyPair::parse(&text).unwrap()), None).unwrap();
+        let signer =
+            JwtKeys::new(&config(), Some(SigningKeyPair::parse(&text).unwrap()), None).unwrap();
         let jwks = signer.jwks().to_string();
         let verifier = JwtKeys::new(&config(), None, Some(&jwks)).unwrap();
         let (token, _) = signer.issue("u", "s", 10).unwrap();
         assert!(verifier.verify(&token, 11).is_ok());
-        assert_eq!(verifier.issue("u", "s", 10).unwrap_err(), JwtError::NoSigningKey);
+        assert_eq!(
+            verifier.issue("u", "s", 10).unwrap_err(),
+            JwtError::NoSigningKey
+        );
     }
 }

@@ -60,7 +60,10 @@ pub fn counter(name: &str) -> Key {
 }
 
 pub fn rate_window(bucket: &str, subject: &str, window_start: i64) -> Key {
-    Key::new(format!("RATE#{bucket}#{subject}"), format!("W#{window_start}"))
+    Key::new(
+        format!("RATE#{bucket}#{subject}"),
+        format!("W#{window_start}"),
+    )
 }
 
 pub fn outbox(message_id: &str) -> Key {

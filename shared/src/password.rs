@@ -25,8 +25,13 @@ pub enum Verified {
 
 impl PasswordHashing {
     pub fn new(config: &PasswordConfig) -> anyhow::Result<Self> {
-        let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         Ok(PasswordHashing {
             params,
             dummy: Default::default(),

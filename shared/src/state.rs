@@ -38,7 +38,11 @@ impl AppState {
         Self::build(config, table, clock).await
     }
 
-    pub async fn build(config: Config, table: SharedTable, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: Config,
+        table: SharedTable,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let jwt = JwtKeys::load(&config.jwt, &config.data_dir).await?;
         Self::with_keys(config, table, clock, jwt)
     }

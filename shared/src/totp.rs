@@ -96,7 +96,10 @@ mod tests {
         let secret = new_secret();
         assert_eq!(secret.len(), 32);
         let uri = provisioning_uri(&secret, "Buddo", "ann@example.com").unwrap();
-        assert!(uri.starts_with("otpauth://totp/Buddo:ann%40example.com?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Buddo:ann%40example.com?secret="),
+            "{uri}"
+        );
         assert!(uri.contains(&format!("secret={secret}")));
         assert!(uri.contains("issuer=Buddo"));
     }

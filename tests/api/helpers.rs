@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use buddo_shared::clock::{Clock, ManualClock};
-use buddo_shared::config::{Config, Limit, RateLimits};
+use buddo_shared::config::{Config, Limit, PasswordConfig, RateLimits};
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::mail::{self, OutboxMessage};
 use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable, StoreConfig};
@@ -85,7 +85,10 @@ pub async fn fresh_table(backend: Backend, clock: Arc<dyn Clock>) -> SharedTable
                 uuid::Uuid::new_v4().simple()
             );
             let table = DynamoTable::new(dynamodb_client(), name, clock);
-            table.create_table().await.expect("creating a DynamoDB Local table");
+            table
+                .create_table()
+                .await
+                .expect("creating a DynamoDB Local table");
             Arc::new(table)
         }
     }
@@ -107,15 +110,21 @@ pub fn generous_limits() -> RateLimits {
 
 /// The configuration every test starts from: fast hashing, generous limits.
 pub fn test_config() -> Config {
-    let mut config = Config::default();
-    config.store = StoreConfig::Memory;
-    config.data_dir = std::env::temp_dir().join(format!("buddo-test-{}", uuid::Uuid::new_v4().simple()));
-    config.public_web_url = "https://app.buddo.test".into();
-    config.password.memory_kib = 1024;
-    config.password.iterations = 1;
-    config.rate_limits = generous_limits();
-    config.admin_emails = vec!["boss@buddo.test".into()];
-    config
+    let defaults = Config::default();
+    Config {
+        store: StoreConfig::Memory,
+        data_dir: std::env::temp_dir()
+            .join(format!("buddo-test-{}", uuid::Uuid::new_v4().simple())),
+        public_web_url: "https://app.buddo.test".into(),
+        password: PasswordConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        },
+        rate_limits: generous_limits(),
+        admin_emails: vec!["boss@buddo.test".into()],
+        ..defaults
+    }
 }
 
 pub struct TestApp {
@@ -136,7 +145,12 @@ pub struct Resp {
 impl Resp {
     #[track_caller]
     pub fn assert_status(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
         &self.body
     }
 
@@ -145,7 +159,11 @@ impl Resp {
     pub fn assert_error(&self, status: u16, code: &str) {
         self.assert_status(status);
         assert_eq!(self.body["error"], code, "body: {}", self.body);
-        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "no message: {}", self.body);
+        assert!(
+            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "no message: {}",
+            self.body
+        );
     }
 }
 
@@ -181,13 +199,18 @@ impl TestApp {
         let signing_key = pair.to_secret_text();
         let keys = JwtKeys::new(&config.jwt, Some(pair), None).expect("keys");
         let state = AppState::with_keys(config, table, clock.clone(), keys).expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let app = buddo::app(state.clone());
         tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("server");
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("server");
         });
         TestApp {
             addr,
@@ -202,7 +225,13 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = self.client.request(method, self.url(path));
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -220,10 +249,18 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("response is not JSON ({status}): {}", String::from_utf8_lossy(&bytes)))
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!(
+                    "response is not JSON ({status}): {}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            })
         };
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Resp {
@@ -243,7 +280,12 @@ impl TestApp {
     }
 
     /// A body sent as-is, with a JSON content type.
-    pub async fn post_raw(&self, path: &str, token: Option<&str>, body: impl Into<reqwest::Body>) -> Resp {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Resp {
         let mut req = self
             .client
             .post(self.url(path))
@@ -272,7 +314,10 @@ impl TestApp {
 
     pub async fn new_user_referred(&self, referral_code: Option<&str>) -> TestUser {
         let n = USER_SEQ.fetch_add(1, Ordering::SeqCst);
-        let username = format!("user{n}_{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let username = format!(
+            "user{n}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
         let email = format!("{username}@example.com");
         let password = format!("pw-{username}-secret");
         let mut body = json!({ "email": email, "username": username, "password": password });
@@ -335,7 +380,9 @@ impl TestApp {
                         .collect(),
                 )
             })
-            .unwrap_or_else(|| panic!("no mail to {email} with a {link_path} link; mails: {mails:?}"))
+            .unwrap_or_else(|| {
+                panic!("no mail to {email} with a {link_path} link; mails: {mails:?}")
+            })
     }
 
     pub async fn verify_email_of(&self, user: &TestUser) {
@@ -350,10 +397,17 @@ impl TestApp {
     /// Sets up and enables TOTP; returns the secret and the recovery codes.
     pub async fn enable_totp(&self, token: &str) -> (String, Vec<String>) {
         let setup = self.post_auth("/api/auth/totp/setup", token, None).await;
-        let secret = setup.assert_status(200)["secret"].as_str().unwrap().to_string();
+        let secret = setup.assert_status(200)["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let code = self.totp_now(&secret);
         let enabled = self
-            .post_auth("/api/auth/totp/enable", token, Some(json!({ "code": code })))
+            .post_auth(
+                "/api/auth/totp/enable",
+                token,
+                Some(json!({ "code": code })),
+            )
             .await;
         let codes = enabled.assert_status(200)["recovery_codes"]
             .as_array()
@@ -378,7 +432,10 @@ impl TestApp {
 pub fn session_of(body: &Value) -> Session {
     Session {
         token: body["token"].as_str().expect("token").to_string(),
-        refresh_token: body["refresh_token"].as_str().expect("refresh_token").to_string(),
+        refresh_token: body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_string(),
     }
 }
 

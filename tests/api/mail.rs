@@ -41,7 +41,12 @@ fn stream_event(pk: &str) -> Value {
 }
 
 async fn outbox_pk(app: &TestApp, to: &str) -> String {
-    let page = app.state.table.query(&Query::gsi1(buddo_shared::keys::OUTBOX_PENDING)).await.unwrap();
+    let page = app
+        .state
+        .table
+        .query(&Query::gsi1(buddo_shared::keys::OUTBOX_PENDING))
+        .await
+        .unwrap();
     page.items
         .iter()
         .find(|i| i["to"] == to)
@@ -119,24 +124,44 @@ async fn the_mailer_sends_through_ses() {
     let pk = outbox_pk(&app, &user.email).await;
     let from = format!("no-reply-{}@buddo.test", uuid::Uuid::new_v4().simple());
     let client = ses_client();
-    client.verify_email_identity().email_address(&from).send().await.expect("verify sender on moto");
+    client
+        .verify_email_identity()
+        .email_address(&from)
+        .send()
+        .await
+        .expect("verify sender on moto");
     let mailer = Mailer {
         table: app.state.table.clone(),
         sender: Arc::new(SesMailer::new(client)),
         from: from.clone(),
         clock: app.clock.clone(),
     };
-    assert_eq!(mailer.handle(&stream_event(&pk)).await, json!({ "batchItemFailures": [] }));
+    assert_eq!(
+        mailer.handle(&stream_event(&pk)).await,
+        json!({ "batchItemFailures": [] })
+    );
 
-    let data: Value = reqwest::get(format!("{}/moto-api/data.json", crate::helpers::ses_endpoint()))
+    let data: Value = reqwest::get(format!(
+        "{}/moto-api/data.json",
+        crate::helpers::ses_endpoint()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let messages = &data["ses"]["Message"];
+    let item = app
+        .state
+        .table
+        .get(&buddo_shared::store::Key::new(pk.clone(), "OUTBOX"))
         .await
         .unwrap()
-        .json()
-        .await
         .unwrap();
-    let messages = &data["ses"]["Message"];
-    let item = app.state.table.get(&buddo_shared::store::Key::new(pk.clone(), "OUTBOX")).await.unwrap().unwrap();
-    let provider_id = item["provider_id"].as_str().expect("provider id recorded").to_string();
+    let provider_id = item["provider_id"]
+        .as_str()
+        .expect("provider id recorded")
+        .to_string();
     let mut found = Vec::new();
     collect_messages(messages, &mut found);
     let sent = found
@@ -146,7 +171,10 @@ async fn the_mailer_sends_through_ses() {
     assert_eq!(sent["source"], from.as_str());
     assert_eq!(sent["destinations"]["ToAddresses"], json!([user.email]));
     assert_eq!(sent["subject"], "Verify your Buddo email address");
-    assert!(sent["body"].as_str().unwrap().contains("https://app.buddo.test/verify-email?token="));
+    assert!(sent["body"]
+        .as_str()
+        .unwrap()
+        .contains("https://app.buddo.test/verify-email?token="));
     assert_eq!(item["status"], "sent");
 }
 

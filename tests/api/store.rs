@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use buddo_shared::clock::{Clock, ManualClock};
 use buddo_shared::store::{
-    Cond, Item, Key, Query, SharedTable, SortKey, StoreError, Update, WriteOp, GSI1PK, GSI1SK, PK, SK, TTL,
+    Cond, Item, Key, Query, SharedTable, SortKey, StoreError, Update, WriteOp, GSI1PK, GSI1SK, PK,
+    SK, TTL,
 };
 use serde_json::{json, Value};
 
@@ -24,7 +25,10 @@ async fn table(backend: Backend) -> (SharedTable, Arc<ManualClock>) {
 }
 
 fn sks(items: &[Item]) -> Vec<String> {
-    items.iter().map(|i| i[SK].as_str().unwrap().to_string()).collect()
+    items
+        .iter()
+        .map(|i| i[SK].as_str().unwrap().to_string())
+        .collect()
 }
 
 backend_tests! {
@@ -143,7 +147,7 @@ backend_tests! {
         assert!(!holds(Cond::ge("n", 5).and(Cond::eq("s", "z"))).await);
         assert!(holds(Cond::Or(vec![Cond::eq("s", "z"), Cond::ge("n", 5)])).await);
         assert!(!holds(Cond::eq("n", "10")).await, "a number never equals a string");
-        assert!(!t.write(vec![WriteOp::check(Key::new("C", "none"), Cond::Exists)]).await.is_ok());
+        assert!(t.write(vec![WriteOp::check(Key::new("C", "none"), Cond::Exists)]).await.unwrap_err().is_condition_failed());
     }
 
     async fn queries_range_order_and_page(backend) {

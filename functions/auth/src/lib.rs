@@ -44,7 +44,10 @@ pub fn routes(state: AppState) -> Router {
         .route("/api/auth/totp/verify", post(totp_verify))
         .route("/api/auth/totp/status", get(totp_status))
         .route("/api/auth/totp/disable", post(totp_disable))
-        .route("/api/auth/totp/recovery-codes", post(regenerate_recovery_codes))
+        .route(
+            "/api/auth/totp/recovery-codes",
+            post(regenerate_recovery_codes),
+        )
         .with_state(state)
 }
 
@@ -73,7 +76,10 @@ async fn register(
         referral_code: body.referral_code,
     };
     let user = accounts::register(&state, registration, &ip).await?;
-    Ok((StatusCode::CREATED, axum::Json(json!({ "user": user.registered(&state.config) }))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "user": user.registered(&state.config) })),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -106,9 +112,14 @@ struct RefreshBody {
     refresh_token: String,
 }
 
-async fn refresh(State(state): State<AppState>, Json(body): Json<RefreshBody>) -> ApiResult<JsonValue> {
+async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshBody>,
+) -> ApiResult<JsonValue> {
     let token = input::token("refresh_token", &body.refresh_token)?;
-    Ok(axum::Json(sessions::refresh(&state, &token).await?.to_json()))
+    Ok(axum::Json(
+        sessions::refresh(&state, &token).await?.to_json(),
+    ))
 }
 
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
@@ -158,11 +169,16 @@ struct ResetBody {
     token: String,
 }
 
-async fn reset_password(State(state): State<AppState>, Json(body): Json<ResetBody>) -> ApiResult<JsonValue> {
+async fn reset_password(
+    State(state): State<AppState>,
+    Json(body): Json<ResetBody>,
+) -> ApiResult<JsonValue> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
     accounts::reset_password(&state, &token, password).await?;
-    Ok(message("Your password has been reset; sign in with the new one"))
+    Ok(message(
+        "Your password has been reset; sign in with the new one",
+    ))
 }
 
 async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
@@ -175,7 +191,10 @@ struct TokenBody {
     token: String,
 }
 
-async fn verify_email(State(state): State<AppState>, Json(body): Json<TokenBody>) -> ApiResult<JsonValue> {
+async fn verify_email(
+    State(state): State<AppState>,
+    Json(body): Json<TokenBody>,
+) -> ApiResult<JsonValue> {
     let token = input::token("token", &body.token)?;
     accounts::verify_email(&state, &token).await?;
     Ok(message("Email verified"))
@@ -216,7 +235,10 @@ async fn change_email(
     Ok(message("A confirmation link was sent to the new address"))
 }
 
-async fn confirm_email_change(State(state): State<AppState>, Json(body): Json<TokenBody>) -> ApiResult<JsonValue> {
+async fn confirm_email_change(
+    State(state): State<AppState>,
+    Json(body): Json<TokenBody>,
+) -> ApiResult<JsonValue> {
     let token = input::token("token", &body.token)?;
     accounts::confirm_email_change(&state, &token).await?;
     Ok(message("Email address changed"))
@@ -235,7 +257,10 @@ struct CodeBody {
 fn code(raw: &str) -> ApiResult<&str> {
     let c = raw.trim();
     if c.is_empty() || c.len() > 32 {
-        return Err(ApiError::field("code", "must be a 6-digit TOTP code or a recovery code"));
+        return Err(ApiError::field(
+            "code",
+            "must be a 6-digit TOTP code or a recovery code",
+        ));
     }
     Ok(c)
 }
@@ -247,7 +272,10 @@ async fn totp_enable(
 ) -> ApiResult<JsonValue> {
     let code = code(&body.code)?;
     if !totp::looks_like_code(code) {
-        return Err(ApiError::field("code", "must be the 6-digit code from the authenticator app"));
+        return Err(ApiError::field(
+            "code",
+            "must be the 6-digit code from the authenticator app",
+        ));
     }
     let recovery_codes = mfa::enable(&state, &auth.user, code).await?;
     Ok(axum::Json(json!({
@@ -291,7 +319,10 @@ async fn totp_disable(
     let password = input::login_password(&body.password)?;
     let code = code(&body.code)?;
     if !auth.user.totp_enabled {
-        return Err(ApiError::bad_request("totp_not_enabled", "Two-factor authentication is not enabled"));
+        return Err(ApiError::bad_request(
+            "totp_not_enabled",
+            "Two-factor authentication is not enabled",
+        ));
     }
     accounts::confirm_password(&state, &auth.user, password).await?;
     mfa::require_code(&state, &auth.user, code).await?;

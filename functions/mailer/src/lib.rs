@@ -33,7 +33,9 @@ impl Mailer {
     pub async fn handle(&self, event: &Value) -> Value {
         let mut failures = Vec::new();
         for record in event["Records"].as_array().into_iter().flatten() {
-            let Some(key) = outbox_key(record) else { continue };
+            let Some(key) = outbox_key(record) else {
+                continue;
+            };
             let result = mail::deliver(
                 self.table.as_ref(),
                 self.sender.as_ref(),
@@ -44,7 +46,9 @@ impl Mailer {
             .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, pk = %key.pk, "sending mail failed");
-                let id = record["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default();
+                let id = record["dynamodb"]["SequenceNumber"]
+                    .as_str()
+                    .unwrap_or_default();
                 failures.push(json!({ "itemIdentifier": id }));
             }
         }

@@ -40,14 +40,23 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
         .limiter
         .hit("register", &ip.subject(), state.config.rate_limits.register)
         .await?;
-    let referrer = match reg.referral_code.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    let referrer = match reg
+        .referral_code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         None => None,
         Some(code) => {
             let code = code.to_uppercase();
             if code.len() > 32 {
                 return Err(invalid_referral());
             }
-            Some(users::find_by_referral_code(state.table.as_ref(), &code).await?.ok_or_else(invalid_referral)?)
+            Some(
+                users::find_by_referral_code(state.table.as_ref(), &code)
+                    .await?
+                    .ok_or_else(invalid_referral)?,
+            )
         }
     };
     let table = state.table.as_ref();
@@ -55,10 +64,17 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
     if users::email_taken(table, reg.email.as_str()).await? {
         return Err(email_taken());
     }
-    if table.get(&keys::username_marker(&reg.username.lower())).await?.is_some() {
+    if table
+        .get(&keys::username_marker(&reg.username.lower()))
+        .await?
+        .is_some()
+    {
         return Err(username_taken());
     }
-    let password_hash = state.passwords.hash_async(reg.password.into_inner()).await?;
+    let password_hash = state
+        .passwords
+        .hash_async(reg.password.into_inner())
+        .await?;
     let counter = table
         .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
         .await?;
@@ -101,9 +117,18 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
         );
         let mut ops = vec![
             WriteOp::put_new(store::to_item(&keys::user(&user.id), &user)?),
-            WriteOp::put_new(users::marker_item(&keys::email_marker(&user.email), &user.id)),
-            WriteOp::put_new(users::marker_item(&keys::username_marker(&reg.username.lower()), &user.id)),
-            WriteOp::put_new(users::marker_item(&keys::referral_code(&user.referral_code), &user.id)),
+            WriteOp::put_new(users::marker_item(
+                &keys::email_marker(&user.email),
+                &user.id,
+            )),
+            WriteOp::put_new(users::marker_item(
+                &keys::username_marker(&reg.username.lower()),
+                &user.id,
+            )),
+            WriteOp::put_new(users::marker_item(
+                &keys::referral_code(&user.referral_code),
+                &user.id,
+            )),
             token_op,
             mail::enqueue(
                 templates::verification(
@@ -126,7 +151,13 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
                     .into_op(),
             );
             if bonus > 0 {
-                ops.push(ledger_credit(&referrer.id, bonus, "referral_bonus", &user.id, now)?);
+                ops.push(ledger_credit(
+                    &referrer.id,
+                    bonus,
+                    "referral_bonus",
+                    &user.id,
+                    now,
+                )?);
             }
         }
         match state.table.write(ops).await {
@@ -162,7 +193,10 @@ fn ledger_credit(
         "earned": true,
         "created_at": at,
     });
-    Ok(WriteOp::put_new(store::to_item(&keys::user_ledger(user_id, &at, &id), &entry)?))
+    Ok(WriteOp::put_new(store::to_item(
+        &keys::user_ledger(user_id, &at, &id),
+        &entry,
+    )?))
 }
 
 fn email_taken() -> ApiError {
@@ -192,7 +226,10 @@ pub async fn login(
     user_agent: Option<String>,
 ) -> ApiResult<(User, Tokens)> {
     let limits = &state.config.rate_limits;
-    state.limiter.hit("login", &ip.subject(), limits.login).await?;
+    state
+        .limiter
+        .hit("login", &ip.subject(), limits.login)
+        .await?;
     let account = attempt.email.as_str();
     state
         .limiter
@@ -201,7 +238,10 @@ pub async fn login(
     let user = users::find_by_email(state.table.as_ref(), account).await?;
     let verified = state
         .passwords
-        .verify_async(attempt.password, user.as_ref().map(|u| u.password_hash.clone()))
+        .verify_async(
+            attempt.password,
+            user.as_ref().map(|u| u.password_hash.clone()),
+        )
         .await;
     let failed = || async {
         state
@@ -226,12 +266,19 @@ pub async fn login(
         }
     };
     if user.totp_enabled {
-        let Some(code) = attempt.totp_code.as_deref().filter(|c| !c.trim().is_empty()) else {
+        let Some(code) = attempt
+            .totp_code
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+        else {
             return Err(ApiError::TotpRequired);
         };
         if !mfa::use_code(state, &user, code).await? {
             failed().await?;
-            return Err(ApiError::unauthorized("invalid_totp_code", "The TOTP or recovery code is invalid"));
+            return Err(ApiError::unauthorized(
+                "invalid_totp_code",
+                "The TOTP or recovery code is invalid",
+            ));
         }
     }
     let tokens = sessions::start(state, &user, ip, user_agent).await?;
@@ -245,7 +292,11 @@ pub const FORGOT_PASSWORD_MESSAGE: &str =
 pub async fn forgot_password(state: &AppState, email: Email, ip: &ClientIp) -> ApiResult<()> {
     state
         .limiter
-        .hit("forgot-password", &ip.subject(), state.config.rate_limits.forgot_password)
+        .hit(
+            "forgot-password",
+            &ip.subject(),
+            state.config.rate_limits.forgot_password,
+        )
         .await?;
     let Some(user) = users::find_by_email(state.table.as_ref(), email.as_str()).await? else {
         return Ok(());
@@ -265,12 +316,19 @@ pub async fn forgot_password(state: &AppState, email: Email, ip: &ClientIp) -> A
         &token,
         state.config.reset_ttl.as_secs() / 60,
     );
-    state.table.write(vec![token_op, mail::enqueue(mail, state.now())]).await?;
+    state
+        .table
+        .write(vec![token_op, mail::enqueue(mail, state.now())])
+        .await?;
     Ok(())
 }
 
 /// Sets a new password from a reset token and signs out every session.
-pub async fn reset_password(state: &AppState, raw_token: &str, password: Password) -> ApiResult<()> {
+pub async fn reset_password(
+    state: &AppState,
+    raw_token: &str,
+    password: Password,
+) -> ApiResult<()> {
     let (token, token_key) = email_tokens::find(state, raw_token, Purpose::ResetPassword).await?;
     let user = users::get(state.table.as_ref(), &token.user_id)
         .await?
@@ -286,7 +344,11 @@ pub async fn reset_password(state: &AppState, raw_token: &str, password: Passwor
         mail::enqueue(templates::password_changed(&user.email), state.now()),
     ];
     state.table.write(ops).await.map_err(|e| {
-        if e.is_condition_failed() { email_tokens::invalid() } else { e.into() }
+        if e.is_condition_failed() {
+            email_tokens::invalid()
+        } else {
+            e.into()
+        }
     })?;
     sessions::remove_stale(state, &user.id, None).await;
     Ok(())
@@ -295,11 +357,18 @@ pub async fn reset_password(state: &AppState, raw_token: &str, password: Passwor
 /// Queues a new verification mail for the user's current address.
 pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
     if user.email_verified {
-        return Err(ApiError::bad_request("email_already_verified", "The email address is already verified"));
+        return Err(ApiError::bad_request(
+            "email_already_verified",
+            "The email address is already verified",
+        ));
     }
     state
         .limiter
-        .hit("send-verification", &user.id, state.config.rate_limits.forgot_password)
+        .hit(
+            "send-verification",
+            &user.id,
+            state.config.rate_limits.forgot_password,
+        )
         .await?;
     let (token, token_op) = email_tokens::issue(
         state,
@@ -316,7 +385,10 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
         &token,
         state.config.verification_ttl.as_secs() / 3600,
     );
-    state.table.write(vec![token_op, mail::enqueue(mail, state.now())]).await?;
+    state
+        .table
+        .write(vec![token_op, mail::enqueue(mail, state.now())])
+        .await?;
     Ok(())
 }
 
@@ -334,14 +406,25 @@ pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
         .write(vec![WriteOp::delete_existing(token_key), update.into_op()])
         .await
         .map_err(|e| {
-            if e.is_condition_failed() { email_tokens::invalid() } else { e.into() }
+            if e.is_condition_failed() {
+                email_tokens::invalid()
+            } else {
+                e.into()
+            }
         })
 }
 
 /// Re-checks the password of a signed-in user before a sensitive change.
 pub async fn confirm_password(state: &AppState, user: &User, password: String) -> ApiResult<()> {
-    match state.passwords.verify_async(password, Some(user.password_hash.clone())).await {
-        Verified::No => Err(ApiError::bad_request("invalid_password", "The current password is wrong")),
+    match state
+        .passwords
+        .verify_async(password, Some(user.password_hash.clone()))
+        .await
+    {
+        Verified::No => Err(ApiError::bad_request(
+            "invalid_password",
+            "The current password is wrong",
+        )),
         _ => Ok(()),
     }
 }
@@ -370,17 +453,29 @@ pub async fn change_password(
         mail::enqueue(templates::password_changed(&user.email), state.now()),
     ];
     state.table.write(ops).await.map_err(|e| {
-        if e.is_condition_failed() { ApiError::invalid_token() } else { e.into() }
+        if e.is_condition_failed() {
+            ApiError::invalid_token()
+        } else {
+            e.into()
+        }
     })?;
     sessions::remove_stale(state, &user.id, Some(session_id)).await;
     Ok(())
 }
 
 /// Mails a confirmation link to the new address (and a notice to the old one).
-pub async fn change_email(state: &AppState, user: &User, new_email: Email, password: String) -> ApiResult<()> {
+pub async fn change_email(
+    state: &AppState,
+    user: &User,
+    new_email: Email,
+    password: String,
+) -> ApiResult<()> {
     confirm_password(state, user, password).await?;
     if new_email.as_str() == user.email {
-        return Err(ApiError::field("new_email", "is already your email address"));
+        return Err(ApiError::field(
+            "new_email",
+            "is already your email address",
+        ));
     }
     if users::email_taken(state.table.as_ref(), new_email.as_str()).await? {
         return Err(email_taken());
@@ -404,7 +499,11 @@ pub async fn change_email(state: &AppState, user: &User, new_email: Email, passw
     let notice = templates::email_change_requested(&user.email, new_email.as_str());
     state
         .table
-        .write(vec![token_op, mail::enqueue(confirm, now), mail::enqueue(notice, now)])
+        .write(vec![
+            token_op,
+            mail::enqueue(confirm, now),
+            mail::enqueue(notice, now),
+        ])
         .await?;
     Ok(())
 }
@@ -415,7 +514,10 @@ pub async fn confirm_email_change(state: &AppState, raw_token: &str) -> ApiResul
     let new_email = token.new_email.clone().ok_or_else(email_tokens::invalid)?;
     let ops = vec![
         WriteOp::delete_existing(token_key),
-        WriteOp::put_new(users::marker_item(&keys::email_marker(&new_email), &token.user_id)),
+        WriteOp::put_new(users::marker_item(
+            &keys::email_marker(&new_email),
+            &token.user_id,
+        )),
         WriteOp::Delete {
             key: keys::email_marker(&token.email),
             cond: Cond::eq("user_id", token.user_id.clone()),
@@ -426,11 +528,15 @@ pub async fn confirm_email_change(state: &AppState, raw_token: &str) -> ApiResul
             .when(Cond::eq("email", token.email.clone()))
             .into_op(),
     ];
-    state.table.write(ops).await.map_err(|e| match e.failed_op() {
-        Some(1) => email_taken(),
-        Some(_) => email_tokens::invalid(),
-        None => e.into(),
-    })
+    state
+        .table
+        .write(ops)
+        .await
+        .map_err(|e| match e.failed_op() {
+            Some(1) => email_taken(),
+            Some(_) => email_tokens::invalid(),
+            None => e.into(),
+        })
 }
 
 /// Makes the user with this email an admin (operator command).
@@ -438,7 +544,12 @@ pub async fn promote_admin(state: &AppState, email: &Email) -> ApiResult<User> {
     let user = users::find_by_email(state.table.as_ref(), email.as_str())
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "No user has that email"))?;
-    let update = Update::new(keys::user(&user.id)).set("is_admin", true).when(Cond::Exists);
+    let update = Update::new(keys::user(&user.id))
+        .set("is_admin", true)
+        .when(Cond::Exists);
     state.table.write(vec![update.into_op()]).await?;
-    Ok(User { is_admin: true, ..user })
+    Ok(User {
+        is_admin: true,
+        ..user
+    })
 }

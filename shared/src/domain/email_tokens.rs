@@ -36,7 +36,8 @@ pub fn issue(state: &AppState, token: EmailToken) -> (String, WriteOp) {
         Purpose::ChangeEmail => state.config.email_change_ttl,
     };
     let raw = random_token();
-    let mut item = store::to_item(&keys::email_token(&hash_secret(&raw)), &token).expect("token is an object");
+    let mut item =
+        store::to_item(&keys::email_token(&hash_secret(&raw)), &token).expect("token is an object");
     item.insert(TTL.into(), (state.now_unix() + ttl.as_secs() as i64).into());
     (raw, WriteOp::put_new(item))
 }
@@ -55,5 +56,8 @@ pub async fn find(state: &AppState, raw: &str, purpose: Purpose) -> ApiResult<(E
 }
 
 pub fn invalid() -> ApiError {
-    ApiError::bad_request("invalid_token", "The token is invalid, expired or already used")
+    ApiError::bad_request(
+        "invalid_token",
+        "The token is invalid, expired or already used",
+    )
 }

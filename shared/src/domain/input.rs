@@ -12,7 +12,10 @@ impl Email {
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, ApiError> {
         let email = raw.trim().to_lowercase();
         let invalid = || ApiError::field(field, "must be a valid email address");
-        if email.is_empty() || email.len() > Self::MAX_LEN || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if email.is_empty()
+            || email.len() > Self::MAX_LEN
+            || email.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
@@ -21,7 +24,9 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
-            && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+            && domain
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
         if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
             return Err(invalid());
         }
@@ -81,22 +86,64 @@ pub const PASSWORD_MAX: usize = 128;
 
 /// Passwords refused outright: the most common ones in breach corpora that meet the length rule.
 const COMMON_PASSWORDS: &[&str] = &[
-    "12345678", "123456789", "1234567890", "password", "password1", "password123", "qwertyuiop",
-    "iloveyou", "11111111", "00000000", "12341234", "abcd1234", "qwerty123", "1q2w3e4r",
-    "1qaz2wsx", "football", "baseball", "sunshine", "princess", "superman", "starwars",
-    "trustno1", "passw0rd", "welcome1", "letmein1", "qwertyui", "asdfghjk", "zxcvbnm1",
-    "88888888", "87654321", "11223344", "123123123", "987654321", "michelle", "jennifer",
-    "whatever", "computer", "internet", "changeme", "p@ssw0rd", "p@ssword", "admin123",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "password",
+    "password1",
+    "password123",
+    "qwertyuiop",
+    "iloveyou",
+    "11111111",
+    "00000000",
+    "12341234",
+    "abcd1234",
+    "qwerty123",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "football",
+    "baseball",
+    "sunshine",
+    "princess",
+    "superman",
+    "starwars",
+    "trustno1",
+    "passw0rd",
+    "welcome1",
+    "letmein1",
+    "qwertyui",
+    "asdfghjk",
+    "zxcvbnm1",
+    "88888888",
+    "87654321",
+    "11223344",
+    "123123123",
+    "987654321",
+    "michelle",
+    "jennifer",
+    "whatever",
+    "computer",
+    "internet",
+    "changeme",
+    "p@ssw0rd",
+    "p@ssword",
+    "admin123",
 ];
 
 impl Password {
     pub fn parse(field: &'static str, raw: &str) -> Result<Self, ApiError> {
         let len = raw.chars().count();
         if len < PASSWORD_MIN {
-            return Err(ApiError::field(field, format!("must be at least {PASSWORD_MIN} characters")));
+            return Err(ApiError::field(
+                field,
+                format!("must be at least {PASSWORD_MIN} characters"),
+            ));
         }
         if len > PASSWORD_MAX {
-            return Err(ApiError::field(field, format!("must be at most {PASSWORD_MAX} characters")));
+            return Err(ApiError::field(
+                field,
+                format!("must be at most {PASSWORD_MAX} characters"),
+            ));
         }
         if raw.trim().is_empty() {
             return Err(ApiError::field(field, "must not be only spaces"));
@@ -115,7 +162,10 @@ impl Password {
 /// A password as typed at login: only the length cap applies (old passwords may predate rules).
 pub fn login_password(raw: &str) -> Result<String, ApiError> {
     if raw.is_empty() || raw.chars().count() > PASSWORD_MAX {
-        return Err(ApiError::field("password", format!("must be 1 to {PASSWORD_MAX} characters")));
+        return Err(ApiError::field(
+            "password",
+            format!("must be 1 to {PASSWORD_MAX} characters"),
+        ));
     }
     Ok(raw.to_string())
 }
@@ -123,7 +173,12 @@ pub fn login_password(raw: &str) -> Result<String, ApiError> {
 /// A single-use token from a mail link: base64url, bounded length.
 pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
     let t = raw.trim();
-    if t.is_empty() || t.len() > 128 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if t.is_empty()
+        || t.len() > 128
+        || !t
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::field(field, "is not a valid token"));
     }
     Ok(t.to_string())
@@ -135,8 +190,22 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("email", "  Ann@Example.COM ").unwrap().as_str(), "ann@example.com");
-        for bad in ["", "ann", "ann@", "@x.io", "ann@x", "a b@x.io", "ann@x..io", "ann@.x.io"] {
+        assert_eq!(
+            Email::parse("email", "  Ann@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.io",
+            "ann@x",
+            "a b@x.io",
+            "ann@x..io",
+            "ann@.x.io",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
         }
     }

@@ -19,11 +19,17 @@ fn invalid_code() -> ApiError {
 }
 
 fn not_enabled() -> ApiError {
-    ApiError::bad_request("totp_not_enabled", "Two-factor authentication is not enabled")
+    ApiError::bad_request(
+        "totp_not_enabled",
+        "Two-factor authentication is not enabled",
+    )
 }
 
 fn already_enabled() -> ApiError {
-    ApiError::conflict("totp_already_enabled", "Two-factor authentication is already enabled")
+    ApiError::conflict(
+        "totp_already_enabled",
+        "Two-factor authentication is already enabled",
+    )
 }
 
 /// Starts set-up: a new secret kept as pending until a code from it is confirmed.
@@ -36,9 +42,17 @@ pub async fn setup(state: &AppState, user: &User) -> ApiResult<(String, String)>
     let update = Update::new(keys::user(&user.id))
         .set("totp_pending_secret", secret.clone())
         .when(Cond::Exists.and(Cond::ne("totp_enabled", true)));
-    state.table.write(vec![update.into_op()]).await.map_err(|e| {
-        if e.is_condition_failed() { already_enabled() } else { e.into() }
-    })?;
+    state
+        .table
+        .write(vec![update.into_op()])
+        .await
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                already_enabled()
+            } else {
+                e.into()
+            }
+        })?;
     Ok((secret, uri))
 }
 
@@ -48,8 +62,11 @@ fn new_recovery_codes(user_id: &str) -> (Vec<String>, Vec<WriteOp>) {
         .map(|_| {
             let raw = random_code(10);
             let display = format!("{}-{}", &raw[..5], &raw[5..]);
-            let item = store::to_item(&keys::recovery_code(user_id, &hash_secret(&raw)), &serde_json::json!({}))
-                .expect("object");
+            let item = store::to_item(
+                &keys::recovery_code(user_id, &hash_secret(&raw)),
+                &serde_json::json!({}),
+            )
+            .expect("object");
             (display, WriteOp::put_new(item))
         })
         .unzip()
@@ -65,9 +82,15 @@ fn normalize_recovery(code: &str) -> String {
 async fn recovery_keys(state: &AppState, user_id: &str) -> ApiResult<Vec<store::Key>> {
     let page = state
         .table
-        .query(&Query::partition(keys::user_pk(user_id)).sk(SortKey::BeginsWith(keys::RECOVERY_PREFIX.into())))
+        .query(
+            &Query::partition(keys::user_pk(user_id))
+                .sk(SortKey::BeginsWith(keys::RECOVERY_PREFIX.into())),
+        )
         .await?;
-    page.items.iter().map(|i| store::item_key(i).map_err(Into::into)).collect()
+    page.items
+        .iter()
+        .map(|i| store::item_key(i).map_err(Into::into))
+        .collect()
 }
 
 /// Confirms set-up with a code from the pending secret; returns the recovery codes.
@@ -76,9 +99,13 @@ pub async fn enable(state: &AppState, user: &User, code: &str) -> ApiResult<Vec<
         return Err(already_enabled());
     }
     let Some(pending) = user.totp_pending_secret.clone() else {
-        return Err(ApiError::bad_request("totp_not_set_up", "Call POST /api/auth/totp/setup first"));
+        return Err(ApiError::bad_request(
+            "totp_not_set_up",
+            "Call POST /api/auth/totp/setup first",
+        ));
     };
-    let step = totp::matching_step(&pending, code.trim(), state.now_unix()).ok_or_else(invalid_code)?;
+    let step =
+        totp::matching_step(&pending, code.trim(), state.now_unix()).ok_or_else(invalid_code)?;
     let (codes, mut ops) = new_recovery_codes(&user.id);
     for key in recovery_keys(state, &user.id).await? {
         ops.push(WriteOp::delete(key));
@@ -92,12 +119,22 @@ pub async fn enable(state: &AppState, user: &User, code: &str) -> ApiResult<Vec<
             .when(Cond::eq("totp_pending_secret", pending).and(Cond::ne("totp_enabled", true)))
             .into_op(),
     );
-    ops.push(mail::enqueue(templates::totp_enabled(&user.email), state.now()));
+    ops.push(mail::enqueue(
+        templates::totp_enabled(&user.email),
+        state.now(),
+    ));
     let user_op = ops.len() - 2;
-    state.table.write(ops).await.map_err(|e| match e.failed_op() {
-        Some(op) if op == user_op => ApiError::conflict("totp_setup_changed", "Set-up changed meanwhile; start again"),
-        _ => e.into(),
-    })?;
+    state
+        .table
+        .write(ops)
+        .await
+        .map_err(|e| match e.failed_op() {
+            Some(op) if op == user_op => ApiError::conflict(
+                "totp_setup_changed",
+                "Set-up changed meanwhile; start again",
+            ),
+            _ => e.into(),
+        })?;
     Ok(codes)
 }
 
@@ -151,7 +188,11 @@ pub async fn recovery_codes_left(state: &AppState, user: &User) -> ApiResult<usi
 
 /// Turns TOTP off (after the caller checked password and code) and drops recovery codes.
 pub async fn disable(state: &AppState, user: &User) -> ApiResult<()> {
-    let mut ops: Vec<WriteOp> = recovery_keys(state, &user.id).await?.into_iter().map(WriteOp::delete).collect();
+    let mut ops: Vec<WriteOp> = recovery_keys(state, &user.id)
+        .await?
+        .into_iter()
+        .map(WriteOp::delete)
+        .collect();
     ops.push(
         Update::new(keys::user(&user.id))
             .set("totp_enabled", false)
@@ -160,9 +201,16 @@ pub async fn disable(state: &AppState, user: &User) -> ApiResult<()> {
             .when(Cond::eq("totp_enabled", true))
             .into_op(),
     );
-    ops.push(mail::enqueue(templates::totp_disabled(&user.email), state.now()));
+    ops.push(mail::enqueue(
+        templates::totp_disabled(&user.email),
+        state.now(),
+    ));
     state.table.write(ops).await.map_err(|e| {
-        if e.is_condition_failed() { not_enabled() } else { e.into() }
+        if e.is_condition_failed() {
+            not_enabled()
+        } else {
+            e.into()
+        }
     })
 }
 
@@ -172,9 +220,16 @@ pub async fn regenerate_recovery_codes(state: &AppState, user: &User) -> ApiResu
     for key in recovery_keys(state, &user.id).await? {
         ops.push(WriteOp::delete(key));
     }
-    ops.push(WriteOp::check(keys::user(&user.id), Cond::eq("totp_enabled", true)));
+    ops.push(WriteOp::check(
+        keys::user(&user.id),
+        Cond::eq("totp_enabled", true),
+    ));
     state.table.write(ops).await.map_err(|e| {
-        if e.is_condition_failed() { not_enabled() } else { e.into() }
+        if e.is_condition_failed() {
+            not_enabled()
+        } else {
+            e.into()
+        }
     })?;
     Ok(codes)
 }

@@ -82,12 +82,18 @@ fn issue_access(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<
         .jwt
         .issue(user_id, session_id, now)
         .map_err(|e| ApiError::internal(format!("issuing a token: {e}")))?;
-    let expires = time::OffsetDateTime::from_unix_timestamp(claims.exp).map_err(ApiError::internal)?;
+    let expires =
+        time::OffsetDateTime::from_unix_timestamp(claims.exp).map_err(ApiError::internal)?;
     Ok((token, rfc3339(expires)))
 }
 
 /// Starts a login session for `user` and returns its first tokens.
-pub async fn start(state: &AppState, user: &User, ip: &ClientIp, user_agent: Option<String>) -> ApiResult<Tokens> {
+pub async fn start(
+    state: &AppState,
+    user: &User,
+    ip: &ClientIp,
+    user_agent: Option<String>,
+) -> ApiResult<Tokens> {
     let now = state.now();
     let refresh_token = random_token();
     let refresh_hash = hash_secret(&refresh_token);
@@ -109,9 +115,17 @@ pub async fn start(state: &AppState, user: &User, ip: &ClientIp, user_agent: Opt
         .table
         .write(vec![
             WriteOp::put_new(item),
-            refresh_put(&refresh_hash, &user.id, &session.id, expires.unix_timestamp()),
+            refresh_put(
+                &refresh_hash,
+                &user.id,
+                &session.id,
+                expires.unix_timestamp(),
+            ),
             // The session counts only while the user is still on the same generation.
-            WriteOp::check(keys::user(&user.id), Cond::eq("session_generation", user.session_generation)),
+            WriteOp::check(
+                keys::user(&user.id),
+                Cond::eq("session_generation", user.session_generation),
+            ),
         ])
         .await
         .map_err(|e| match e.failed_op() {
@@ -126,7 +140,11 @@ pub async fn start(state: &AppState, user: &User, ip: &ClientIp, user_agent: Opt
     })
 }
 
-async fn load(table: &dyn Table, user_id: &str, session_id: &str) -> ApiResult<Option<LoginSession>> {
+async fn load(
+    table: &dyn Table,
+    user_id: &str,
+    session_id: &str,
+) -> ApiResult<Option<LoginSession>> {
     match table.get(&keys::login_session(user_id, session_id)).await? {
         None => Ok(None),
         Some(item) => Ok(Some(store::from_item(item)?)),
@@ -144,11 +162,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authentica
         load(state.table.as_ref(), &claims.sub, &claims.sid),
     )?;
     match (user, session) {
-        (Some(user), Some(session)) if session.generation == user.session_generation => Ok(Authenticated {
-            user,
-            session,
-            claims,
-        }),
+        (Some(user), Some(session)) if session.generation == user.session_generation => {
+            Ok(Authenticated {
+                user,
+                session,
+                claims,
+            })
+        }
         _ => Err(ApiError::invalid_token()),
     }
 }
@@ -156,9 +176,18 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authentica
 /// Rotates a refresh token. A token that was already rotated out is a sign of theft:
 /// its whole login session is revoked (RFC 9700 §4.14.2).
 pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens> {
-    let invalid = || ApiError::unauthorized("invalid_refresh_token", "The refresh token is invalid or expired");
+    let invalid = || {
+        ApiError::unauthorized(
+            "invalid_refresh_token",
+            "The refresh token is invalid or expired",
+        )
+    };
     let presented_hash = hash_secret(refresh_token);
-    let Some(record) = state.table.get(&keys::refresh_token(&presented_hash)).await? else {
+    let Some(record) = state
+        .table
+        .get(&keys::refresh_token(&presented_hash))
+        .await?
+    else {
         return Err(invalid());
     };
     let record: RefreshRecord = store::from_item(record)?;
@@ -180,16 +209,22 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
     let now = state.now();
     let new_token = random_token();
     let new_hash = hash_secret(&new_token);
-    let ttl = time::OffsetDateTime::parse(&session.expires_at, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp())
-        .unwrap_or_else(|_| now.unix_timestamp());
+    let ttl = time::OffsetDateTime::parse(
+        &session.expires_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(|t| t.unix_timestamp())
+    .unwrap_or_else(|_| now.unix_timestamp());
     let rotate = Update::new(keys::login_session(&user.id, &session.id))
         .set("refresh_hash", new_hash.clone())
         .set("last_used_at", rfc3339(now))
         .when(Cond::eq("refresh_hash", presented_hash.clone()));
     match state
         .table
-        .write(vec![rotate.into_op(), refresh_put(&new_hash, &user.id, &session.id, ttl)])
+        .write(vec![
+            rotate.into_op(),
+            refresh_put(&new_hash, &user.id, &session.id, ttl),
+        ])
         .await
     {
         Ok(()) => {}
@@ -213,7 +248,9 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
 pub async fn revoke(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<bool> {
     match state
         .table
-        .write(vec![WriteOp::delete_existing(keys::login_session(user_id, session_id))])
+        .write(vec![WriteOp::delete_existing(keys::login_session(
+            user_id, session_id,
+        ))])
         .await
     {
         Ok(()) => Ok(true),

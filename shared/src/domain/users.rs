@@ -91,7 +91,13 @@ pub async fn email_taken(table: &dyn Table, email_lower: &str) -> ApiResult<bool
 }
 
 pub fn marker_item(key: &store::Key, user_id: &str) -> store::Item {
-    store::to_item(key, &Marker { user_id: user_id.to_string() }).expect("marker is an object")
+    store::to_item(
+        key,
+        &Marker {
+            user_id: user_id.to_string(),
+        },
+    )
+    .expect("marker is an object")
 }
 
 impl User {

@@ -59,7 +59,9 @@ pub struct ClientIp(pub Option<IpAddr>);
 impl ClientIp {
     /// The rate-limit subject for this caller.
     pub fn subject(&self) -> String {
-        self.0.map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".into())
+        self.0
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|| "unknown".into())
     }
 }
 
@@ -83,13 +85,15 @@ where
                 return Ok(ClientIp(forwarded));
             }
         }
-        if let Some(ctx) = parts.extensions.get::<lambda_http::request::RequestContext>() {
-            #[allow(irrefutable_let_patterns)] // more variants exist with other lambda_http features
-            if let lambda_http::request::RequestContext::ApiGatewayV2(ctx) = ctx {
-                return Ok(ClientIp(
-                    ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
-                ));
-            }
+        // On Lambda: the address API Gateway saw (other event kinds carry none we use).
+        if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+            parts
+                .extensions
+                .get::<lambda_http::request::RequestContext>()
+        {
+            return Ok(ClientIp(
+                ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
+            ));
         }
         Ok(ClientIp(
             parts

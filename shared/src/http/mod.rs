@@ -6,7 +6,7 @@ mod layers;
 mod runtime;
 
 pub use extract::{AuthUser, ClientIp, Json, UserAgent};
-pub use layers::{finish, not_found};
-pub use runtime::{init_tracing, run, serve};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
+pub use layers::{finish, not_found};
+pub use runtime::{init_tracing, run, serve};

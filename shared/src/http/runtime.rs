@@ -28,7 +28,10 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
         lambda_http::run(router).await
     } else {
         init_tracing(false);
-        let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+        let port: u16 = std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(3000);
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         serve(router, addr).await?;
         Ok(())
@@ -39,9 +42,12 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
 pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
 }

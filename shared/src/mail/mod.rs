@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::clock::rfc3339;
 use crate::keys;
-use crate::store::{self, Cond, Key, Query, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL};
+use crate::store::{
+    self, Cond, Key, Query, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL,
+};
 
 pub use local::LocalMailer;
 pub use ses::SesMailer;
@@ -62,10 +64,14 @@ pub fn enqueue(mail: Mail, now: time::OffsetDateTime) -> WriteOp {
         sent_at: None,
         provider_id: None,
     };
-    let mut item = store::to_item(&keys::outbox(&id), &message).expect("outbox message is an object");
+    let mut item =
+        store::to_item(&keys::outbox(&id), &message).expect("outbox message is an object");
     item.insert(GSI1PK.into(), Value::String(keys::OUTBOX_PENDING.into()));
     item.insert(GSI1SK.into(), Value::String(format!("{created_at}#{id}")));
-    item.insert(TTL.into(), Value::from(now.unix_timestamp() + OUTBOX_RETENTION_SECONDS));
+    item.insert(
+        TTL.into(),
+        Value::from(now.unix_timestamp() + OUTBOX_RETENTION_SECONDS),
+    );
     WriteOp::put_new(item)
 }
 
@@ -146,7 +152,9 @@ pub async fn deliver_pending(
     from: &str,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<usize> {
-    let page = table.query(&Query::gsi1(keys::OUTBOX_PENDING).limit(50)).await?;
+    let page = table
+        .query(&Query::gsi1(keys::OUTBOX_PENDING).limit(50))
+        .await?;
     let mut sent = 0;
     for item in page.items {
         let key = store::item_key(&item)?;

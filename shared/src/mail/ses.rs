@@ -44,7 +44,12 @@ impl MailSender for SesMailer {
             .message(message)
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("SES SendEmail: {}", aws_sdk_ses::error::DisplayErrorContext(e)))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "SES SendEmail: {}",
+                    aws_sdk_ses::error::DisplayErrorContext(e)
+                )
+            })?;
         Ok(out.message_id().to_string())
     }
 }

@@ -76,9 +76,8 @@ impl Cond {
             // DynamoDB: `a <> v` is true when the attribute is missing.
             Cond::Ne(n, v) => attr(n).is_none_or(|a| compare(a, v) != Some(Ordering::Equal)),
             Cond::Lt(n, v) => attr(n).is_some_and(|a| compare(a, v) == Some(Ordering::Less)),
-            Cond::Le(n, v) => attr(n).is_some_and(|a| {
-                matches!(compare(a, v), Some(Ordering::Less | Ordering::Equal))
-            }),
+            Cond::Le(n, v) => attr(n)
+                .is_some_and(|a| matches!(compare(a, v), Some(Ordering::Less | Ordering::Equal))),
             Cond::Gt(n, v) => attr(n).is_some_and(|a| compare(a, v) == Some(Ordering::Greater)),
             Cond::Ge(n, v) => attr(n).is_some_and(|a| {
                 matches!(compare(a, v), Some(Ordering::Greater | Ordering::Equal))

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, Update as DdbUpdate,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update as DdbUpdate,
 };
 use aws_sdk_dynamodb::Client;
 use rand::Rng;
@@ -105,9 +105,18 @@ impl DynamoTable {
 
     /// Creates the table unless it exists already.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        match self.client.describe_table().table_name(&self.table).send().await {
+        match self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
                 self.create_table().await
             }
             Err(e) => Err(sdk_unavailable(e)),
@@ -259,7 +268,9 @@ fn classify_transaction<R: std::fmt::Debug + Send + Sync + 'static>(
             if reasons.iter().any(|r| {
                 matches!(
                     r.code(),
-                    Some("TransactionConflict") | Some("ThrottlingError") | Some("ProvisionedThroughputExceeded")
+                    Some("TransactionConflict")
+                        | Some("ThrottlingError")
+                        | Some("ProvisionedThroughputExceeded")
                 )
             }) {
                 return Attempt::Retry(detail);
@@ -392,7 +403,9 @@ impl Expr {
                 let body = self.compile(other);
                 let ttl = self.name(TTL);
                 let now = self.value(AttributeValue::N(now.to_string()));
-                Some(format!("(attribute_not_exists({ttl}) OR {ttl} > {now}) AND ({body})"))
+                Some(format!(
+                    "(attribute_not_exists({ttl}) OR {ttl} > {now}) AND ({body})"
+                ))
             }
         }
     }
@@ -419,11 +432,21 @@ impl Expr {
             Cond::Gt(n, v) => cmp(self, n, v, ">"),
             Cond::Ge(n, v) => cmp(self, n, v, ">="),
             Cond::And(all) => {
-                let parts: Vec<String> = all.iter().map(|c| format!("({})", self.compile(c))).collect();
-                if parts.is_empty() { self.compile(&Cond::Always) } else { parts.join(" AND ") }
+                let parts: Vec<String> = all
+                    .iter()
+                    .map(|c| format!("({})", self.compile(c)))
+                    .collect();
+                if parts.is_empty() {
+                    self.compile(&Cond::Always)
+                } else {
+                    parts.join(" AND ")
+                }
             }
             Cond::Or(any) => {
-                let parts: Vec<String> = any.iter().map(|c| format!("({})", self.compile(c))).collect();
+                let parts: Vec<String> = any
+                    .iter()
+                    .map(|c| format!("({})", self.compile(c)))
+                    .collect();
                 if parts.is_empty() {
                     let pk = self.name(PK);
                     format!("(attribute_exists({pk}) AND attribute_not_exists({pk}))")
@@ -488,7 +511,9 @@ pub(crate) fn to_attr(v: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_attr).collect()),
-        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect()),
+        Value::Object(m) => {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_attr(v))).collect())
+        }
     }
 }
 
@@ -499,7 +524,9 @@ pub(crate) fn from_attr(v: &AttributeValue) -> Value {
         AttributeValue::N(n) => parse_number(n),
         AttributeValue::S(s) => Value::String(s.clone()),
         AttributeValue::L(l) => Value::Array(l.iter().map(from_attr).collect()),
-        AttributeValue::M(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect()),
+        AttributeValue::M(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect())
+        }
         AttributeValue::Ss(s) => Value::Array(s.iter().cloned().map(Value::String).collect()),
         AttributeValue::Ns(n) => Value::Array(n.iter().map(|n| parse_number(n)).collect()),
         _ => Value::Null,
@@ -522,7 +549,9 @@ pub(crate) fn to_ddb_item(item: &Item) -> HashMap<String, AttributeValue> {
 }
 
 pub fn from_ddb_item(item: &HashMap<String, AttributeValue>) -> Item {
-    item.iter().map(|(k, v)| (k.clone(), from_attr(v))).collect()
+    item.iter()
+        .map(|(k, v)| (k.clone(), from_attr(v)))
+        .collect()
 }
 
 async fn backoff(attempt: u32) {
@@ -666,19 +695,17 @@ impl Table for DynamoTable {
                 .await;
             match result {
                 Ok(out) => return Ok(out.attributes().map(from_ddb_item).unwrap_or_default()),
-                Err(e) => {
-                    match single_error(e) {
-                        Attempt::Final(err) => return Err(err),
-                        Attempt::Retry(detail) => {
-                            attempt += 1;
-                            if attempt >= MAX_ATTEMPTS {
-                                tracing::warn!(%detail, "update still conflicting after retries");
-                                return Err(StoreError::Conflict);
-                            }
-                            backoff(attempt).await;
+                Err(e) => match single_error(e) {
+                    Attempt::Final(err) => return Err(err),
+                    Attempt::Retry(detail) => {
+                        attempt += 1;
+                        if attempt >= MAX_ATTEMPTS {
+                            tracing::warn!(%detail, "update still conflicting after retries");
+                            return Err(StoreError::Conflict);
                         }
+                        backoff(attempt).await;
                     }
-                }
+                },
             }
         }
     }

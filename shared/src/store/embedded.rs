@@ -58,7 +58,11 @@ impl EmbeddedTable {
 
     /// Applies the operations inside an open write transaction; returns the new item of the
     /// last update (for `update_returning`).
-    fn apply(&self, tx: &redb::WriteTransaction, ops: Vec<WriteOp>) -> Result<Option<Item>, StoreError> {
+    fn apply(
+        &self,
+        tx: &redb::WriteTransaction,
+        ops: Vec<WriteOp>,
+    ) -> Result<Option<Item>, StoreError> {
         let now = self.now();
         let mut main = tx.open_table(MAIN).map_err(unavailable)?;
         let mut gsi = tx.open_table(GSI1).map_err(unavailable)?;
@@ -98,7 +102,8 @@ impl EmbeddedTable {
                         .map_err(unavailable)?;
                 }
                 Some(item) => {
-                    let bytes = serde_json::to_vec(&item).map_err(|e| StoreError::Invalid(e.to_string()))?;
+                    let bytes = serde_json::to_vec(&item)
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?;
                     main.insert((key.pk.as_str(), key.sk.as_str()), bytes.as_slice())
                         .map_err(unavailable)?;
                     if let Some((gpk, gsk)) = gsi_key(&item) {
@@ -134,7 +139,10 @@ fn read<T: ReadableTable<(&'static str, &'static str), &'static [u8]>>(
     table: &T,
     key: &Key,
 ) -> Result<Option<Item>, StoreError> {
-    match table.get((key.pk.as_str(), key.sk.as_str())).map_err(unavailable)? {
+    match table
+        .get((key.pk.as_str(), key.sk.as_str()))
+        .map_err(unavailable)?
+    {
         None => Ok(None),
         Some(guard) => decode(guard.value()).map(Some),
     }
@@ -280,7 +288,9 @@ impl Table for EmbeddedTable {
             if !q.sk.matches(&index_sk) {
                 continue;
             }
-            let Some(item) = read(&main, &key)? else { continue };
+            let Some(item) = read(&main, &key)? else {
+                continue;
+            };
             if is_expired(&item, now) {
                 continue;
             }
@@ -334,7 +344,9 @@ fn bound_quad(pk: &str, b: Bound<String>, lower: bool) -> Bound<(String, String,
         Bound::Included(s) => Bound::Included((pk.into(), s, hi_pad.clone(), hi_pad)),
         Bound::Excluded(s) if lower => Bound::Excluded((pk.into(), s, hi_pad.clone(), hi_pad)),
         Bound::Excluded(s) => Bound::Excluded((pk.into(), s, lo_pad.clone(), lo_pad)),
-        Bound::Unbounded if lower => Bound::Included((pk.into(), String::new(), lo_pad.clone(), lo_pad)),
+        Bound::Unbounded if lower => {
+            Bound::Included((pk.into(), String::new(), lo_pad.clone(), lo_pad))
+        }
         Bound::Unbounded => Bound::Included((pk.into(), hi_pad.clone(), hi_pad.clone(), hi_pad)),
     }
 }

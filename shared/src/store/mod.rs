@@ -302,7 +302,9 @@ pub(crate) fn validate_write(ops: &[WriteOp]) -> Result<Vec<Key>, StoreError> {
         if let WriteOp::Update(u) = op {
             for (name, _) in &u.set {
                 if name == PK || name == SK {
-                    return Err(StoreError::Invalid("key attributes cannot be updated".into()));
+                    return Err(StoreError::Invalid(
+                        "key attributes cannot be updated".into(),
+                    ));
                 }
             }
         }

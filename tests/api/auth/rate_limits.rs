@@ -9,7 +9,11 @@ use crate::helpers::{Resp, TestApp};
 #[track_caller]
 fn assert_limited(resp: &Resp) {
     resp.assert_error(429, "rate_limited");
-    let retry: u64 = resp.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = resp.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
     assert_eq!(resp.body["retry_after"], retry);
 }
