@@ -1,0 +1,245 @@
+//! The `buddo` binary: help, the local server with console mail, and `admin promote` on
+//! both backends.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use buddo_shared::clock::{Clock, SystemClock};
+use buddo_shared::domain::accounts::{self, Registration};
+use buddo_shared::domain::input::{Email, Password, Username};
+use buddo_shared::domain::users;
+use buddo_shared::http::ClientIp;
+use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
+use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable};
+use buddo_shared::AppState;
+use serde_json::json;
+
+use crate::helpers::{dynamodb_client, dynamodb_endpoint, test_config};
+
+const BIN: &str = env!("CARGO_BIN_EXE_buddo");
+
+fn temp_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("buddo-cli-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn buddo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("BUDDO_STORE")
+        .env_remove("BUDDO_DATA_DIR")
+        .env_remove("TABLE_NAME")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null());
+    cmd
+}
+
+async fn register(table: SharedTable, email: &str) -> String {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let config = test_config();
+    let keys = JwtKeys::new(&config.jwt, Some(SigningKeyPair::generate()), None).unwrap();
+    let state = AppState::with_keys(config, table, clock, keys).unwrap();
+    let registration = Registration {
+        email: Email::parse("email", email).unwrap(),
+        username: Username::parse("cliuser").unwrap(),
+        password: Password::parse("password", "correct horse battery").unwrap(),
+        referral_code: None,
+    };
+    accounts::register(&state, registration, &ClientIp(None))
+        .await
+        .unwrap()
+        .id
+}
+
+#[test]
+fn help_lists_the_options() {
+    let out = buddo(&["--help"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for option in [
+        "--port",
+        "--data-dir",
+        "--dynamodb",
+        "admin promote",
+        "keygen",
+    ] {
+        assert!(text.contains(option), "{option} missing from:\n{text}");
+    }
+    let bad = buddo(&["--nope"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn keygen_prints_a_usable_key_pair() {
+    let out = buddo(&["keygen"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let pair = SigningKeyPair::parse(lines[0]).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(jwks["keys"][0]["x"], pair.public_x());
+    assert_eq!(jwks["keys"][0]["kid"], pair.kid);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_promote_on_the_embedded_store() {
+    let dir = temp_dir();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let path = dir.join("buddo.redb");
+    let id = register(
+        Arc::new(EmbeddedTable::open(&path, clock.clone()).unwrap()),
+        "cli@example.com",
+    )
+    .await;
+    // The table above is closed now; the CLI opens the same file.
+    let out = buddo(&[
+        "admin",
+        "promote",
+        "CLI@example.com",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is now an admin"));
+    let table = EmbeddedTable::open(&path, clock).unwrap();
+    assert!(users::get(&table, &id).await.unwrap().unwrap().is_admin);
+
+    drop(table);
+    let missing = buddo(&[
+        "admin",
+        "promote",
+        "nobody@example.com",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_promote_on_dynamodb() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let table = DynamoTable::new(dynamodb_client(), name.clone(), clock.clone());
+    table.create_table().await.unwrap();
+    let table: SharedTable = Arc::new(table);
+    let id = register(table.clone(), "cli@example.com").await;
+    let dir = temp_dir();
+    let out = buddo(&[
+        "admin",
+        "promote",
+        "cli@example.com",
+        "--dynamodb",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .env("TABLE_NAME", &name)
+    .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+    .env("AWS_ACCESS_KEY_ID", "test")
+    .env("AWS_SECRET_ACCESS_KEY", "test")
+    .env("AWS_REGION", "us-east-1")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        users::get(table.as_ref(), &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_admin
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `cargo run` as a new user meets it: the server starts with no configuration, registration
+/// works, and the verification mail appears on the console and under the data dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_server_serves_and_delivers_mail() {
+    let dir = temp_dir();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut child = buddo(&[
+        "--port",
+        &port.to_string(),
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/auth/register");
+    let body = json!({ "email": "local@example.com", "username": "local", "password": "correct horse battery" });
+    let mut status = None;
+    for _ in 0..100 {
+        if let Ok(resp) = client.post(&url).json(&body).send().await {
+            status = Some(resp.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, Some(201));
+
+    let mail_dir = dir.join("mail");
+    let mut text = String::new();
+    for _ in 0..50 {
+        if let Some(Ok(entry)) = std::fs::read_dir(&mail_dir).ok().and_then(|mut d| d.next()) {
+            text = std::fs::read_to_string(entry.path()).unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains("To: local@example.com"),
+        "no mail saved: {text:?}"
+    );
+    assert!(text.contains("http://localhost:3000/verify-email?token="));
+    // The same mail went to the console.
+    let console = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, BufReader};
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.contains("end of mail"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let console = tokio::time::timeout(Duration::from_secs(10), console)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        console.contains("Subject: Verify your Buddo email address"),
+        "{console}"
+    );
+    assert!(dir.join("buddo.redb").exists());
+    assert!(dir.join("jwt-signing-key").exists());
+    drop(_guard);
+    let _ = std::fs::remove_dir_all(dir);
+}
