@@ -173,11 +173,15 @@ pub async fn use_code(state: &AppState, user: &User, code: &str) -> ApiResult<bo
     }
 }
 
-/// Like [`use_code`] but an error when the code is not accepted.
+/// Like [`use_code`] but an error when the code is not accepted. Wrong codes count against
+/// the same per-account limit as failed logins, so a signed-in session cannot guess codes.
 pub async fn require_code(state: &AppState, user: &User, code: &str) -> ApiResult<()> {
+    let limit = state.config.rate_limits.failed_login_per_account;
+    state.limiter.check("totp-fail", &user.id, limit).await?;
     if use_code(state, user, code).await? {
         Ok(())
     } else {
+        state.limiter.record("totp-fail", &user.id, limit).await?;
         Err(invalid_code())
     }
 }

@@ -73,4 +73,21 @@ backend_tests! {
         assert_eq!(results.iter().filter(|r| r.status == 200).count(), 5);
         assert_eq!(results.iter().filter(|r| r.status == 429).count(), 7);
     }
+
+    async fn wrong_totp_codes_of_a_signed_in_user_are_limited(backend) {
+        let app = TestApp::spawn_with(backend, |c| c.rate_limits.failed_login_per_account = Limit::new(3, 900)).await;
+        let user = app.new_user().await;
+        let session = app.login_ok(&user).await;
+        let (secret, _) = app.enable_totp(&session.token).await;
+        app.next_totp_step();
+        let good = app.totp_now(&secret);
+        let wrong = if good == "000000" { "111111" } else { "000000" };
+        for _ in 0..3 {
+            app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": wrong }))).await.assert_error(400, "invalid_code");
+        }
+        assert_limited(&app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": good }))).await);
+        app.clock.advance(900);
+        let fresh = app.totp_now(&secret);
+        app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": fresh }))).await.assert_status(200);
+    }
 }
