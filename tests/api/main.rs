@@ -3,5 +3,7 @@
 mod helpers;
 
 mod auth;
+mod cli;
+mod events;
 mod mail;
 mod store;

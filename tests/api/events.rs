@@ -1,0 +1,422 @@
+//! The sample Lambda events in `events/`: one API Gateway HTTP API (payload 2.0) event per
+//! route of the auth router, and one DynamoDB Streams event for the mailer. Each auth event is
+//! decoded and converted exactly as `lambda_http` does on Lambda, then sent through
+//! `buddo_auth::router`; a route without an event, or an event that no route serves, fails.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use buddo_mailer::Mailer;
+use buddo_shared::clock::Clock;
+use buddo_shared::mail::{self, Mail, MailSender};
+use buddo_shared::store::WriteOp;
+use buddo_shared::AppState;
+use http::StatusCode;
+use lambda_http::request::{LambdaRequest, RequestContext};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use crate::helpers::{Backend, TestApp};
+
+/// Every route of `buddo_auth::routes`: method, path template, whether it needs a bearer token.
+const AUTH_ROUTES: [(&str, &str, bool); 20] = [
+    ("POST", "/api/auth/register", false),
+    ("POST", "/api/auth/login", false),
+    ("POST", "/api/auth/refresh", false),
+    ("POST", "/api/auth/logout", true),
+    ("GET", "/api/auth/me", true),
+    ("GET", "/api/auth/sessions", true),
+    ("DELETE", "/api/auth/sessions/{id}", true),
+    ("POST", "/api/auth/forgot-password", false),
+    ("POST", "/api/auth/reset-password", false),
+    ("POST", "/api/auth/send-verification", true),
+    ("POST", "/api/auth/verify-email", false),
+    ("POST", "/api/auth/change-password", true),
+    ("POST", "/api/auth/change-email", true),
+    ("POST", "/api/auth/change-email/confirm", false),
+    ("POST", "/api/auth/totp/setup", true),
+    ("POST", "/api/auth/totp/enable", true),
+    ("POST", "/api/auth/totp/verify", true),
+    ("GET", "/api/auth/totp/status", true),
+    ("POST", "/api/auth/totp/disable", true),
+    ("POST", "/api/auth/totp/recovery-codes", true),
+];
+
+/// Error codes that mean the request never reached a handler, or its body was not what the
+/// handler's body struct expects.
+const NOT_HANDLED: [&str; 6] = [
+    "not_found",
+    "method_not_allowed",
+    "invalid_request",
+    "malformed_json",
+    "unsupported_media_type",
+    "payload_too_large",
+];
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("events")
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `events/auth-*.json`, sorted by name.
+fn auth_events() -> Vec<(String, Value)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir())
+        .expect("events/ directory")
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with("auth-") && name.ends_with(".json")
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                read_json(p),
+            )
+        })
+        .collect()
+}
+
+/// Whether a concrete path matches an axum path template (`{name}` matches one segment).
+fn matches_template(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}') && !p.is_empty()))
+}
+
+/// The route an event is for, by its `requestContext.http.method` and `rawPath`.
+fn route_of(event: &Value) -> Option<(&'static str, &'static str, bool)> {
+    let method = event["requestContext"]["http"]["method"].as_str()?;
+    let path = event["rawPath"].as_str()?;
+    AUTH_ROUTES
+        .iter()
+        .copied()
+        .find(|(m, t, _)| *m == method && matches_template(t, path))
+}
+
+/// The fields API Gateway sends for `ANY /api/auth/{proxy+}` on the `$default` stage.
+#[track_caller]
+fn assert_http_api_shape(name: &str, event: &Value, method: &str, needs_auth: bool) {
+    let ctx = &event["requestContext"];
+    let raw_path = event["rawPath"].as_str().expect("rawPath");
+    let headers = &event["headers"];
+    assert_eq!(event["version"], "2.0", "{name}");
+    assert_eq!(event["routeKey"], "ANY /api/auth/{proxy+}", "{name}");
+    assert_eq!(ctx["routeKey"], event["routeKey"], "{name}");
+    assert_eq!(ctx["stage"], "$default", "{name}");
+    assert_eq!(ctx["http"]["path"], raw_path, "{name}");
+    assert!(
+        event["rawQueryString"].is_string(),
+        "{name}: rawQueryString"
+    );
+    assert_eq!(event["isBase64Encoded"], false, "{name}");
+    assert_eq!(
+        event["pathParameters"]["proxy"].as_str(),
+        raw_path.strip_prefix("/api/auth/"),
+        "{name}: pathParameters.proxy"
+    );
+    for field in [
+        "accountId",
+        "apiId",
+        "domainName",
+        "domainPrefix",
+        "requestId",
+        "time",
+    ] {
+        assert!(ctx[field].is_string(), "{name}: requestContext.{field}");
+    }
+    assert!(
+        ctx["timeEpoch"].is_i64(),
+        "{name}: requestContext.timeEpoch"
+    );
+    for field in ["protocol", "sourceIp", "userAgent"] {
+        assert!(
+            ctx["http"][field].is_string(),
+            "{name}: requestContext.http.{field}"
+        );
+    }
+    let header_names = headers.as_object().expect("headers");
+    assert!(
+        header_names.keys().all(|k| *k == k.to_ascii_lowercase()),
+        "{name}: header names must be lower case"
+    );
+    for header in [
+        "host",
+        "user-agent",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-port",
+    ] {
+        assert!(headers[header].is_string(), "{name}: header {header}");
+    }
+    assert_eq!(headers["host"], ctx["domainName"], "{name}");
+    assert_eq!(
+        headers["authorization"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("Bearer ")),
+        needs_auth,
+        "{name}: an authorization header exactly when the route needs one"
+    );
+    match event.get("body") {
+        Some(body) => {
+            let body: Value = serde_json::from_str(body.as_str().expect("body is a string"))
+                .unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
+            assert!(body.is_object(), "{name}: body is a JSON object");
+            assert_eq!(headers["content-type"], "application/json", "{name}");
+        }
+        None => {
+            assert!(
+                headers.get("content-type").is_none(),
+                "{name}: content-type without a body"
+            );
+        }
+    }
+    if method == "GET" || method == "DELETE" {
+        assert!(event.get("body").is_none(), "{name}: {method} with a body");
+    }
+}
+
+/// Decodes an event and converts it into the `http::Request` the router gets on Lambda.
+fn lambda_request(name: &str, event: &Value) -> lambda_http::Request {
+    let decoded: LambdaRequest = serde_json::from_value(event.clone())
+        .unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
+    lambda_http::Request::from(decoded)
+}
+
+/// Sends one event through the auth router; returns the status and the JSON body.
+async fn send(state: &AppState, name: &str, event: &Value) -> (StatusCode, Value) {
+    let request = lambda_request(name, event);
+    assert_eq!(
+        request.uri().path(),
+        event["rawPath"].as_str().unwrap(),
+        "{name}"
+    );
+    #[allow(irrefutable_let_patterns)] // more variants exist with other lambda_http features
+    let Some(RequestContext::ApiGatewayV2(ctx)) = request.extensions().get::<RequestContext>() else {
+        panic!("{name}: not decoded as an HTTP API (payload 2.0) event");
+    };
+    assert_eq!(ctx.stage.as_deref(), Some("$default"), "{name}");
+    assert!(ctx.http.source_ip.is_some(), "{name}: sourceIp");
+
+    let response = buddo_auth::router(state.clone())
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("response body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{name}: response is not JSON ({status}): {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        })
+    };
+    (status, body)
+}
+
+#[track_caller]
+fn assert_handled(name: &str, pass: &str, status: StatusCode, body: &Value) {
+    assert!(
+        status != StatusCode::NOT_FOUND || body["error"] != "not_found",
+        "{name} ({pass}): no route: {status} {body}"
+    );
+    assert_ne!(
+        status,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "{name} ({pass}): {body}"
+    );
+    assert!(
+        !status.is_server_error(),
+        "{name} ({pass}): {status} {body}"
+    );
+    let code = body["error"].as_str().unwrap_or_default();
+    assert!(
+        !NOT_HANDLED.contains(&code) && code != "validation_failed",
+        "{name} ({pass}): the handler rejected the request itself: {status} {body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_auth_route_has_an_api_gateway_event_that_reaches_its_handler() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let events = auth_events();
+
+    // Exactly one event per route, and no event for a route that does not exist.
+    for (name, event) in &events {
+        assert!(
+            route_of(event).is_some(),
+            "{name} is for no route of the auth router"
+        );
+    }
+    for (method, template, _) in AUTH_ROUTES {
+        let files: Vec<&str> = events
+            .iter()
+            .filter(|(_, e)| route_of(e).is_some_and(|(m, t, _)| m == method && t == template))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        assert_eq!(
+            files.len(),
+            1,
+            "{method} {template}: want exactly one event in events/, found {files:?}"
+        );
+    }
+    assert_eq!(events.len(), AUTH_ROUTES.len());
+
+    for (name, event) in &events {
+        let (method, _, needs_auth) = route_of(event).unwrap();
+        assert_http_api_shape(name, event, method, needs_auth);
+
+        // As written: the placeholder JWT is refused, so routes behind auth answer 401.
+        let (status, body) = send(&app.state, name, event).await;
+        assert_ne!(status, StatusCode::NOT_FOUND, "{name}: {body}");
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{name}: {body}");
+        assert!(!status.is_server_error(), "{name}: {status} {body}");
+        if needs_auth {
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
+            assert_eq!(body["error"], "invalid_token", "{name}: {body}");
+            // With a live session the handler itself runs and reads the body.
+            let session = app.login_ok(&app.new_user().await).await;
+            let mut event = event.clone();
+            event["headers"]["authorization"] = json!(format!("Bearer {}", session.token));
+            let (status, body) = send(&app.state, name, &event).await;
+            assert_handled(name, "with a live session", status, &body);
+        } else {
+            assert_handled(name, "as written", status, &body);
+        }
+    }
+}
+
+/// Fails the test if the mailer sends anything it should not; records what it sends.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Mail>>);
+
+#[async_trait]
+impl MailSender for Recorder {
+    async fn send(&self, _from: &str, mail: &Mail) -> anyhow::Result<String> {
+        self.0.lock().unwrap().push(mail.clone());
+        Ok("0100019b7a3e4c2d-provider-id".into())
+    }
+}
+
+/// A DynamoDB attribute value (`{"S": ..}`, `{"N": ..}`, ...) as the plain JSON the store keeps.
+fn plain(attr: &Value) -> Value {
+    let (kind, v) = attr
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .unwrap_or_else(|| panic!("not an attribute value: {attr}"));
+    match kind.as_str() {
+        "S" => v.clone(),
+        "N" => serde_json::from_str(v.as_str().expect("N is a string")).expect("a number"),
+        "BOOL" => v.clone(),
+        "NULL" => Value::Null,
+        "M" => Value::Object(
+            v.as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), plain(v)))
+                .collect(),
+        ),
+        "L" => Value::Array(v.as_array().unwrap().iter().map(plain).collect()),
+        other => panic!("unexpected attribute type {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mailer_event_is_an_outbox_insert_the_mailer_handles() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let event = read_json(&events_dir().join("mailer-outbox-insert.json"));
+    let record = &event["Records"][0];
+    let ddb = &record["dynamodb"];
+    assert_eq!(record["eventName"], "INSERT");
+    assert_eq!(record["eventSource"], "aws:dynamodb");
+    assert_eq!(ddb["StreamViewType"], "NEW_IMAGE");
+    assert!(ddb["SequenceNumber"].is_string());
+    let pk = ddb["Keys"]["PK"]["S"].as_str().expect("Keys.PK.S");
+    assert!(pk.starts_with("OUTBOX#"), "{pk}");
+    assert_eq!(ddb["Keys"]["SK"]["S"], "OUTBOX");
+    assert!(record["eventSourceARN"]
+        .as_str()
+        .is_some_and(|arn| arn.starts_with("arn:aws:dynamodb:") && arn.contains("/stream/")));
+
+    // NewImage has exactly the attributes `mail::enqueue` writes, and the same key.
+    let image: serde_json::Map<String, Value> = ddb["NewImage"]
+        .as_object()
+        .expect("NewImage")
+        .iter()
+        .map(|(k, v)| (k.clone(), plain(v)))
+        .collect();
+    let queued = mail::enqueue(
+        Mail {
+            to: "a@example.com".into(),
+            subject: "s".into(),
+            text: "t".into(),
+        },
+        app.clock.now(),
+    );
+    let WriteOp::Put { item: queued, .. } = queued else {
+        panic!("enqueue is a put")
+    };
+    let mut want: Vec<&String> = queued.keys().collect();
+    let mut got: Vec<&String> = image.keys().collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "NewImage attributes");
+    assert_eq!(image["PK"], pk);
+    assert_eq!(image["SK"], "OUTBOX");
+
+    let sender = Arc::new(Recorder::default());
+    let mailer = Mailer {
+        table: app.state.table.clone(),
+        sender: sender.clone(),
+        from: "no-reply@buddo.test".into(),
+        clock: app.clock.clone(),
+    };
+
+    // The item is not in this table: nothing to send, and not an error to retry.
+    assert_eq!(
+        mailer.handle(&event).await,
+        json!({ "batchItemFailures": [] })
+    );
+    assert!(sender.0.lock().unwrap().is_empty());
+
+    // Once the item the record announces exists, the same event sends it, once.
+    // The sample is from a fixed date: move the clock there, or its `ttl` has already passed.
+    let created = ddb["ApproximateCreationDateTime"]
+        .as_i64()
+        .expect("ApproximateCreationDateTime");
+    app.clock
+        .advance(created - app.clock.now().unix_timestamp());
+    app.state
+        .table
+        .write(vec![WriteOp::put_new(image.clone())])
+        .await
+        .expect("put the outbox item");
+    assert_eq!(
+        mailer.handle(&event).await,
+        json!({ "batchItemFailures": [] })
+    );
+    assert_eq!(
+        mailer.handle(&event).await,
+        json!({ "batchItemFailures": [] })
+    );
+    let sent = sender.0.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].to, image["to"].as_str().unwrap());
+    assert_eq!(sent[0].subject, image["subject"].as_str().unwrap());
+    assert_eq!(sent[0].text, image["text"].as_str().unwrap());
+}
