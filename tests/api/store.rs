@@ -167,6 +167,12 @@ backend_tests! {
         assert_eq!(sks(&between.items), ["a#2", "a#3", "b#1"]);
         let gt = t.query(&Query::partition("Q").sk(SortKey::Gt("b#1".into()))).await.unwrap();
         assert_eq!(sks(&gt.items), ["c"]);
+        let inverted = t.query(&Query::partition("Q").sk(SortKey::Between("b".into(), "a".into()))).await;
+        assert!(inverted.map(|p| p.items.is_empty()).unwrap_or(true), "an inverted range finds nothing");
+        let bad = t.query(&Query::partition("Q").cursor(Some("not a cursor!".into()))).await;
+        assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+        let empty = t.query(&Query::partition("nothing-here")).await.unwrap();
+        assert!(empty.items.is_empty() && empty.cursor.is_none());
 
         let mut seen = Vec::new();
         let mut cursor = None;

@@ -221,7 +221,7 @@ impl Table for EmbeddedTable {
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
         let now = self.now();
         let after = q.cursor.as_deref().map(decode_cursor).transpose()?;
-        let cursor_part = |name: &str| -> String {
+        let part = |name: &str| -> String {
             after
                 .as_ref()
                 .and_then(|c| c.get(name))
@@ -229,83 +229,93 @@ impl Table for EmbeddedTable {
                 .unwrap_or_default()
                 .to_string()
         };
-        let limit = q.limit.unwrap_or(usize::MAX).max(1);
+        let mut page = PageBuilder {
+            items: Vec::new(),
+            limit: q.limit.unwrap_or(usize::MAX).max(1),
+            more: false,
+            now,
+        };
         let tx = self.db.begin_read().map_err(unavailable)?;
         let main = tx.open_table(MAIN).map_err(unavailable)?;
         let (lo, hi) = sk_bounds(&q.sk);
-        let mut items = Vec::new();
-        let mut more = false;
-
-        // Collect candidate keys in index order; the cursor is an exclusive start.
-        let keys: Box<dyn Iterator<Item = Result<(String, Key), StoreError>>> = match q.index {
+        match q.index {
             Index::Primary => {
-                let lo_b = bound_pair(&q.pk, lo, true);
-                let hi_b = bound_pair(&q.pk, hi, false);
+                let mut lo = bound_pair(&q.pk, lo, true);
+                let mut hi = bound_pair(&q.pk, hi, false);
+                // The cursor is an exclusive start in the direction of reading.
+                if after.is_some() {
+                    let at = Bound::Excluded((q.pk.clone(), part(SK)));
+                    if q.forward {
+                        lo = at;
+                    } else {
+                        hi = at;
+                    }
+                }
+                if !nonempty(&lo, &hi) {
+                    return Ok(Page::default());
+                }
                 let range = main
-                    .range::<(&str, &str)>((as_ref2(&lo_b), as_ref2(&hi_b)))
+                    .range::<(&str, &str)>((as_ref2(&lo), as_ref2(&hi)))
                     .map_err(unavailable)?;
-                let collected: Vec<_> = range
-                    .map(|entry| {
-                        let (k, _) = entry.map_err(unavailable)?;
-                        let (pk, sk) = k.value();
-                        Ok((sk.to_string(), Key::new(pk, sk)))
-                    })
-                    .collect();
-                Box::new(ordered(collected, q.forward))
+                let entries: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(range)
+                } else {
+                    Box::new(range.rev())
+                };
+                for entry in entries {
+                    let (k, v) = entry.map_err(unavailable)?;
+                    if q.sk.matches(k.value().1) && !page.push(decode(v.value())?) {
+                        break;
+                    }
+                }
             }
             Index::Gsi1 => {
                 let gsi = tx.open_table(GSI1).map_err(unavailable)?;
-                let lo_b = bound_quad(&q.pk, lo, true);
-                let hi_b = bound_quad(&q.pk, hi, false);
+                let mut lo = bound_quad(&q.pk, lo, true);
+                let mut hi = bound_quad(&q.pk, hi, false);
+                if after.is_some() {
+                    let at = Bound::Excluded((q.pk.clone(), part(GSI1SK), part(PK), part(SK)));
+                    if q.forward {
+                        lo = at;
+                    } else {
+                        hi = at;
+                    }
+                }
+                if !nonempty(&lo, &hi) {
+                    return Ok(Page::default());
+                }
                 let range = gsi
-                    .range::<(&str, &str, &str, &str)>((as_ref4(&lo_b), as_ref4(&hi_b)))
+                    .range::<(&str, &str, &str, &str)>((as_ref4(&lo), as_ref4(&hi)))
                     .map_err(unavailable)?;
-                let collected: Vec<_> = range
-                    .map(|entry| {
-                        let (k, _) = entry.map_err(unavailable)?;
-                        let (_, gsk, pk, sk) = k.value();
-                        Ok((gsk.to_string(), Key::new(pk, sk)))
-                    })
-                    .collect();
-                Box::new(ordered(collected, q.forward))
-            }
-        };
-
-        // Position of the cursor in index order: (index sort key, PK, SK).
-        let cursor_pos = after.as_ref().map(|_| match q.index {
-            Index::Primary => (cursor_part(SK), q.pk.clone(), cursor_part(SK)),
-            Index::Gsi1 => (cursor_part(GSI1SK), cursor_part(PK), cursor_part(SK)),
-        });
-        for entry in keys {
-            let (index_sk, key) = entry?;
-            if let Some(pos) = &cursor_pos {
-                let here = (index_sk.clone(), key.pk.clone(), key.sk.clone());
-                let past = if q.forward { &here > pos } else { &here < pos };
-                if !past {
-                    continue;
+                let entries: Box<dyn Iterator<Item = _>> = if q.forward {
+                    Box::new(range)
+                } else {
+                    Box::new(range.rev())
+                };
+                for entry in entries {
+                    let (k, _) = entry.map_err(unavailable)?;
+                    let (_, gsk, pk, sk) = k.value();
+                    if !q.sk.matches(gsk) {
+                        continue;
+                    }
+                    let Some(item) = read(&main, &Key::new(pk, sk))? else {
+                        continue;
+                    };
+                    if !page.push(item) {
+                        break;
+                    }
                 }
             }
-            if !q.sk.matches(&index_sk) {
-                continue;
-            }
-            let Some(item) = read(&main, &key)? else {
-                continue;
-            };
-            if is_expired(&item, now) {
-                continue;
-            }
-            if items.len() == limit {
-                more = true;
-                break;
-            }
-            items.push(item);
         }
-        let cursor = if more {
-            items.last().map(|item| encode_cursor(item, q.index))
+        let cursor = if page.more {
+            page.items.last().map(|item| encode_cursor(item, q.index))
         } else {
             None
         };
-        Ok(Page { items, cursor })
+        Ok(Page {
+            items: page.items,
+            cursor,
+        })
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
@@ -318,12 +328,38 @@ impl Table for EmbeddedTable {
     }
 }
 
-fn ordered<T>(v: Vec<T>, forward: bool) -> impl Iterator<Item = T> {
-    let mut v = v;
-    if !forward {
-        v.reverse();
+/// Collects live items up to the limit and notes whether more follow.
+struct PageBuilder {
+    items: Vec<Item>,
+    limit: usize,
+    more: bool,
+    now: i64,
+}
+
+impl PageBuilder {
+    /// Adds an item unless expired; false once the page is full.
+    fn push(&mut self, item: Item) -> bool {
+        if is_expired(&item, self.now) {
+            return true;
+        }
+        if self.items.len() == self.limit {
+            self.more = true;
+            return false;
+        }
+        self.items.push(item);
+        true
     }
-    v.into_iter()
+}
+
+/// False when the bounds describe an empty (or inverted) range, which redb refuses.
+fn nonempty<T: Ord>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(a), Bound::Included(b)) => a <= b,
+        (Bound::Included(a), Bound::Excluded(b))
+        | (Bound::Excluded(a), Bound::Included(b))
+        | (Bound::Excluded(a), Bound::Excluded(b)) => a < b,
+        _ => true,
+    }
 }
 
 /// Owned bound on (PK, SK) for a range inside one partition.
