@@ -106,7 +106,7 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
 
     for _ in 0..REFERRAL_CODE_TRIES {
         user.referral_code = random_code(REFERRAL_CODE_LEN);
-        let (token, token_op) = email_tokens::issue(
+        let verification = email_tokens::issue(
             state,
             EmailToken {
                 purpose: Purpose::VerifyEmail,
@@ -129,17 +129,10 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
                 &keys::referral_code(&user.referral_code),
                 &user.id,
             )),
-            token_op,
-            mail::enqueue(
-                templates::verification(
-                    &user.email,
-                    &state.config.public_web_url,
-                    &token,
-                    state.config.verification_ttl.as_secs() / 3600,
-                ),
-                now,
-            ),
         ];
+        ops.extend(verification);
+        // Failed conditions are reported by position: 1 email, 2 username, 3 referral code.
+        let referrer_op = ops.len();
         if let Some(referrer) = &referrer {
             let bonus = state.config.referral_bonus;
             ops.push(
@@ -166,7 +159,7 @@ pub async fn register(state: &AppState, reg: Registration, ip: &ClientIp) -> Api
                 Some(1) => return Err(email_taken()),
                 Some(2) => return Err(username_taken()),
                 Some(3) => continue, // referral code collision: draw another
-                Some(6) => return Err(invalid_referral()),
+                Some(op) if op == referrer_op => return Err(invalid_referral()),
                 _ => return Err(e.into()),
             },
         }
@@ -301,7 +294,7 @@ pub async fn forgot_password(state: &AppState, email: Email, ip: &ClientIp) -> A
     let Some(user) = users::find_by_email(state.table.as_ref(), email.as_str()).await? else {
         return Ok(());
     };
-    let (token, token_op) = email_tokens::issue(
+    let ops = email_tokens::issue(
         state,
         EmailToken {
             purpose: Purpose::ResetPassword,
@@ -310,16 +303,7 @@ pub async fn forgot_password(state: &AppState, email: Email, ip: &ClientIp) -> A
             new_email: None,
         },
     );
-    let mail = templates::password_reset(
-        &user.email,
-        &state.config.public_web_url,
-        &token,
-        state.config.reset_ttl.as_secs() / 60,
-    );
-    state
-        .table
-        .write(vec![token_op, mail::enqueue(mail, state.now())])
-        .await?;
+    state.table.write(ops.into()).await?;
     Ok(())
 }
 
@@ -370,7 +354,7 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
             state.config.rate_limits.forgot_password,
         )
         .await?;
-    let (token, token_op) = email_tokens::issue(
+    let ops = email_tokens::issue(
         state,
         EmailToken {
             purpose: Purpose::VerifyEmail,
@@ -379,16 +363,7 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
             new_email: None,
         },
     );
-    let mail = templates::verification(
-        &user.email,
-        &state.config.public_web_url,
-        &token,
-        state.config.verification_ttl.as_secs() / 3600,
-    );
-    state
-        .table
-        .write(vec![token_op, mail::enqueue(mail, state.now())])
-        .await?;
+    state.table.write(ops.into()).await?;
     Ok(())
 }
 
@@ -480,7 +455,7 @@ pub async fn change_email(
     if users::email_taken(state.table.as_ref(), new_email.as_str()).await? {
         return Err(email_taken());
     }
-    let (token, token_op) = email_tokens::issue(
+    let mut ops: Vec<WriteOp> = email_tokens::issue(
         state,
         EmailToken {
             purpose: Purpose::ChangeEmail,
@@ -488,23 +463,11 @@ pub async fn change_email(
             email: user.email.clone(),
             new_email: Some(new_email.as_str().to_string()),
         },
-    );
-    let now = state.now();
-    let confirm = templates::email_change(
-        new_email.as_str(),
-        &state.config.public_web_url,
-        &token,
-        state.config.email_change_ttl.as_secs() / 60,
-    );
+    )
+    .into();
     let notice = templates::email_change_requested(&user.email, new_email.as_str());
-    state
-        .table
-        .write(vec![
-            token_op,
-            mail::enqueue(confirm, now),
-            mail::enqueue(notice, now),
-        ])
-        .await?;
+    ops.push(mail::enqueue(notice, state.now()));
+    state.table.write(ops).await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{hash_secret, random_token};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
+use crate::mail::{self, templates};
 use crate::state::AppState;
 use crate::store::{self, Key, WriteOp, TTL};
 
@@ -28,18 +29,44 @@ pub struct EmailToken {
     pub new_email: Option<String>,
 }
 
-/// A new token: the raw value for the mail and the write that stores its hash.
-pub fn issue(state: &AppState, token: EmailToken) -> (String, WriteOp) {
-    let ttl = match token.purpose {
-        Purpose::VerifyEmail => state.config.verification_ttl,
-        Purpose::ResetPassword => state.config.reset_ttl,
-        Purpose::ChangeEmail => state.config.email_change_ttl,
-    };
+/// A new token and the mail that carries it: the writes that store the token's hash and
+/// queue the mail, to go into one atomic write with whatever else the caller changes.
+pub fn issue(state: &AppState, token: EmailToken) -> [WriteOp; 2] {
+    let config = &state.config;
     let raw = random_token();
+    let (ttl, mail) = match token.purpose {
+        Purpose::VerifyEmail => (
+            config.verification_ttl,
+            templates::verification(
+                &token.email,
+                &config.public_web_url,
+                &raw,
+                config.verification_ttl.as_secs() / 3600,
+            ),
+        ),
+        Purpose::ResetPassword => (
+            config.reset_ttl,
+            templates::password_reset(
+                &token.email,
+                &config.public_web_url,
+                &raw,
+                config.reset_ttl.as_secs() / 60,
+            ),
+        ),
+        Purpose::ChangeEmail => (
+            config.email_change_ttl,
+            templates::email_change(
+                token.new_email.as_deref().unwrap_or(&token.email),
+                &config.public_web_url,
+                &raw,
+                config.email_change_ttl.as_secs() / 60,
+            ),
+        ),
+    };
     let mut item =
         store::to_item(&keys::email_token(&hash_secret(&raw)), &token).expect("token is an object");
     item.insert(TTL.into(), (state.now_unix() + ttl.as_secs() as i64).into());
-    (raw, WriteOp::put_new(item))
+    [WriteOp::put_new(item), mail::enqueue(mail, state.now())]
 }
 
 /// Finds a live token of the given purpose; the key is for the consuming delete.
