@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Buddo benchmarks for the DESIGN.md §15 budgets. Figures to read, never timed assertions.
+#
+#   1. `cargo bench --bench auth` (benches/auth.rs): Argon2id hash/verify with the production
+#      parameters, and POST /api/auth/login and GET /api/auth/me in-process through
+#      `buddo::app` on the in-memory embedded store.
+#   2. HTTP load test: the release `buddo` server on a free 127.0.0.1 port with a throw-away
+#      data directory; `wrk` drives GET /api/auth/me with a bearer token.
+#   3. A short summary.
+#
+# Usage: tests/bench.sh [args for `cargo bench --bench auth`]
+#   With no arguments criterion runs with `-- --warm-up-time 1 --measurement-time 3`.
+#   e.g. tests/bench.sh                 # shorter criterion times (the default)
+#        tests/bench.sh -- in_process   # only the in-process group, criterion's own times
+#
+# Environment:
+#   BENCH_WRK_DURATION     wrk duration (default 10s)
+#   BENCH_WRK_THREADS      wrk threads (default 2)
+#   BENCH_WRK_CONNECTIONS  wrk connections (default 64)
+#   BENCH_SKIP_CRITERION=1 only the HTTP load test
+#   BENCH_SKIP_HTTP=1      only the criterion benchmarks
+#
+# Needs curl and python3; installs wrk with apt-get when it is missing (as root).
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+WRK_DURATION="${BENCH_WRK_DURATION:-10s}"
+WRK_THREADS="${BENCH_WRK_THREADS:-2}"
+WRK_CONNECTIONS="${BENCH_WRK_CONNECTIONS:-64}"
+
+log() { printf '[tests/bench.sh] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+command -v curl >/dev/null || die "curl is required"
+command -v python3 >/dev/null || die "python3 is required"
+
+WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/buddo-bench.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+    local i
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for ((i = 0; i < 50; i++)); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+START_TS="$(date +%s)"
+BENCH_LOG="$WORK_DIR/criterion.log"
+: >"$BENCH_LOG"
+
+# ------------------------------------------------------------- criterion --
+if [[ "${BENCH_SKIP_CRITERION:-0}" != 1 ]]; then
+    if (($# == 0)); then
+        set -- -- --warm-up-time 1 --measurement-time 3
+    fi
+    log "cargo bench --bench auth $*"
+    cargo bench --bench auth "$@" 2>&1 | tee "$BENCH_LOG"
+fi
+
+# ------------------------------------------------------------- HTTP load --
+RPS="n/a"
+WRK_LATENCY="n/a"
+if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
+    if ! command -v wrk >/dev/null; then
+        [[ "$(id -u)" == 0 ]] || die "wrk is missing: install it (apt-get install -y wrk) or run as root"
+        log "installing wrk"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >"$WORK_DIR/apt.log" 2>&1; then
+            DEBIAN_FRONTEND=noninteractive apt-get update >>"$WORK_DIR/apt.log" 2>&1 || true
+            DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >>"$WORK_DIR/apt.log" 2>&1 ||
+                { cat "$WORK_DIR/apt.log" >&2; die "could not install wrk"; }
+        fi
+    fi
+
+    log "cargo build --release --bin buddo"
+    cargo build --release --bin buddo
+    BIN="$TARGET_DIR/release/buddo"
+    [[ -x "$BIN" ]] || die "no binary at $BIN"
+
+    PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    BASE="http://127.0.0.1:$PORT"
+    DATA_DIR="$WORK_DIR/data"
+    mkdir -p "$DATA_DIR"
+
+    log "starting $BIN on $BASE (data dir $DATA_DIR)"
+    env -u BUDDO_STORE -u TABLE_NAME \
+        RUST_LOG=info \
+        BUDDO_DATA_DIR="$DATA_DIR" \
+        PORT="$PORT" \
+        RATE_LIMIT_REGISTER=100000/60 \
+        RATE_LIMIT_LOGIN=100000/60 \
+        "$BIN" serve --port "$PORT" --data-dir "$DATA_DIR" >"$WORK_DIR/server.log" 2>&1 &
+    SERVER_PID=$!
+
+    ready=0
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK_DIR/server.log" >&2; die "server exited"; }
+        if curl -s -o /dev/null --max-time 1 "$BASE/api/auth/me"; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    ((ready)) || { cat "$WORK_DIR/server.log" >&2; die "server not ready after 30 s"; }
+
+    # post <path> <json> -> prints the body; fails unless the status is 2xx.
+    post() {
+        local out status
+        out="$(curl -sS --max-time 30 -w '\n%{http_code}' -H 'content-type: application/json' \
+            -X POST --data "$2" "$BASE$1")"
+        status="${out##*$'\n'}"
+        [[ "$status" == 2?? ]] || die "POST $1 answered $status: ${out%$'\n'*}"
+        printf '%s' "${out%$'\n'*}"
+    }
+    EMAIL="bench@buddo.test"
+    PASSWORD="correct horse battery staple"
+    post /api/auth/register \
+        "{\"email\":\"$EMAIL\",\"username\":\"bench_user\",\"password\":\"$PASSWORD\"}" >/dev/null
+    TOKEN="$(post /api/auth/login "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+    [[ -n "$TOKEN" ]] || die "no token from login"
+    status="$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" "$BASE/api/auth/me")"
+    [[ "$status" == 200 ]] || die "GET /api/auth/me answered $status"
+
+    log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION GET $BASE/api/auth/me"
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency \
+        -H "Authorization: Bearer $TOKEN" "$BASE/api/auth/me" | tee "$WORK_DIR/wrk.log"
+    if grep -q 'Non-2xx or 3xx responses' "$WORK_DIR/wrk.log"; then
+        log "warning: some responses were not 2xx (see above)"
+    fi
+    RPS="$(awk '/^Requests\/sec:/ {print $2}' "$WORK_DIR/wrk.log")"
+    WRK_LATENCY="$(awk '
+        /^ +Latency / && !avg {avg = $2}
+        /^ +50% / {p50 = $2} /^ +90% / {p90 = $2} /^ +99% / {p99 = $2}
+        END {printf "avg %s, p50 %s, p90 %s, p99 %s", avg, p50, p90, p99}' "$WORK_DIR/wrk.log")"
+fi
+
+# --------------------------------------------------------------- summary --
+criterion_figure() { # <group/bench> -> "median X (mean Y)" from this run's estimates.json
+    python3 - "$TARGET_DIR/criterion/$1/new/estimates.json" "$START_TS" <<'EOF'
+import json, os, sys
+path, start = sys.argv[1], int(sys.argv[2])
+def fmt(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3f} {unit}"
+    return f"{ns:.1f} ns"
+if not os.path.exists(path) or os.path.getmtime(path) < start:
+    print("n/a (not run)")
+else:
+    e = json.load(open(path))
+    print(f"median {fmt(e['median']['point_estimate'])} (mean {fmt(e['mean']['point_estimate'])})")
+EOF
+}
+per_request() { # <name> -> the per-request percentiles line the bench printed
+    sed -n "s|^$1: per-request latency over ||p" "$BENCH_LOG" | tail -n 1
+}
+
+echo
+echo "==================== Buddo benchmark summary (DESIGN.md §15) ===================="
+echo "Argon2id m=19 MiB t=2 p=1"
+echo "  password/hash        $(criterion_figure password/hash)"
+echo "  password/verify      $(criterion_figure password/verify)"
+echo "  password/verify_async $(criterion_figure password/verify_async)  (blocking pool, as login)"
+echo "In-process (buddo::app, in-memory embedded store)"
+echo "  in_process/login     $(criterion_figure in_process/login)"
+echo "                       per request: $(per_request in_process/login)"
+echo "  in_process/me        $(criterion_figure in_process/me)   [budget: p50 < 1 ms]"
+echo "                       per request: $(per_request in_process/me)"
+echo "  store/rate_limit_hit $(criterion_figure store/rate_limit_hit)  (one write transaction)"
+echo "HTTP (release buddo on 127.0.0.1, wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, same host)"
+echo "  GET /api/auth/me     $RPS req/s   [budget: >= 20000 req/s on 2 cores]"
+echo "                       latency: $WRK_LATENCY"
+echo "================================================================================="
