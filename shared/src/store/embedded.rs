@@ -21,8 +21,9 @@ const MAIN: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("main");
 /// (GSI1PK, GSI1SK, PK, SK) → nothing: the index points back into `MAIN`.
 const GSI1: TableDefinition<(&str, &str, &str, &str), &[u8]> = TableDefinition::new("gsi1");
 
+#[derive(Clone)]
 pub struct EmbeddedTable {
-    db: Database,
+    db: Arc<Database>,
     clock: Arc<dyn Clock>,
 }
 
@@ -49,7 +50,10 @@ impl EmbeddedTable {
         tx.open_table(MAIN)?;
         tx.open_table(GSI1)?;
         tx.commit()?;
-        Ok(EmbeddedTable { db, clock })
+        Ok(EmbeddedTable {
+            db: Arc::new(db),
+            clock,
+        })
     }
 
     fn now(&self) -> i64 {
@@ -117,6 +121,15 @@ impl EmbeddedTable {
             }
         }
         Ok(returned)
+    }
+
+    /// Writes wait for a durable commit and for redb's single writer: keep them off the
+    /// async workers so reads are never stuck behind them.
+    async fn write_blocking(&self, ops: Vec<WriteOp>) -> Result<Option<Item>, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.run_write(ops))
+            .await
+            .map_err(unavailable)?
     }
 
     fn run_write(&self, ops: Vec<WriteOp>) -> Result<Option<Item>, StoreError> {
@@ -319,11 +332,12 @@ impl Table for EmbeddedTable {
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.run_write(ops).map(|_| ())
+        self.write_blocking(ops).await.map(|_| ())
     }
 
     async fn update_returning(&self, update: Update) -> Result<Item, StoreError> {
-        self.run_write(vec![WriteOp::Update(update)])?
+        self.write_blocking(vec![WriteOp::Update(update)])
+            .await?
             .ok_or_else(|| StoreError::Invalid("update returned nothing".into()))
     }
 }
