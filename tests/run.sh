@@ -64,6 +64,13 @@ on_exit() {
         log "stopping test services"
         stop_services
     fi
+    # One closing line with the totals of every test binary (cargo's own last line is the
+    # last crate's doc-tests, often "0 passed").
+    local totals=""
+    if [[ -n "$LOG_DIR" && -f "$LOG_DIR/test-output.log" ]]; then
+        totals=$(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed;?$/) p += $i; if ($(i+1) ~ /^failed;?$/) f += $i } }
+             END { printf "tests: %d passed, %d failed\n", p, f }' "$LOG_DIR/test-output.log")
+    fi
     if [[ -n "$LOG_DIR" && -d "$LOG_DIR" ]]; then
         if ((status != 0)) || [[ "${BUDDO_KEEP_LOGS:-}" == 1 ]]; then
             log "service logs kept in $LOG_DIR"
@@ -71,6 +78,7 @@ on_exit() {
             rm -rf "$LOG_DIR"
         fi
     fi
+    [[ -z "$totals" ]] || printf '%s\n' "$totals"
     exit "$status"
 }
 trap on_exit EXIT
@@ -349,7 +357,8 @@ fi
 # Run the tests in their own process group and wait for them in the background,
 # so that SIGINT/SIGTERM to this script is handled at once (the trap then stops
 # the tests' whole group, test binaries included, and the services).
-setsid "${cmd[@]}" "$@" &
+# Output is also kept so the exit trap can print the totals.
+setsid bash -c 'set -o pipefail; "$@" 2>&1 | tee "$0"' "$LOG_DIR/test-output.log" "${cmd[@]}" "$@" &
 test_pid=$!
 SERVICE_PIDS+=("$test_pid")
 watch_group "$test_pid"
