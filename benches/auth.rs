@@ -39,18 +39,9 @@ const EMAIL: &str = "bench@buddo.test";
 const USERNAME: &str = "bench_user";
 const PASSWORD: &str = "correct horse battery staple";
 
-/// Limits no benchmark run can reach (the idea of `generous_limits` in tests/api/helpers.rs).
+/// Limits no benchmark run can reach.
 fn generous_limits() -> RateLimits {
-    let big = Limit::new(u32::MAX, 60);
-    RateLimits {
-        register: big,
-        forgot_password: big,
-        login: big,
-        failed_login_per_account: big,
-        session_refresh: big,
-        app_registration: big,
-        token_endpoint: big,
-    }
+    RateLimits::all(Limit::new(u32::MAX, 60))
 }
 
 /// Production configuration (Argon2 included) over the in-memory embedded store.

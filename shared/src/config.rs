@@ -71,6 +71,21 @@ pub struct RateLimits {
     pub token_endpoint: Limit,
 }
 
+impl RateLimits {
+    /// The same limit everywhere (tests and load tests that must not be limited).
+    pub fn all(limit: Limit) -> Self {
+        RateLimits {
+            register: limit,
+            forgot_password: limit,
+            login: limit,
+            failed_login_per_account: limit,
+            session_refresh: limit,
+            app_registration: limit,
+            token_endpoint: limit,
+        }
+    }
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         RateLimits {

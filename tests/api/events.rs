@@ -420,3 +420,24 @@ async fn the_mailer_event_is_an_outbox_insert_the_mailer_handles() {
     assert_eq!(sent[0].subject, image["subject"].as_str().unwrap());
     assert_eq!(sent[0].text, image["text"].as_str().unwrap());
 }
+
+/// On Lambda the client address is API Gateway's `sourceIp`: limits count per that address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_count_the_api_gateway_source_ip() {
+    let app = TestApp::spawn_with(Backend::Embedded, |c| {
+        c.rate_limits.forgot_password = buddo_shared::config::Limit::new(1, 3600);
+    })
+    .await;
+    let event = read_json(&events_dir().join("auth-forgot-password.json"));
+    let from = |ip: &str| {
+        let mut e = event.clone();
+        e["requestContext"]["http"]["sourceIp"] = Value::String(ip.to_string());
+        e
+    };
+    let (first, _) = send(&app.state, "first", &from("198.51.100.7")).await;
+    assert_eq!(first, StatusCode::OK);
+    let (again, body) = send(&app.state, "again", &from("198.51.100.7")).await;
+    assert_eq!(again, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let (other, _) = send(&app.state, "other", &from("203.0.113.9")).await;
+    assert_eq!(other, StatusCode::OK);
+}

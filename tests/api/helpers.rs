@@ -96,16 +96,7 @@ pub async fn fresh_table(backend: Backend, clock: Arc<dyn Clock>) -> SharedTable
 
 /// Limits high enough that only the rate-limit tests ever reach them.
 pub fn generous_limits() -> RateLimits {
-    let big = Limit::new(100_000, 60);
-    RateLimits {
-        register: big,
-        forgot_password: big,
-        login: big,
-        failed_login_per_account: big,
-        session_refresh: big,
-        app_registration: big,
-        token_endpoint: big,
-    }
+    RateLimits::all(Limit::new(100_000, 60))
 }
 
 /// The configuration every test starts from: fast hashing, generous limits.
