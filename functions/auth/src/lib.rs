@@ -133,7 +133,12 @@ async fn me(State(state): State<AppState>, auth: AuthUser) -> JsonValue {
 
 async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
     let list = sessions::list(&state, &auth.user.id).await?;
-    let views: Vec<Value> = list.iter().map(|s| s.view(&auth.session.id)).collect();
+    // Sessions of an older generation no longer count, even before they are tidied away.
+    let views: Vec<Value> = list
+        .iter()
+        .filter(|s| s.generation == auth.user.session_generation)
+        .map(|s| s.view(&auth.session.id))
+        .collect();
     Ok(axum::Json(json!({ "sessions": views })))
 }
 

@@ -105,6 +105,10 @@ backend_tests! {
         app.me(&other.token).await.assert_error(401, "invalid_token");
         app.post("/api/auth/refresh", json!({ "refresh_token": other.refresh_token })).await.assert_error(401, "invalid_refresh_token");
         app.me(&mine.token).await.assert_status(200);
+        let listed = app.get_auth("/api/auth/sessions", &mine.token).await;
+        let listed = listed.assert_status(200)["sessions"].as_array().unwrap().clone();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0]["current"], true);
         app.post("/api/auth/refresh", json!({ "refresh_token": mine.refresh_token })).await.assert_status(200);
         app.login(&user.email, "brand new secret", None).await.assert_status(200);
         app.login(&user.email, &user.password, None).await.assert_error(401, "invalid_credentials");
