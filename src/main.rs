@@ -88,9 +88,9 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let table = store::open(&config.store, clock.clone()).await?;
     if let StoreConfig::Dynamo { table: name } = &config.store {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = buddo_shared::aws::sdk_config().await;
         DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(&sdk),
+            aws_sdk_dynamodb::Client::new(sdk),
             name.clone(),
             clock.clone(),
         )

@@ -290,8 +290,8 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 async fn fetch_secret(arn: &str) -> anyhow::Result<SigningKeyPair> {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let sdk = crate::aws::sdk_config().await;
+    let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()
         .secret_id(arn)

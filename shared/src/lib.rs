@@ -1,6 +1,7 @@
 //! Buddo's shared crate: configuration, errors, the single-table store, tokens, passwords,
 //! TOTP, rate limits, mail, the domain rules, and the HTTP plumbing every function uses.
 
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -16,8 +16,8 @@ impl SesMailer {
     }
 
     pub async fn from_env() -> Self {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        SesMailer::new(aws_sdk_ses::Client::new(&sdk))
+        let sdk = crate::aws::sdk_config().await;
+        SesMailer::new(aws_sdk_ses::Client::new(sdk))
     }
 }
 

@@ -384,9 +384,9 @@ pub async fn open(config: &StoreConfig, clock: Arc<dyn Clock>) -> anyhow::Result
         StoreConfig::Embedded(path) => Arc::new(EmbeddedTable::open(path, clock)?),
         StoreConfig::Memory => Arc::new(EmbeddedTable::in_memory(clock)?),
         StoreConfig::Dynamo { table } => {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let sdk = crate::aws::sdk_config().await;
             Arc::new(DynamoTable::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
+                aws_sdk_dynamodb::Client::new(sdk),
                 table.clone(),
                 clock,
             ))
