@@ -6,7 +6,9 @@
 #      `buddo::app` on the in-memory embedded store.
 #   2. HTTP load test: the release `buddo` server on a free 127.0.0.1 port with a throw-away
 #      data directory; `wrk` drives GET /api/auth/me with a bearer token.
-#   3. A short summary.
+#   3. Start-to-ready of each Lambda binary against a stand-in runtime API
+#      (tests/lambda_start.py).
+#   4. A short summary.
 #
 # Usage: tests/bench.sh [args for `cargo bench --bench auth`]
 #   With no arguments criterion runs with `-- --warm-up-time 1 --measurement-time 3`.
@@ -18,7 +20,8 @@
 #   BENCH_WRK_THREADS      wrk threads (default 2)
 #   BENCH_WRK_CONNECTIONS  wrk connections (default 64)
 #   BENCH_SKIP_CRITERION=1 only the HTTP load test
-#   BENCH_SKIP_HTTP=1      only the criterion benchmarks
+#   BENCH_SKIP_HTTP=1      no HTTP load test
+#   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
 #
 # Needs curl and python3; installs wrk with apt-get when it is missing (as root).
 set -euo pipefail
@@ -145,6 +148,23 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
         END {printf "avg %s, p50 %s, p90 %s, p99 %s", avg, p50, p90, p99}' "$WORK_DIR/wrk.log")"
 fi
 
+# --------------------------------------------------------- start-to-ready --
+# Each Lambda binary against a stand-in runtime API (tests/lambda_start.py): exec until the
+# first "next invocation" request. Configured as on Lambda (DynamoDB store, SES mail) but with
+# the signing key inline: the Secrets Manager round trip of a real cold start is not included.
+AUTH_START="n/a"
+MAILER_START="n/a"
+if [[ "${BENCH_SKIP_START:-0}" != 1 ]]; then
+    log "cargo build --release -p buddo-auth -p buddo-mailer"
+    cargo build --release -p buddo-auth -p buddo-mailer
+    KEY="$("$TARGET_DIR/release/buddo" keygen | sed -n 2p)"
+    lambda_env=(env -i PATH="$PATH" HOME="${HOME:-/tmp}" BUDDO_STORE=dynamodb TABLE_NAME=buddo
+        AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
+        BUDDO_DATA_DIR="$WORK_DIR/lambda" RUST_LOG=info)
+    AUTH_START="$("${lambda_env[@]}" JWT_SIGNING_KEY="$KEY" python3 tests/lambda_start.py "$TARGET_DIR/release/buddo-auth" 10)"
+    MAILER_START="$("${lambda_env[@]}" MAIL_BACKEND=ses python3 tests/lambda_start.py "$TARGET_DIR/release/buddo-mailer" 10)"
+fi
+
 # --------------------------------------------------------------- summary --
 criterion_figure() { # <group/bench> -> "median X (mean Y)" from this run's estimates.json
     python3 - "$TARGET_DIR/criterion/$1/new/estimates.json" "$START_TS" <<'EOF'
@@ -181,4 +201,7 @@ echo "  store/rate_limit_hit $(criterion_figure store/rate_limit_hit)  (one writ
 echo "HTTP (release buddo on 127.0.0.1, wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, same host)"
 echo "  GET /api/auth/me     $RPS req/s   [budget: >= 20000 req/s on 2 cores]"
 echo "                       latency: $WRK_LATENCY"
+echo "Lambda start-to-ready (exec until the first invocation request, x86_64 release)"
+echo "  buddo-auth           $AUTH_START   [budget: <= 50 ms]"
+echo "  buddo-mailer         $MAILER_START"
 echo "================================================================================="
