@@ -19,15 +19,27 @@ impl Email {
             return Err(invalid());
         }
         let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+        // RFC 5322 dot-atom, ASCII only: what every mail provider (SES included) accepts as
+        // one address, with nothing a header or an address list could split on.
+        const LOCAL_SPECIALS: &str = "!#$%&'*+/=?^_`{|}~-.";
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(c));
         let domain_ok = domain.len() >= 3
             && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if local.is_empty() || local.len() > 64 || local.contains('@') || !domain_ok {
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !local_ok || !domain_ok {
             return Err(invalid());
         }
         Ok(Email(email))
