@@ -101,6 +101,27 @@ backend_tests! {
         assert_eq!(mail::deliver_pending(app.state.table.as_ref(), &sender, "no-reply@buddo.test", app.clock.now()).await.unwrap(), 0);
         let _ = std::fs::remove_dir_all(&app.state.config.data_dir);
     }
+
+    async fn a_message_that_keeps_failing_is_given_up(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_user().await;
+        let pk = outbox_pk(&app, &user.email).await;
+        let sender = Arc::new(RecordingSender { fail_first: Mutex::new(100), ..Default::default() });
+        let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone() };
+        for attempt in 1..=mail::MAX_ATTEMPTS {
+            let out = mailer.handle(&stream_event(&pk)).await;
+            assert_eq!(out["batchItemFailures"].as_array().unwrap().len(), 1, "attempt {attempt}");
+        }
+        let item = app.state.table.get(&buddo_shared::store::Key::new(pk.clone(), "OUTBOX")).await.unwrap().unwrap();
+        assert_eq!(item["status"], "failed");
+        assert_eq!(item["attempts"], mail::MAX_ATTEMPTS);
+        assert!(item.get("text").is_none());
+        assert!(app.mails_to(&user.email).await.is_empty(), "no longer queued");
+        // Later deliveries leave it alone.
+        assert_eq!(mailer.handle(&stream_event(&pk)).await, json!({ "batchItemFailures": [] }));
+        assert!(sender.sent.lock().unwrap().is_empty());
+    }
+
 }
 
 fn ses_client() -> aws_sdk_ses::Client {

@@ -23,6 +23,8 @@ pub use ses::SesMailer;
 const OUTBOX_RETENTION_SECONDS: i64 = 14 * 24 * 3600;
 /// How long a deliverer may hold a message before another may take it over.
 const CLAIM_SECONDS: i64 = 120;
+/// Sends tried before a message is given up as failed (and leaves the pending index).
+pub const MAX_ATTEMPTS: i64 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mail {
@@ -88,8 +90,11 @@ pub enum Delivery {
     Skipped,
 }
 
-/// Delivers one outbox message at most once: claim it, send it, mark it sent. A failed
-/// send releases the claim and returns the error, so the caller can retry later.
+/// Delivers one outbox message: claim it, send it, mark it sent. A message that is sent or
+/// claimed is never sent again (only a claim that expired after the provider accepted the
+/// message but before it was marked sent can repeat it). A failed send releases the claim
+/// and returns the error, so the caller can retry; after [`MAX_ATTEMPTS`] sends the message
+/// is marked `failed` and leaves the queue.
 pub async fn deliver(
     table: &dyn Table,
     sender: &dyn MailSender,
@@ -132,11 +137,19 @@ pub async fn deliver(
             Ok(Delivery::Sent)
         }
         Err(e) => {
-            let release = Update::new(key.clone())
-                .set("status", "pending")
-                .set("last_error", e.to_string())
-                .remove("claim_until")
-                .when(Cond::eq("status", "sending"));
+            let release = if message.attempts >= MAX_ATTEMPTS {
+                tracing::error!(id = %message.id, attempts = message.attempts, "giving up on a message");
+                Update::new(key.clone())
+                    .set("status", "failed")
+                    .remove("text")
+                    .remove(GSI1PK)
+                    .remove(GSI1SK)
+            } else {
+                Update::new(key.clone()).set("status", "pending")
+            }
+            .set("last_error", e.to_string())
+            .remove("claim_until")
+            .when(Cond::eq("status", "sending"));
             if let Err(store_err) = table.write(vec![release.into_op()]).await {
                 tracing::warn!(error = %store_err, "could not release an outbox claim");
             }
