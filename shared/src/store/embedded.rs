@@ -253,17 +253,12 @@ impl Table for EmbeddedTable {
         let (lo, hi) = sk_bounds(&q.sk);
         match q.index {
             Index::Primary => {
-                let mut lo = bound_pair(&q.pk, lo, true);
-                let mut hi = bound_pair(&q.pk, hi, false);
-                // The cursor is an exclusive start in the direction of reading.
-                if after.is_some() {
-                    let at = Bound::Excluded((q.pk.clone(), part(SK)));
-                    if q.forward {
-                        lo = at;
-                    } else {
-                        hi = at;
-                    }
-                }
+                let (lo, hi) = after_cursor(
+                    bound_pair(&q.pk, lo, true),
+                    bound_pair(&q.pk, hi, false),
+                    after.as_ref().map(|_| (q.pk.clone(), part(SK))),
+                    q.forward,
+                );
                 if !nonempty(&lo, &hi) {
                     return Ok(Page::default());
                 }
@@ -284,16 +279,14 @@ impl Table for EmbeddedTable {
             }
             Index::Gsi1 => {
                 let gsi = tx.open_table(GSI1).map_err(unavailable)?;
-                let mut lo = bound_quad(&q.pk, lo, true);
-                let mut hi = bound_quad(&q.pk, hi, false);
-                if after.is_some() {
-                    let at = Bound::Excluded((q.pk.clone(), part(GSI1SK), part(PK), part(SK)));
-                    if q.forward {
-                        lo = at;
-                    } else {
-                        hi = at;
-                    }
-                }
+                let (lo, hi) = after_cursor(
+                    bound_quad(&q.pk, lo, true),
+                    bound_quad(&q.pk, hi, false),
+                    after
+                        .as_ref()
+                        .map(|_| (q.pk.clone(), part(GSI1SK), part(PK), part(SK))),
+                    q.forward,
+                );
                 if !nonempty(&lo, &hi) {
                     return Ok(Page::default());
                 }
@@ -362,6 +355,20 @@ impl PageBuilder {
         }
         self.items.push(item);
         true
+    }
+}
+
+/// Narrows a range to what follows the cursor (an exclusive start) in the direction of reading.
+fn after_cursor<T>(
+    lo: Bound<T>,
+    hi: Bound<T>,
+    cursor: Option<T>,
+    forward: bool,
+) -> (Bound<T>, Bound<T>) {
+    match cursor {
+        None => (lo, hi),
+        Some(at) if forward => (Bound::Excluded(at), hi),
+        Some(at) => (lo, Bound::Excluded(at)),
     }
 }
 
