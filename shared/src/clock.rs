@@ -18,13 +18,23 @@ impl Clock for SystemClock {
     }
 }
 
-/// System time shifted by an adjustable offset.
+/// Time for tests: system time shifted by an adjustable offset, or — with
+/// [`ManualClock::frozen_at`] — a fixed instant that moves only when told to, so that tests
+/// never straddle a second, a TOTP step or a rate-limit window by accident.
 #[derive(Debug, Default)]
 pub struct ManualClock {
+    frozen_at: Option<OffsetDateTime>,
     offset_seconds: AtomicI64,
 }
 
 impl ManualClock {
+    pub fn frozen_at(at: OffsetDateTime) -> Self {
+        ManualClock {
+            frozen_at: Some(at),
+            offset_seconds: AtomicI64::new(0),
+        }
+    }
+
     pub fn advance(&self, seconds: i64) {
         self.offset_seconds.fetch_add(seconds, Ordering::SeqCst);
     }
@@ -32,8 +42,8 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
-            + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
+        let base = self.frozen_at.unwrap_or_else(OffsetDateTime::now_utc);
+        base + time::Duration::seconds(self.offset_seconds.load(Ordering::SeqCst))
     }
 }
 

@@ -184,7 +184,11 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = test_config();
         tweak(&mut config);
-        let clock = Arc::new(ManualClock::default());
+        // Frozen at the start of an hour: every window a test uses (TOTP steps, rate limits)
+        // starts with it, and time moves only when the test moves it.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let start = time::OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(3600)).unwrap();
+        let clock = Arc::new(ManualClock::frozen_at(start));
         let table = fresh_table(backend, clock.clone()).await;
         let pair = SigningKeyPair::generate();
         let signing_key = pair.to_secret_text();
