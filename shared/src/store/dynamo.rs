@@ -579,6 +579,12 @@ impl Table for DynamoTable {
     }
 
     async fn query(&self, q: &Query) -> Result<Page, StoreError> {
+        // DynamoDB refuses an inverted BETWEEN; like the embedded store, it finds nothing.
+        if let SortKey::Between(a, b) = &q.sk {
+            if a > b {
+                return Ok(Page::default());
+            }
+        }
         let mut expr = Expr::default();
         let (pk_name, sk_name) = match q.index {
             Index::Primary => (PK, SK),
