@@ -33,6 +33,7 @@ impl AppState {
     /// Configuration from the environment, the configured store and keys.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
+        tracing::info!(stage = %config.stage, store = ?config.store, "starting");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let table = store::open(&config.store, clock.clone()).await?;
         Self::build(config, table, clock).await

@@ -12,6 +12,7 @@ use serde_json::Value;
 async fn main() -> Result<(), Error> {
     buddo_shared::http::init_tracing(true);
     let config = Config::from_env()?;
+    tracing::info!(stage = %config.stage, "starting the mailer");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sender: Arc<dyn MailSender> = match config.mail_backend {
         MailBackend::Ses => Arc::new(SesMailer::from_env().await),

@@ -9,4 +9,4 @@ pub use extract::{AuthUser, ClientIp, Json, UserAgent};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};
-pub use runtime::{init_tracing, run, serve};
+pub use runtime::{init_tracing, on_lambda, run, serve};

@@ -20,14 +20,17 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// Runs a group's router: under the Lambda runtime when started by Lambda (or by
-/// `cargo lambda watch`), otherwise as a plain HTTP server on `$PORT` (default 3000).
+/// True when started by Lambda (or by `cargo lambda watch`).
+pub fn on_lambda() -> bool {
+    std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
+}
+
+/// Runs a group's router: under the Lambda runtime when started by Lambda, otherwise as a
+/// plain HTTP server on `$PORT` (default 3000). Call [`init_tracing`] first.
 pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
-    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        init_tracing(true);
+    if on_lambda() {
         lambda_http::run(router).await
     } else {
-        init_tracing(false);
         let port: u16 = std::env::var("PORT")
             .ok()
             .and_then(|p| p.parse().ok())
