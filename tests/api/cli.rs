@@ -36,6 +36,17 @@ fn buddo(args: &[&str]) -> Command {
     cmd
 }
 
+/// `buddo admin promote <email> --data-dir <dir>`.
+fn promote(email: &str, dir: &std::path::Path) -> Command {
+    buddo(&[
+        "admin",
+        "promote",
+        email,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
 async fn register(table: SharedTable, email: &str) -> String {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = test_config();
@@ -94,15 +105,7 @@ async fn admin_promote_on_the_embedded_store() {
     )
     .await;
     // The table above is closed now; the CLI opens the same file.
-    let out = buddo(&[
-        "admin",
-        "promote",
-        "CLI@example.com",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let out = promote("CLI@example.com", &dir).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -113,15 +116,7 @@ async fn admin_promote_on_the_embedded_store() {
     assert!(users::get(&table, &id).await.unwrap().unwrap().is_admin);
 
     drop(table);
-    let missing = buddo(&[
-        "admin",
-        "promote",
-        "nobody@example.com",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ])
-    .output()
-    .unwrap();
+    let missing = promote("nobody@example.com", &dir).output().unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(dir);
 }

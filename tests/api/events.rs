@@ -17,7 +17,7 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{json_body, Backend, TestApp};
 
 /// Every route of `buddo_auth::routes`: method, path template, whether it needs a bearer token.
 const AUTH_ROUTES: [(&str, &str, bool); 20] = [
@@ -216,16 +216,7 @@ async fn send(state: &AppState, name: &str, event: &Value) -> (StatusCode, Value
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("response body");
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-            panic!(
-                "{name}: response is not JSON ({status}): {}",
-                String::from_utf8_lossy(&bytes)
-            )
-        })
-    };
+    let body = json_body(format!("{name}: {status}"), &bytes);
     (status, body)
 }
 

@@ -241,16 +241,7 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                panic!(
-                    "response is not JSON ({status}): {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
+        let body = json_body(status, &bytes);
         Resp {
             status,
             headers,
@@ -422,6 +413,20 @@ impl TestApp {
     pub fn next_totp_step(&self) {
         self.clock.advance(30);
     }
+}
+
+/// A response body as JSON (`Null` when empty); anything else fails the test.
+#[track_caller]
+pub fn json_body(status: impl std::fmt::Display, bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes).unwrap_or_else(|_| {
+        panic!(
+            "response is not JSON ({status}): {}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
 }
 
 pub fn session_of(body: &Value) -> Session {
