@@ -2,11 +2,16 @@
 //! and layers as on Lambda.
 
 use axum::Router;
+use buddo_shared::http::Routes;
 use buddo_shared::AppState;
+
+/// Every group's routes.
+pub fn routes() -> Routes {
+    buddo_auth::routes()
+}
 
 /// Every group's routes with the common layers.
 pub fn app(state: AppState) -> Router {
     let config = state.config.clone();
-    let routes = Router::new().merge(buddo_auth::routes(state));
-    buddo_shared::http::finish(routes, &config)
+    buddo_shared::http::finish(routes().with_state(state), &config)
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use buddo_shared::clock::{Clock, SystemClock};
 use buddo_shared::config::{Config, MailBackend};
-use buddo_shared::domain::{accounts, input::Email};
+use buddo_shared::domain::identity::accounts;
+use buddo_shared::domain::input::Email;
 use buddo_shared::jwt::SigningKeyPair;
 use buddo_shared::mail::{self, LocalMailer, MailSender, SesMailer};
 use buddo_shared::store::{self, DynamoTable, StoreConfig};
@@ -19,6 +20,10 @@ buddo — identity and rewards platform, local server and admin tool
 USAGE:
     buddo [serve] [OPTIONS]              serve every endpoint group on 127.0.0.1
     buddo admin promote <EMAIL> [OPTIONS] make the user with EMAIL an admin
+    buddo admin mail retry [OPTIONS]      put mail given up after failed sends back in the
+                                          queue and send everything queued ($MAIL_BACKEND)
+    buddo admin create-table [OPTIONS]    create the DynamoDB table if it is missing
+                                          (with --dynamodb; for DynamoDB Local)
     buddo keygen                          print a new JWT signing key and its JWKS
 
 OPTIONS:
@@ -116,10 +121,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 
 /// Locally there is no stream: a task delivers queued mail every second.
 async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
-    let sender: Arc<dyn MailSender> = match config.mail_backend {
-        MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
-        MailBackend::Ses => Arc::new(SesMailer::from_env().await),
-    };
+    let sender = mail_sender(config).await;
     let state = state.clone();
     let from = config.mail_from.clone();
     tokio::spawn(async move {
@@ -136,8 +138,46 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
     });
 }
 
+async fn mail_sender(config: &Config) -> Arc<dyn MailSender> {
+    match config.mail_backend {
+        MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
+        MailBackend::Ses => Arc::new(SesMailer::from_env().await),
+    }
+}
+
 async fn admin(args: &Args) -> anyhow::Result<()> {
     match args.command.get(1..).unwrap_or_default() {
+        [cmd] if cmd == "create-table" => {
+            if !args.dynamodb {
+                anyhow::bail!("create-table is for DynamoDB: add --dynamodb");
+            }
+            state(config(args)?).await?;
+            println!("the DynamoDB table is ready");
+            Ok(())
+        }
+        [mail, retry] if mail == "mail" && retry == "retry" => {
+            let config = config(args)?;
+            let state = state(config.clone()).await?;
+            let table = state.table.as_ref();
+            let requeued = mail::requeue_failed(table).await?;
+            let sender = mail_sender(&config).await;
+            let mut sent = 0;
+            loop {
+                let batch =
+                    mail::deliver_pending(table, sender.as_ref(), &config.mail_from, state.now())
+                        .await?;
+                if batch == 0 {
+                    break;
+                }
+                sent += batch;
+            }
+            let left = mail::pending(table).await?.len();
+            println!("{requeued} failed message(s) requeued, {sent} sent, {left} still queued");
+            if left > 0 {
+                anyhow::bail!("{left} message(s) could not be sent; see the log above");
+            }
+            Ok(())
+        }
         [cmd, email] if cmd == "promote" => {
             let email = Email::parse("email", email)
                 .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
@@ -148,7 +188,9 @@ async fn admin(args: &Args) -> anyhow::Result<()> {
             println!("{} ({}) is now an admin", user.email, user.id);
             Ok(())
         }
-        _ => anyhow::bail!("usage: buddo admin promote <EMAIL> [--dynamodb] [--data-dir DIR]"),
+        _ => anyhow::bail!(
+            "usage: buddo admin promote <EMAIL> | mail retry | create-table [--dynamodb] [--data-dir DIR]"
+        ),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Typed configuration, parsed once at start from environment variables (DESIGN.md §14).
+//! Typed configuration, parsed once at start from environment variables
+//! (docs/architecture.md, "Configuration").
 //! Every value has a safe local default, so `cargo run` needs none of them.
 
 use std::path::PathBuf;
@@ -44,7 +45,7 @@ pub struct PasswordConfig {
     pub parallelism: u32,
 }
 
-/// Fixed-window limits (DESIGN.md §11): `limit` requests per `window`.
+/// A fixed-window limit (docs/architecture.md, "Abuse limits"): `limit` events per `window`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
     pub limit: u32,
@@ -62,12 +63,27 @@ impl Limit {
 
 #[derive(Clone, Debug)]
 pub struct RateLimits {
+    /// Per IP.
     pub register: Limit,
+    /// Per IP.
     pub forgot_password: Limit,
+    /// Per IP.
     pub login: Limit,
-    pub failed_login_per_account: Limit,
+    /// Wrong passwords per account and source IP: one attacker address cannot lock the owner
+    /// out, it only locks itself out.
+    pub failed_password_per_ip: Limit,
+    /// Wrong passwords per account from every address together: the ceiling for attackers
+    /// with many addresses.
+    pub failed_password: Limit,
+    /// Wrong TOTP or recovery codes per account (the password was right).
+    pub failed_code: Limit,
+    /// Mail to one address (reset, verification, email change), whether it has an account or not.
+    pub mail_per_address: Limit,
+    /// Per IP.
     pub session_refresh: Limit,
+    /// Per user.
     pub app_registration: Limit,
+    /// Per client.
     pub token_endpoint: Limit,
 }
 
@@ -78,7 +94,10 @@ impl RateLimits {
             register: limit,
             forgot_password: limit,
             login: limit,
-            failed_login_per_account: limit,
+            failed_password_per_ip: limit,
+            failed_password: limit,
+            failed_code: limit,
+            mail_per_address: limit,
             session_refresh: limit,
             app_registration: limit,
             token_endpoint: limit,
@@ -92,7 +111,10 @@ impl Default for RateLimits {
             register: Limit::new(5, 3600),
             forgot_password: Limit::new(5, 3600),
             login: Limit::new(10, 60),
-            failed_login_per_account: Limit::new(10, 900),
+            failed_password_per_ip: Limit::new(10, 900),
+            failed_password: Limit::new(100, 3600),
+            failed_code: Limit::new(10, 900),
+            mail_per_address: Limit::new(3, 3600),
             session_refresh: Limit::new(20, 60),
             app_registration: Limit::new(3, 3600),
             token_endpoint: Limit::new(60, 60),
@@ -131,6 +153,9 @@ pub struct Config {
     pub mail_from: String,
     pub mail_backend: MailBackend,
     pub rate_limits: RateLimits,
+    /// How recent a login must be for security-sensitive changes (TOTP, recovery codes,
+    /// email change).
+    pub recent_login: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Lower-case addresses that become admins once verified.
@@ -188,6 +213,7 @@ impl Default for Config {
             mail_from: "Buddo <no-reply@buddo.local>".into(),
             mail_backend: MailBackend::Local,
             rate_limits: RateLimits::default(),
+            recent_login: Duration::from_secs(15 * 60),
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
             referral_bonus: 100,
@@ -328,8 +354,13 @@ impl Config {
             register: env.limit("RATE_LIMIT_REGISTER", r.register)?,
             forgot_password: env.limit("RATE_LIMIT_FORGOT_PASSWORD", r.forgot_password)?,
             login: env.limit("RATE_LIMIT_LOGIN", r.login)?,
-            failed_login_per_account: env
-                .limit("RATE_LIMIT_FAILED_LOGIN", r.failed_login_per_account)?,
+            failed_password_per_ip: env.limit(
+                "RATE_LIMIT_FAILED_PASSWORD_PER_IP",
+                r.failed_password_per_ip,
+            )?,
+            failed_password: env.limit("RATE_LIMIT_FAILED_PASSWORD", r.failed_password)?,
+            failed_code: env.limit("RATE_LIMIT_FAILED_CODE", r.failed_code)?,
+            mail_per_address: env.limit("RATE_LIMIT_MAIL_PER_ADDRESS", r.mail_per_address)?,
             session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
             app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
             token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
@@ -367,6 +398,7 @@ impl Config {
             mail_from: env.raw("MAIL_FROM").unwrap_or(d.mail_from),
             mail_backend,
             rate_limits,
+            recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env
                 .list("BUDDO_ADMIN_EMAILS")
@@ -385,7 +417,7 @@ impl Config {
         })
     }
 
-    /// Multiplier for the n-th registered user (DESIGN.md §8).
+    /// Multiplier for the n-th registered user.
     pub fn signup_multiplier(&self, registration_number: u64) -> f64 {
         self.signup_multipliers
             .iter()

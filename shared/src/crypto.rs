@@ -32,13 +32,24 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
-/// A code from an alphabet without look-alike characters (no 0/O, 1/I/L).
-pub fn random_code(len: usize) -> String {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rngs::OsRng;
     (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
         .collect()
+}
+
+/// A code from an alphabet without look-alike characters (no 0/O, 1/I/L).
+pub fn random_code(len: usize) -> String {
+    random_from(b"23456789ABCDEFGHJKMNPQRSTUVWXYZ", len)
+}
+
+/// Crockford's base32 alphabet: 32 symbols (5 bits each), no I, L, O or U.
+pub const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// `len` symbols of [`BASE32`]: `5 × len` random bits.
+pub fn random_base32(len: usize) -> String {
+    random_from(BASE32, len)
 }
 
 #[cfg(test)]

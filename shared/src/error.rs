@@ -1,4 +1,4 @@
-//! The one error type of every endpoint and its JSON shape (DESIGN.md §13):
+//! The one error type of every endpoint and its JSON shape (docs/architecture.md, "Errors"):
 //! `{"error": "<snake_case_code>", "message": "<human text>"}` plus documented extras.
 
 use std::borrow::Cow;
@@ -8,7 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::store::StoreError;
+use crate::store::{Key, StoreError};
 
 pub type Msg = Cow<'static, str>;
 
@@ -38,8 +38,9 @@ pub enum ApiError {
     },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// A store failure nobody turned into a rule of the domain (see [`OnCondition`]).
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -95,8 +96,11 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Status { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
+                StatusCode::CONFLICT
+            }
+            ApiError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -131,12 +135,19 @@ impl ApiError {
                 "Too many requests; try again later".into(),
                 Some(("retry_after", json!(retry_after))),
             ),
-            ApiError::Unavailable(_) => (
+            ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => (
+                "conflict",
+                "A concurrent request changed the same data; try again".into(),
+                None,
+            ),
+            ApiError::Store(StoreError::Unavailable(_)) => (
                 "service_unavailable",
                 "The service is busy; try again".into(),
                 None,
             ),
-            ApiError::Internal(_) => ("internal_error", "Internal server error".into(), None),
+            ApiError::Store(_) | ApiError::Internal(_) => {
+                ("internal_error", "Internal server error".into(), None)
+            }
         };
         let mut body = json!({ "error": code, "message": message });
         if let Some((name, value)) = extra {
@@ -146,17 +157,30 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict => ApiError::Status {
-                status: StatusCode::CONFLICT,
-                code: "conflict",
-                message: "A concurrent request changed the same data; try again".into(),
-            },
-            StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
-            other => ApiError::Internal(other.into()),
-        }
+/// Turns "the condition on this item failed" into the error a user should see, in one line
+/// per rule: `store.write(ops).await.on_condition(&keys::email_marker(e), email_taken)?`.
+/// Every other outcome passes through unchanged, so calls chain.
+pub trait OnCondition<T> {
+    fn on_condition(self, key: &Key, error: impl FnOnce() -> ApiError) -> ApiResult<T>;
+    /// A failed condition on any item of the write.
+    fn on_any_condition(self, error: impl FnOnce() -> ApiError) -> ApiResult<T>;
+}
+
+impl<T, E: Into<ApiError>> OnCondition<T> for Result<T, E> {
+    fn on_condition(self, key: &Key, error: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(Into::into).map_err(|e| match e {
+            ApiError::Store(StoreError::ConditionFailed { key: failed }) if &failed == key => {
+                error()
+            }
+            other => other,
+        })
+    }
+
+    fn on_any_condition(self, error: impl FnOnce() -> ApiError) -> ApiResult<T> {
+        self.map_err(Into::into).map_err(|e| match e {
+            ApiError::Store(StoreError::ConditionFailed { .. }) => error(),
+            other => other,
+        })
     }
 }
 
@@ -164,7 +188,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
-            ApiError::Unavailable(detail) => tracing::warn!(%detail, "dependency unavailable"),
+            ApiError::Store(StoreError::Unavailable(detail)) => {
+                tracing::warn!(%detail, "store unavailable")
+            }
+            ApiError::Store(e @ (StoreError::Invalid(_) | StoreError::Corrupt(_))) => {
+                tracing::error!(error = %e, "store error")
+            }
+            ApiError::Store(e) => tracing::info!(error = %e, "write lost a race"),
             _ => {}
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();

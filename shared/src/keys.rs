@@ -1,4 +1,5 @@
-//! The one place that builds table keys (DESIGN.md §4). Secrets appear here only as hashes.
+//! The one place that builds table keys (docs/architecture.md, "Table design"). Secrets
+//! appear here only as hashes.
 
 use crate::store::Key;
 
@@ -11,6 +12,10 @@ pub fn user_pk(user_id: &str) -> String {
 pub fn user(user_id: &str) -> Key {
     Key::new(user_pk(user_id), PROFILE)
 }
+
+/// An id no user has (user ids are UUIDs): read where an unknown account must cost the same
+/// reads as a known one.
+pub const NO_USER: &str = "-";
 
 /// Uniqueness marker: one per lower-cased email.
 pub fn email_marker(email_lower: &str) -> Key {
@@ -66,9 +71,19 @@ pub fn rate_window(bucket: &str, subject: &str, window_start: i64) -> Key {
     )
 }
 
+const OUTBOX_PREFIX: &str = "OUTBOX#";
+const OUTBOX_SK: &str = "OUTBOX";
+
 pub fn outbox(message_id: &str) -> Key {
-    Key::new(format!("OUTBOX#{message_id}"), "OUTBOX")
+    Key::new(format!("{OUTBOX_PREFIX}{message_id}"), OUTBOX_SK)
+}
+
+/// The key, when `(pk, sk)` is an outbox message's.
+pub fn as_outbox(pk: &str, sk: &str) -> Option<Key> {
+    (pk.starts_with(OUTBOX_PREFIX) && sk == OUTBOX_SK).then(|| Key::new(pk, sk))
 }
 
 /// GSI1 partition of mail not yet sent.
 pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING";
+/// GSI1 partition of mail given up after every attempt failed (`buddo admin mail retry`).
+pub const OUTBOX_FAILED: &str = "OUTBOX#FAILED";

@@ -1,13 +1,71 @@
-//! Fixed-window counters kept in the table (DESIGN.md §11), so limits hold across Lambda
-//! instances. Subjects (addresses, emails) appear in keys only as hashes.
+//! Fixed-window counters kept in the table (docs/architecture.md, "Abuse limits"), so limits
+//! hold across Lambda instances. Subjects (addresses, emails) appear in keys only as hashes.
+//!
+//! Every count is one conditional increment (`count < limit`), so parallel requests can never
+//! push a window past its limit: an attempt is reserved before the work it guards is done,
+//! and a reservation that turns out not to be a failure is released again.
+
+use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::Limit;
 use crate::crypto::hash_secret;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
-use crate::store::{SharedTable, Update, TTL};
-use std::sync::Arc;
+use crate::store::{Cond, Key, SharedTable, StoreError, Update, WriteOp, TTL};
+
+/// One counter: a bucket (what is counted), a subject (whose), and its limit.
+#[derive(Clone, Copy, Debug)]
+pub struct Counter<'a> {
+    pub bucket: &'a str,
+    pub subject: &'a str,
+    pub limit: Limit,
+}
+
+impl<'a> Counter<'a> {
+    pub fn new(bucket: &'a str, subject: &'a str, limit: Limit) -> Self {
+        Counter {
+            bucket,
+            subject,
+            limit,
+        }
+    }
+}
+
+/// The current window of a counter.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub key: Key,
+    pub ends_at: i64,
+    limit: Limit,
+}
+
+impl Window {
+    /// The increment that counts one event unless the window is full; put it in an atomic
+    /// write, and map a failed condition on [`Window::key`] with [`Window::exceeded`].
+    pub fn count_op(&self) -> WriteOp {
+        Update::new(self.key.clone())
+            .add("count", 1)
+            .set(TTL, self.ends_at + 60)
+            .when(Cond::attr_not_exists("count").or(Cond::lt("count", i64::from(self.limit.limit))))
+            .into_op()
+    }
+
+    /// 429 with the seconds until this window ends.
+    pub fn exceeded(&self, now: i64) -> ApiError {
+        ApiError::TooManyRequests {
+            retry_after: (self.ends_at - now).max(1) as u64,
+        }
+    }
+}
+
+/// Events counted by [`RateLimiter::reserve`]; give them back with [`RateLimiter::release`]
+/// when the attempt turned out not to count (the password was right).
+#[must_use]
+#[derive(Debug, Default)]
+pub struct Reservation {
+    keys: Vec<Key>,
+}
 
 #[derive(Clone)]
 pub struct RateLimiter {
@@ -15,70 +73,64 @@ pub struct RateLimiter {
     clock: Arc<dyn Clock>,
 }
 
-struct Window {
-    key: crate::store::Key,
-    ends_at: i64,
-}
-
 impl RateLimiter {
     pub fn new(table: SharedTable, clock: Arc<dyn Clock>) -> Self {
         RateLimiter { table, clock }
     }
 
-    fn window(&self, bucket: &str, subject: &str, limit: Limit) -> (Window, i64) {
-        let now = self.clock.now().unix_timestamp();
-        let secs = limit.window.as_secs().max(1) as i64;
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    pub fn window(&self, counter: Counter<'_>) -> Window {
+        let now = self.now();
+        let secs = counter.limit.window.as_secs().max(1) as i64;
         let start = now - now.rem_euclid(secs);
-        let key = keys::rate_window(bucket, &hash_secret(subject), start);
-        (
-            Window {
-                key,
-                ends_at: start + secs,
-            },
-            now,
-        )
-    }
-
-    /// Counts one request; refuses it with 429 once the window holds more than the limit.
-    pub async fn hit(&self, bucket: &str, subject: &str, limit: Limit) -> ApiResult<()> {
-        let count = self.record(bucket, subject, limit).await?;
-        if count > i64::from(limit.limit) {
-            let (window, now) = self.window(bucket, subject, limit);
-            return Err(ApiError::TooManyRequests {
-                retry_after: (window.ends_at - now).max(1) as u64,
-            });
+        Window {
+            key: keys::rate_window(counter.bucket, &hash_secret(counter.subject), start),
+            ends_at: start + secs,
+            limit: counter.limit,
         }
-        Ok(())
     }
 
-    /// Refuses with 429 when the window already holds `limit` events, without counting.
-    pub async fn check(&self, bucket: &str, subject: &str, limit: Limit) -> ApiResult<()> {
-        let (window, now) = self.window(bucket, subject, limit);
-        let count = self
-            .table
-            .get(&window.key)
-            .await?
-            .and_then(|item| item.get("count").and_then(|v| v.as_i64()))
-            .unwrap_or(0);
-        if count >= i64::from(limit.limit) {
-            return Err(ApiError::TooManyRequests {
-                retry_after: (window.ends_at - now).max(1) as u64,
-            });
+    /// Counts one event in `window`, or answers 429 when it is full.
+    async fn count(&self, window: &Window) -> ApiResult<()> {
+        match self.table.write(vec![window.count_op()]).await {
+            Err(StoreError::ConditionFailed { key }) if key == window.key => {
+                Err(window.exceeded(self.now()))
+            }
+            other => other.map_err(Into::into),
         }
-        Ok(())
     }
 
-    /// Counts one event and returns the window's count.
-    pub async fn record(&self, bucket: &str, subject: &str, limit: Limit) -> ApiResult<i64> {
-        let (window, _) = self.window(bucket, subject, limit);
-        let item = self
-            .table
-            .update_returning(
-                Update::new(window.key)
-                    .add("count", 1)
-                    .set(TTL, window.ends_at + 60),
-            )
-            .await?;
-        Ok(item.get("count").and_then(|v| v.as_i64()).unwrap_or(1))
+    /// Counts one request; refuses it with 429 once the window holds `limit` of them.
+    pub async fn hit(&self, counter: Counter<'_>) -> ApiResult<()> {
+        self.count(&self.window(counter)).await
+    }
+
+    /// Reserves one event in every counter, in order, or none: when one is full the ones
+    /// already taken are given back and the answer is 429.
+    pub async fn reserve(&self, counters: &[Counter<'_>]) -> ApiResult<Reservation> {
+        let mut taken = Reservation::default();
+        for counter in counters {
+            let window = self.window(*counter);
+            if let Err(e) = self.count(&window).await {
+                self.release(taken).await;
+                return Err(e);
+            }
+            taken.keys.push(window.key);
+        }
+        Ok(taken)
+    }
+
+    /// Gives reserved events back. Losing one only makes a limit stricter for a while, so a
+    /// failure is logged, not returned.
+    pub async fn release(&self, reservation: Reservation) {
+        for key in reservation.keys {
+            let undo = Update::new(key).add("count", -1).when(Cond::Exists);
+            if let Err(e) = self.table.write(vec![undo.into_op()]).await {
+                tracing::warn!(error = %e, "releasing a rate-limit reservation");
+            }
+        }
     }
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buddo_shared::clock::{Clock, SystemClock};
-use buddo_shared::domain::accounts::{self, Registration};
+use buddo_shared::domain::identity::accounts::{self, Registration};
+use buddo_shared::domain::identity::users;
 use buddo_shared::domain::input::{Email, Password, Username};
-use buddo_shared::domain::users;
-use buddo_shared::http::ClientIp;
+use buddo_shared::domain::RequestMeta;
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable};
 use buddo_shared::AppState;
@@ -58,7 +58,7 @@ async fn register(table: SharedTable, email: &str) -> String {
         password: Password::parse("password", "correct horse battery").unwrap(),
         referral_code: None,
     };
-    accounts::register(&state, registration, &ClientIp(None))
+    accounts::register(&state, registration, &RequestMeta::default())
         .await
         .unwrap()
         .id

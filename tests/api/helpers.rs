@@ -328,6 +328,23 @@ impl TestApp {
         self.post("/api/auth/login", body).await
     }
 
+    /// A login from another client address (needs `trust_forwarded_for` in the config).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Resp {
+        let req = self
+            .client
+            .post(self.url("/api/auth/login"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "email": email, "password": password }));
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    /// A registered user whose address is verified.
+    pub async fn new_verified_user(&self) -> TestUser {
+        let user = self.new_user().await;
+        self.verify_email_of(&user).await;
+        user
+    }
+
     pub async fn login_ok(&self, user: &TestUser) -> Session {
         let resp = self.login(&user.email, &user.password, None).await;
         session_of(resp.assert_status(200))

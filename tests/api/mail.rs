@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use buddo_mailer::Mailer;
 use buddo_shared::clock::Clock;
 use buddo_shared::mail::{self, LocalMailer, Mail, MailSender, SesMailer};
@@ -33,11 +35,24 @@ impl MailSender for RecordingSender {
     }
 }
 
-fn stream_event(pk: &str) -> Value {
-    json!({ "Records": [{
-        "eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-        "dynamodb": { "Keys": { "PK": { "S": pk }, "SK": { "S": "OUTBOX" } }, "SequenceNumber": "111", "StreamViewType": "NEW_IMAGE" }
-    }]})
+fn stream_event_of(kind: &str, pk: &str) -> Event {
+    serde_json::from_value(json!({ "Records": [{
+        "eventID": "1", "eventName": kind, "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+        "dynamodb": {
+            "Keys": { "PK": { "S": pk }, "SK": { "S": "OUTBOX" } },
+            "SequenceNumber": "111", "SizeBytes": 120, "StreamViewType": "NEW_IMAGE"
+        }
+    }]}))
+    .expect("a DynamoDB stream event")
+}
+
+fn stream_event(pk: &str) -> Event {
+    stream_event_of("INSERT", pk)
+}
+
+/// The `ReportBatchItemFailures` answer as Lambda reads it.
+fn answer(response: DynamoDbEventResponse) -> Value {
+    serde_json::to_value(response).unwrap()
 }
 
 async fn outbox_pk(app: &TestApp, to: &str) -> String {
@@ -63,11 +78,11 @@ backend_tests! {
         let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone() };
 
         // First delivery fails: the record is reported for retry and the message stays pending.
-        let out = mailer.handle(&stream_event(&pk)).await;
+        let out = answer(mailer.handle(&stream_event(&pk)).await);
         assert_eq!(out, json!({ "batchItemFailures": [{ "itemIdentifier": "111" }] }));
         assert_eq!(app.mails_to(&user.email).await.len(), 1);
 
-        let out = mailer.handle(&stream_event(&pk)).await;
+        let out = answer(mailer.handle(&stream_event(&pk)).await);
         assert_eq!(out, json!({ "batchItemFailures": [] }));
         // A redelivered stream record does not send twice.
         mailer.handle(&stream_event(&pk)).await;
@@ -81,9 +96,8 @@ backend_tests! {
         assert_eq!(item["status"], "sent");
         assert!(item.get("text").is_none(), "the single-use link is not kept after sending");
         // Other event kinds and tables' items are ignored.
-        let mut modify = stream_event(&pk);
-        modify["Records"][0]["eventName"] = json!("MODIFY");
-        assert_eq!(mailer.handle(&modify).await, json!({ "batchItemFailures": [] }));
+        let modify = stream_event_of("MODIFY", &pk);
+        assert_eq!(answer(mailer.handle(&modify).await), json!({ "batchItemFailures": [] }));
     }
 
     async fn local_delivery_prints_and_saves_the_mail(backend) {
@@ -110,16 +124,29 @@ backend_tests! {
         let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone() };
         for attempt in 1..=mail::MAX_ATTEMPTS {
             let out = mailer.handle(&stream_event(&pk)).await;
-            assert_eq!(out["batchItemFailures"].as_array().unwrap().len(), 1, "attempt {attempt}");
+            assert_eq!(out.batch_item_failures.len(), 1, "attempt {attempt}");
         }
-        let item = app.state.table.get(&buddo_shared::store::Key::new(pk.clone(), "OUTBOX")).await.unwrap().unwrap();
+        let key = buddo_shared::store::Key::new(pk.clone(), "OUTBOX");
+        let item = app.state.table.get(&key).await.unwrap().unwrap();
         assert_eq!(item["status"], "failed");
         assert_eq!(item["attempts"], mail::MAX_ATTEMPTS);
-        assert!(item.get("text").is_none());
+        assert!(item.get("text").is_some(), "kept, to be sent once the fault is fixed");
         assert!(app.mails_to(&user.email).await.is_empty(), "no longer queued");
         // Later deliveries leave it alone.
-        assert_eq!(mailer.handle(&stream_event(&pk)).await, json!({ "batchItemFailures": [] }));
+        assert_eq!(answer(mailer.handle(&stream_event(&pk)).await), json!({ "batchItemFailures": [] }));
         assert!(sender.sent.lock().unwrap().is_empty());
+
+        // The operator's replay: requeued with fresh attempts, then sent once.
+        assert_eq!(mail::requeue_failed(app.state.table.as_ref()).await.unwrap(), 1);
+        assert_eq!(app.mails_to(&user.email).await.len(), 1);
+        *sender.fail_first.lock().unwrap() = 0;
+        let sent = mail::deliver_pending(app.state.table.as_ref(), sender.as_ref(), "no-reply@buddo.test", app.clock.now()).await.unwrap();
+        assert_eq!(sent, 1);
+        assert_eq!(sender.sent.lock().unwrap().len(), 1);
+        let item = app.state.table.get(&key).await.unwrap().unwrap();
+        assert_eq!(item["status"], "sent");
+        assert!(item.get("text").is_none());
+        assert_eq!(mail::requeue_failed(app.state.table.as_ref()).await.unwrap(), 0);
     }
 
 }
@@ -158,7 +185,7 @@ async fn the_mailer_sends_through_ses() {
         clock: app.clock.clone(),
     };
     assert_eq!(
-        mailer.handle(&stream_event(&pk)).await,
+        answer(mailer.handle(&stream_event(&pk)).await),
         json!({ "batchItemFailures": [] })
     );
 

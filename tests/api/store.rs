@@ -51,11 +51,11 @@ backend_tests! {
         let (t, _) = table(backend).await;
         t.write(vec![WriteOp::put_new(item("A", "1", json!({})))]).await.unwrap();
         let err = t.write(vec![WriteOp::put_new(item("A", "1", json!({"x": 1})))]).await.unwrap_err();
-        assert!(matches!(err, StoreError::ConditionFailed { op: 0 }), "{err:?}");
+        assert_eq!(err.failed_key(), Some(&Key::new("A", "1")), "{err:?}");
         assert!(t.get(&Key::new("A", "1")).await.unwrap().unwrap().get("x").is_none());
     }
 
-    async fn multi_item_write_is_all_or_nothing_and_names_the_failed_op(backend) {
+    async fn multi_item_write_is_all_or_nothing_and_names_the_failed_item(backend) {
         let (t, _) = table(backend).await;
         t.write(vec![WriteOp::put(item("A", "taken", json!({})))]).await.unwrap();
         let err = t
@@ -66,7 +66,7 @@ backend_tests! {
             ])
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::ConditionFailed { op: 2 }), "{err:?}");
+        assert_eq!(err.failed_key(), Some(&Key::new("A", "taken")), "{err:?}");
         assert!(t.get(&Key::new("A", "new1")).await.unwrap().is_none());
         assert!(t.get(&Key::new("A", "counter")).await.unwrap().is_none());
 
@@ -121,10 +121,11 @@ backend_tests! {
         let holds = |cond: Cond| {
             let t = t.clone();
             let key = key.clone();
+            let key2 = key.clone();
             async move {
                 match t.write(vec![WriteOp::check(key, cond)]).await {
                     Ok(()) => true,
-                    Err(StoreError::ConditionFailed { op: 0 }) => false,
+                    Err(StoreError::ConditionFailed { key: failed }) if failed == key2 => false,
                     Err(e) => panic!("{e:?}"),
                 }
             }
@@ -263,7 +264,8 @@ backend_tests! {
         for task in tasks {
             match task.await.unwrap() {
                 Ok(()) => ok += 1,
-                Err(StoreError::ConditionFailed { op: 0 }) | Err(StoreError::Conflict) => {}
+                Err(StoreError::ConditionFailed { key: failed }) if failed == Key::new("ACC", "1") => {}
+                Err(StoreError::Conflict) => {}
                 Err(e) => panic!("{e:?}"),
             }
         }

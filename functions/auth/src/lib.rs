@@ -1,58 +1,67 @@
 //! `/api/auth/*`: registration, login, tokens, email verification, password reset and
-//! change, email change, TOTP. Handlers parse input and call the domain in `buddo_shared`.
+//! change, email change, TOTP. Handlers parse input into domain types, call one domain
+//! function, and answer in the reference's shape (`views`).
+
+mod views;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::response::{IntoResponse, Response};
+use axum::Json as Body;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use buddo_shared::domain::accounts::{self, LoginAttempt, Registration};
-use buddo_shared::domain::input::{self, Email, Password, Username};
-use buddo_shared::domain::{mfa, sessions};
-use buddo_shared::http::{AuthUser, ClientIp, Json, UserAgent};
-use buddo_shared::{totp, ApiError, ApiResult, AppState};
+use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration};
+use buddo_shared::domain::identity::{mfa, sessions};
+use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
+use buddo_shared::domain::RequestMeta;
+use buddo_shared::http::{AuthUser, Json, Routes};
+use buddo_shared::{ApiError, ApiResult, AppState};
 
-type JsonValue = axum::Json<Value>;
+use views::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
     let config = state.config.clone();
-    buddo_shared::http::finish(routes(state), &config)
+    buddo_shared::http::finish(routes().with_state(state), &config)
 }
 
-/// The bare routes, for merging with other groups into one local server.
-pub fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/me", get(me))
-        .route("/api/auth/sessions", get(list_sessions))
-        .route("/api/auth/sessions/{id}", delete(revoke_session))
-        .route("/api/auth/forgot-password", post(forgot_password))
-        .route("/api/auth/reset-password", post(reset_password))
-        .route("/api/auth/send-verification", post(send_verification))
-        .route("/api/auth/verify-email", post(verify_email))
-        .route("/api/auth/change-password", post(change_password))
-        .route("/api/auth/change-email", post(change_email))
-        .route("/api/auth/change-email/confirm", post(confirm_email_change))
-        .route("/api/auth/totp/setup", post(totp_setup))
-        .route("/api/auth/totp/enable", post(totp_enable))
-        .route("/api/auth/totp/verify", post(totp_verify))
-        .route("/api/auth/totp/status", get(totp_status))
-        .route("/api/auth/totp/disable", post(totp_disable))
-        .route(
-            "/api/auth/totp/recovery-codes",
-            post(regenerate_recovery_codes),
-        )
-        .with_state(state)
+/// The group's routes, for the Lambda router, the local server and the route list.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/api/auth/register", register)
+        .post("/api/auth/login", login)
+        .post("/api/auth/refresh", refresh)
+        .post("/api/auth/logout", logout)
+        .get("/api/auth/me", me)
+        .get("/api/auth/sessions", list_sessions)
+        .delete("/api/auth/sessions/{id}", revoke_session)
+        .post("/api/auth/forgot-password", forgot_password)
+        .post("/api/auth/reset-password", reset_password)
+        .post("/api/auth/send-verification", send_verification)
+        .post("/api/auth/verify-email", verify_email)
+        .post("/api/auth/change-password", change_password)
+        .post("/api/auth/change-email", change_email)
+        .post("/api/auth/change-email/confirm", confirm_email_change)
+        .post("/api/auth/totp/setup", totp_setup)
+        .post("/api/auth/totp/enable", totp_enable)
+        .post("/api/auth/totp/verify", totp_verify)
+        .get("/api/auth/totp/status", totp_status)
+        .post("/api/auth/totp/disable", totp_disable)
+        .post("/api/auth/totp/recovery-codes", regenerate_recovery_codes)
 }
 
-fn message(text: &str) -> JsonValue {
-    axum::Json(json!({ "message": text }))
+/// A JSON answer. Views borrow from what the domain returned, so they are serialized here.
+fn json<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
+    (status, Body(body)).into_response()
+}
+
+fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
+    Ok(json(StatusCode::OK, body))
+}
+
+fn message(message: &'static str) -> ApiResult<Response> {
+    ok(Message { message })
 }
 
 #[derive(Deserialize)]
@@ -66,20 +75,18 @@ struct RegisterBody {
 
 async fn register(
     State(state): State<AppState>,
-    ip: ClientIp,
+    meta: RequestMeta,
     Json(body): Json<RegisterBody>,
-) -> ApiResult<(StatusCode, JsonValue)> {
+) -> ApiResult<Response> {
     let registration = Registration {
         email: Email::parse("email", &body.email)?,
         username: Username::parse(&body.username)?,
         password: Password::parse("password", &body.password)?,
         referral_code: body.referral_code,
     };
-    let user = accounts::register(&state, registration, &ip).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({ "user": user.registered(&state.config) })),
-    ))
+    let user = accounts::register(&state, registration, &meta).await?;
+    let user = RegisteredUser::new(&user, &state.config);
+    Ok(json(StatusCode::CREATED, UserEnvelope { user }))
 }
 
 #[derive(Deserialize)]
@@ -92,19 +99,23 @@ struct LoginBody {
 
 async fn login(
     State(state): State<AppState>,
-    ip: ClientIp,
-    UserAgent(user_agent): UserAgent,
+    meta: RequestMeta,
     Json(body): Json<LoginBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
+    let totp_code = match body.totp_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(code) => Some(OtpCode::parse("totp_code", code)?),
+    };
     let attempt = LoginAttempt {
         email: Email::parse("email", &body.email)?,
         password: input::login_password(&body.password)?,
-        totp_code: body.totp_code,
+        totp_code,
     };
-    let (user, tokens) = accounts::login(&state, attempt, &ip, user_agent).await?;
-    let mut out = tokens.to_json();
-    out["user"] = user.summary(&state.config);
-    Ok(axum::Json(out))
+    let (user, tokens) = accounts::login(&state, attempt, &meta).await?;
+    ok(LoginResponse {
+        tokens: tokens.into(),
+        user: LoginUser::new(&user, &state.config),
+    })
 }
 
 #[derive(Deserialize)]
@@ -115,42 +126,41 @@ struct RefreshBody {
 async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let token = input::token("refresh_token", &body.refresh_token)?;
-    Ok(axum::Json(
-        sessions::refresh(&state, &token).await?.to_json(),
-    ))
+    ok(TokenPair::from(sessions::refresh(&state, &token).await?))
 }
 
-async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
+async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     sessions::revoke(&state, &auth.user.id, &auth.session.id).await?;
-    Ok(message("Logged out"))
+    message("Logged out")
 }
 
-async fn me(State(state): State<AppState>, auth: AuthUser) -> JsonValue {
-    axum::Json(json!({ "user": auth.user.profile(&state.config) }))
+async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    ok(UserEnvelope {
+        user: Profile::new(&auth.user, &state.config),
+    })
 }
 
-async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
-    let list = sessions::list(&state, &auth.user.id).await?;
-    // Sessions of an older generation no longer count, even before they are tidied away.
-    let views: Vec<Value> = list
-        .iter()
-        .filter(|s| s.generation == auth.user.session_generation)
-        .map(|s| s.view(&auth.session.id))
-        .collect();
-    Ok(axum::Json(json!({ "sessions": views })))
+async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    let live = sessions::list_live(&state, &auth.user).await?;
+    ok(SessionList {
+        sessions: live
+            .iter()
+            .map(|s| SessionView::new(s, &auth.session.id))
+            .collect(),
+    })
 }
 
 async fn revoke_session(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     if id.len() > 64 || !sessions::revoke(&state, &auth.user.id, &id).await? {
         return Err(ApiError::not_found("session_not_found", "No such session"));
     }
-    Ok(message("Session revoked"))
+    message("Session revoked")
 }
 
 #[derive(Deserialize)]
@@ -160,12 +170,12 @@ struct EmailBody {
 
 async fn forgot_password(
     State(state): State<AppState>,
-    ip: ClientIp,
+    meta: RequestMeta,
     Json(body): Json<EmailBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let email = Email::parse("email", &body.email)?;
-    accounts::forgot_password(&state, email, &ip).await?;
-    Ok(message(accounts::FORGOT_PASSWORD_MESSAGE))
+    accounts::forgot_password(&state, email, &meta).await?;
+    message(accounts::FORGOT_PASSWORD_MESSAGE)
 }
 
 #[derive(Deserialize)]
@@ -177,18 +187,16 @@ struct ResetBody {
 async fn reset_password(
     State(state): State<AppState>,
     Json(body): Json<ResetBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
     accounts::reset_password(&state, &token, password).await?;
-    Ok(message(
-        "Your password has been reset; sign in with the new one",
-    ))
+    message("Your password has been reset; sign in with the new one")
 }
 
-async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
+async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     accounts::send_verification(&state, &auth.user).await?;
-    Ok(message("Verification email sent"))
+    message("Verification email sent")
 }
 
 #[derive(Deserialize)]
@@ -199,10 +207,10 @@ struct TokenBody {
 async fn verify_email(
     State(state): State<AppState>,
     Json(body): Json<TokenBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     accounts::verify_email(&state, &token).await?;
-    Ok(message("Email verified"))
+    message("Email verified")
 }
 
 #[derive(Deserialize)]
@@ -214,13 +222,14 @@ struct ChangePasswordBody {
 async fn change_password(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<ChangePasswordBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let current = input::login_password(&body.current_password)
         .map_err(|_| ApiError::field("current_password", "is required"))?;
     let new = Password::parse("new_password", &body.new_password)?;
-    accounts::change_password(&state, &auth.user, &auth.session.id, current, new).await?;
-    Ok(message("Password changed; other sessions were signed out"))
+    accounts::change_password(&state, &auth, current, new, &meta).await?;
+    message("Password changed; other sessions were signed out")
 }
 
 #[derive(Deserialize)]
@@ -232,26 +241,30 @@ struct ChangeEmailBody {
 async fn change_email(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<ChangeEmailBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let new_email = Email::parse("new_email", &body.new_email)?;
     let password = input::login_password(&body.password)?;
-    accounts::change_email(&state, &auth.user, new_email, password).await?;
-    Ok(message("A confirmation link was sent to the new address"))
+    accounts::change_email(&state, &auth, new_email, password, &meta).await?;
+    message("A confirmation link was sent to the new address")
 }
 
 async fn confirm_email_change(
     State(state): State<AppState>,
     Json(body): Json<TokenBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     accounts::confirm_email_change(&state, &token).await?;
-    Ok(message("Email address changed"))
+    message("Email address changed")
 }
 
-async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
-    let (secret, uri) = mfa::setup(&state, &auth.user).await?;
-    Ok(axum::Json(json!({ "secret": secret, "uri": uri })))
+async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    let setup = mfa::setup(&state, &auth).await?;
+    ok(TotpSetupResponse {
+        secret: setup.secret,
+        uri: setup.uri,
+    })
 }
 
 #[derive(Deserialize)]
@@ -259,55 +272,34 @@ struct CodeBody {
     code: String,
 }
 
-fn code(raw: &str) -> ApiResult<&str> {
-    let c = raw.trim();
-    if c.is_empty() || c.len() > 32 {
-        return Err(ApiError::field(
-            "code",
-            "must be a 6-digit TOTP code or a recovery code",
-        ));
-    }
-    Ok(c)
-}
-
 async fn totp_enable(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<CodeBody>,
-) -> ApiResult<JsonValue> {
-    let code = code(&body.code)?;
-    if !totp::looks_like_code(code) {
-        return Err(ApiError::field(
-            "code",
-            "must be the 6-digit code from the authenticator app",
-        ));
-    }
-    let recovery_codes = mfa::enable(&state, &auth.user, code).await?;
-    Ok(axum::Json(json!({
-        "message": "Two-factor authentication enabled; store the recovery codes safely",
-        "recovery_codes": recovery_codes,
-    })))
+) -> ApiResult<Response> {
+    let code = OtpCode::parse_totp("code", &body.code)?;
+    let recovery_codes = mfa::enable(&state, &auth, &code).await?;
+    ok(TotpEnabled {
+        message: "Two-factor authentication enabled; store the recovery codes safely",
+        recovery_codes,
+    })
 }
 
 async fn totp_verify(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<CodeBody>,
-) -> ApiResult<JsonValue> {
-    mfa::require_code(&state, &auth.user, code(&body.code)?).await?;
-    Ok(message("Code verified"))
+) -> ApiResult<Response> {
+    mfa::verify(&state, &auth.user, &OtpCode::parse("code", &body.code)?).await?;
+    message("Code verified")
 }
 
-async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<JsonValue> {
-    let left = if auth.user.totp_enabled {
-        mfa::recovery_codes_left(&state, &auth.user).await?
-    } else {
-        0
-    };
-    Ok(axum::Json(json!({
-        "enabled": auth.user.totp_enabled,
-        "recovery_codes_remaining": left,
-    })))
+async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    let status = mfa::status(&state, &auth.user).await?;
+    ok(TotpStatus {
+        enabled: status.enabled,
+        recovery_codes_remaining: status.recovery_codes_remaining,
+    })
 }
 
 #[derive(Deserialize)]
@@ -319,28 +311,21 @@ struct DisableBody {
 async fn totp_disable(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<DisableBody>,
-) -> ApiResult<JsonValue> {
+) -> ApiResult<Response> {
     let password = input::login_password(&body.password)?;
-    let code = code(&body.code)?;
-    if !auth.user.totp_enabled {
-        return Err(ApiError::bad_request(
-            "totp_not_enabled",
-            "Two-factor authentication is not enabled",
-        ));
-    }
-    accounts::confirm_password(&state, &auth.user, password).await?;
-    mfa::require_code(&state, &auth.user, code).await?;
-    mfa::disable(&state, &auth.user).await?;
-    Ok(message("Two-factor authentication disabled"))
+    let code = OtpCode::parse("code", &body.code)?;
+    mfa::disable(&state, &auth, password, &code, &meta).await?;
+    message("Two-factor authentication disabled")
 }
 
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<CodeBody>,
-) -> ApiResult<JsonValue> {
-    mfa::require_code(&state, &auth.user, code(&body.code)?).await?;
-    let codes = mfa::regenerate_recovery_codes(&state, &auth.user).await?;
-    Ok(axum::Json(json!({ "recovery_codes": codes })))
+) -> ApiResult<Response> {
+    let code = OtpCode::parse("code", &body.code)?;
+    let recovery_codes = mfa::regenerate_recovery_codes(&state, &auth, &code).await?;
+    ok(RecoveryCodes { recovery_codes })
 }

@@ -1,9 +1,11 @@
-use buddo_shared::http::RuntimeError;
 use buddo_shared::AppState;
 
 #[tokio::main]
-async fn main() -> Result<(), RuntimeError> {
+async fn main() {
     buddo_shared::http::init_tracing(buddo_shared::http::on_lambda());
-    let state = AppState::from_env().await?;
-    buddo_shared::http::run(buddo_auth::router(state)).await
+    let served =
+        async { buddo_shared::http::run(buddo_auth::router(AppState::from_env().await?)).await };
+    if let Err(e) = served.await {
+        buddo_shared::http::exit_on_start_error(e);
+    }
 }

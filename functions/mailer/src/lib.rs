@@ -1,14 +1,19 @@
 //! The mailer: consumes the table's DynamoDB stream and sends each new outbox message
 //! through SES, at most once (see `buddo_shared::mail::deliver`). Records whose send fails
-//! are reported as batch item failures, so Lambda retries only those.
+//! are reported as batch item failures, so Lambda retries only those; records that fail
+//! every retry go to the dead-letter queue of the template, and the messages stay in the
+//! table for `buddo admin mail retry`.
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde_dynamo::AttributeValue;
 
 use buddo_shared::clock::Clock;
+use buddo_shared::keys;
 use buddo_shared::mail::{self, MailSender};
-use buddo_shared::store::{Key, SharedTable};
+use buddo_shared::store::{Key, SharedTable, PK, SK};
 
 pub struct Mailer {
     pub table: SharedTable,
@@ -18,21 +23,22 @@ pub struct Mailer {
 }
 
 /// The outbox key of a stream record, when it is an inserted outbox item.
-fn outbox_key(record: &Value) -> Option<Key> {
-    if record["eventName"] != "INSERT" {
+fn outbox_key(record: &EventRecord) -> Option<Key> {
+    if record.event_name != "INSERT" {
         return None;
     }
-    let keys = &record["dynamodb"]["Keys"];
-    let pk = keys["PK"]["S"].as_str()?;
-    let sk = keys["SK"]["S"].as_str()?;
-    pk.starts_with("OUTBOX#").then(|| Key::new(pk, sk))
+    let string = |name: &str| match record.change.keys.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    keys::as_outbox(string(PK)?, string(SK)?)
 }
 
 impl Mailer {
     /// Handles one stream batch; returns the `ReportBatchItemFailures` response.
-    pub async fn handle(&self, event: &Value) -> Value {
-        let mut failures = Vec::new();
-        for record in event["Records"].as_array().into_iter().flatten() {
+    pub async fn handle(&self, event: &Event) -> DynamoDbEventResponse {
+        let mut batch_item_failures = Vec::new();
+        for record in &event.records {
             let Some(key) = outbox_key(record) else {
                 continue;
             };
@@ -46,12 +52,13 @@ impl Mailer {
             .await;
             if let Err(e) = result {
                 tracing::error!(error = %e, pk = %key.pk, "sending mail failed");
-                let id = record["dynamodb"]["SequenceNumber"]
-                    .as_str()
-                    .unwrap_or_default();
-                failures.push(json!({ "itemIdentifier": id }));
+                batch_item_failures.push(DynamoDbBatchItemFailure {
+                    item_identifier: record.change.sequence_number.clone(),
+                });
             }
         }
-        json!({ "batchItemFailures": failures })
+        DynamoDbEventResponse {
+            batch_item_failures,
+        }
     }
 }

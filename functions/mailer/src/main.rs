@@ -1,16 +1,22 @@
 use std::sync::Arc;
 
+use aws_lambda_events::event::dynamodb::Event;
 use buddo_mailer::Mailer;
 use buddo_shared::clock::{Clock, SystemClock};
 use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::mail::{LocalMailer, MailSender, SesMailer};
 use buddo_shared::store;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use serde_json::Value;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() {
     buddo_shared::http::init_tracing(true);
+    if let Err(e) = run().await {
+        buddo_shared::http::exit_on_start_error(e);
+    }
+}
+
+async fn run() -> Result<(), Error> {
     let config = Config::from_env()?;
     tracing::info!(stage = %config.stage, "starting the mailer");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -24,9 +30,9 @@ async fn main() -> Result<(), Error> {
         from: config.mail_from.clone(),
         clock,
     });
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let mailer = mailer.clone();
-        async move { Ok::<Value, Error>(mailer.handle(&event.payload).await) }
+        async move { Ok::<_, Error>(mailer.handle(&event.payload).await) }
     }))
     .await
 }

@@ -182,6 +182,46 @@ pub fn login_password(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_string())
 }
 
+/// A second-factor code as typed: a 6-digit TOTP code or a recovery code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtpCode(String);
+
+impl std::fmt::Debug for OtpCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OtpCode(…)")
+    }
+}
+
+impl OtpCode {
+    /// Any TOTP or recovery code.
+    pub fn parse(field: &'static str, raw: &str) -> Result<Self, ApiError> {
+        let code = raw.trim();
+        if code.is_empty() || code.len() > 32 {
+            return Err(ApiError::field(
+                field,
+                "must be a 6-digit TOTP code or a recovery code",
+            ));
+        }
+        Ok(OtpCode(code.to_string()))
+    }
+
+    /// A code from the authenticator app only (enabling TOTP proves the app has the secret).
+    pub fn parse_totp(field: &'static str, raw: &str) -> Result<Self, ApiError> {
+        let code = Self::parse(field, raw)?;
+        if !crate::totp::looks_like_code(&code.0) {
+            return Err(ApiError::field(
+                field,
+                "must be the 6-digit code from the authenticator app",
+            ));
+        }
+        Ok(code)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A single-use token from a mail link: base64url, bounded length.
 pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
     let t = raw.trim();

@@ -6,7 +6,8 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::domain::sessions::{self, Authenticated};
+use crate::domain::identity::sessions::{self, Authenticated};
+use crate::domain::RequestMeta;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -51,21 +52,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     }
 }
 
-/// The caller's address: the API Gateway source IP on Lambda, the socket peer locally, or
-/// the first `X-Forwarded-For` entry when `TRUST_FORWARDED_FOR` is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientIp(pub Option<IpAddr>);
-
-impl ClientIp {
-    /// The rate-limit subject for this caller.
-    pub fn subject(&self) -> String {
-        self.0
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|| "unknown".into())
-    }
-}
-
-impl<S> FromRequestParts<S> for ClientIp
+/// The caller's address — the API Gateway source IP on Lambda, the socket peer locally, or
+/// the first `X-Forwarded-For` entry when `TRUST_FORWARDED_FOR` is on — and user agent.
+impl<S> FromRequestParts<S> for RequestMeta
 where
     AppState: FromRef<S>,
     S: Send + Sync,
@@ -74,52 +63,42 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        if state.config.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if forwarded.is_some() {
-                return Ok(ClientIp(forwarded));
-            }
-        }
-        // On Lambda: the address API Gateway saw (other event kinds carry none we use).
-        if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
-            parts
-                .extensions
-                .get::<lambda_http::request::RequestContext>()
-        {
-            return Ok(ClientIp(
-                ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok()),
-            ));
-        }
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip()),
-        ))
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect());
+        Ok(RequestMeta {
+            ip: client_ip(parts, state.config.trust_forwarded_for),
+            user_agent,
+        })
     }
 }
 
-/// The `User-Agent` header, cut to a sane length.
-#[derive(Clone, Debug, Default)]
-pub struct UserAgent(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(UserAgent(
-            parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.chars().take(256).collect()),
-        ))
+fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
     }
+    // On Lambda: the address API Gateway saw (other event kinds carry none we use).
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+        parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+    {
+        return ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    }
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// A user authenticated by a JWT whose login session is still live.

@@ -3,10 +3,12 @@
 
 mod extract;
 mod layers;
+mod routes;
 mod runtime;
 
-pub use extract::{AuthUser, ClientIp, Json, UserAgent};
+pub use extract::{AuthUser, Json};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};
-pub use runtime::{init_tracing, on_lambda, run, serve};
+pub use routes::{Route, Routes};
+pub use runtime::{exit_on_start_error, init_tracing, on_lambda, run, serve};

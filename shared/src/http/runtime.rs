@@ -54,3 +54,18 @@ pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<()> {
     })
     .await
 }
+
+/// Ends a function binary that could not start or serve: one line on stderr (and in the
+/// logs), no backtrace, exit status 1.
+pub fn exit_on_start_error(error: lambda_http::Error) -> ! {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %line, "stopped");
+    eprintln!("error: {line}");
+    std::process::exit(1)
+}

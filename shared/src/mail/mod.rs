@@ -1,4 +1,4 @@
-//! Mail (DESIGN.md §10): never sent inside a request. A request adds an outbox item in the
+//! Mail (docs/architecture.md, "Mail"): never sent inside a request. A request adds an outbox item in the
 //! same atomic write as the token the mail carries; a deliverer (the `mailer` function on the
 //! table's stream, or a background task locally) sends it and marks it sent.
 
@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::clock::rfc3339;
 use crate::keys;
 use crate::store::{
-    self, Cond, Key, Query, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL,
+    self, Cond, Item, Key, Query, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL,
 };
 
 pub use local::LocalMailer;
@@ -94,7 +94,7 @@ pub enum Delivery {
 /// claimed is never sent again (only a claim that expired after the provider accepted the
 /// message but before it was marked sent can repeat it). A failed send releases the claim
 /// and returns the error, so the caller can retry; after [`MAX_ATTEMPTS`] sends the message
-/// is marked `failed` and leaves the queue.
+/// is marked `failed` and moves to the failed list ([`requeue_failed`] puts it back).
 pub async fn deliver(
     table: &dyn Table,
     sender: &dyn MailSender,
@@ -139,11 +139,10 @@ pub async fn deliver(
         Err(e) => {
             let release = if message.attempts >= MAX_ATTEMPTS {
                 tracing::error!(id = %message.id, attempts = message.attempts, "giving up on a message");
+                // The text stays: the message can still be sent once the fault is fixed.
                 Update::new(key.clone())
                     .set("status", "failed")
-                    .remove("text")
-                    .remove(GSI1PK)
-                    .remove(GSI1SK)
+                    .set(GSI1PK, keys::OUTBOX_FAILED)
             } else {
                 Update::new(key.clone()).set("status", "pending")
             }
@@ -180,20 +179,45 @@ pub async fn deliver_pending(
     Ok(sent)
 }
 
-/// Messages still waiting in the outbox, oldest first (tests and tools).
-pub async fn pending(table: &dyn Table) -> Result<Vec<OutboxMessage>, StoreError> {
+async fn list(table: &dyn Table, partition: &str) -> Result<Vec<Item>, StoreError> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
         let page = table
-            .query(&Query::gsi1(keys::OUTBOX_PENDING).limit(100).cursor(cursor))
+            .query(&Query::gsi1(partition).limit(100).cursor(cursor))
             .await?;
-        for item in page.items {
-            out.push(store::from_item(item)?);
-        }
+        out.extend(page.items);
         match page.cursor {
             Some(c) => cursor = Some(c),
             None => return Ok(out),
         }
     }
+}
+
+/// Messages still waiting in the outbox, oldest first (tests and tools).
+pub async fn pending(table: &dyn Table) -> Result<Vec<OutboxMessage>, StoreError> {
+    list(table, keys::OUTBOX_PENDING)
+        .await?
+        .into_iter()
+        .map(store::from_item)
+        .collect()
+}
+
+/// Puts every message given up after [`MAX_ATTEMPTS`] failed sends back in the queue with a
+/// fresh count of attempts; returns how many. The operator's replay after fixing what made
+/// sending fail (`buddo admin mail retry`).
+pub async fn requeue_failed(table: &dyn Table) -> Result<usize, StoreError> {
+    let failed = list(table, keys::OUTBOX_FAILED).await?;
+    for item in &failed {
+        let requeue = Update::new(store::item_key(item)?)
+            .set("status", "pending")
+            .set("attempts", 0)
+            .set(GSI1PK, keys::OUTBOX_PENDING)
+            .when(Cond::eq("status", "failed"));
+        match table.write(vec![requeue.into_op()]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(failed.len())
 }

@@ -58,6 +58,15 @@ pub fn email_change_requested(to: &str, new_email: &str) -> Mail {
     )
 }
 
+/// To an address someone tried to move another account to: it is taken, so no link.
+pub fn email_in_use(to: &str) -> Mail {
+    mail(
+        to,
+        "Someone tried to use your email address on Buddo",
+        "Someone asked to move a Buddo account to this email address. It already belongs to your Buddo account, so nothing was changed.\n\nIf this was you, sign in with this address instead. Otherwise you can ignore this mail.".into(),
+    )
+}
+
 pub fn totp_enabled(to: &str) -> Mail {
     mail(
         to,

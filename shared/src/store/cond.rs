@@ -52,6 +52,15 @@ impl Cond {
     pub fn attr_not_exists(name: &str) -> Self {
         Cond::AttrNotExists(name.into())
     }
+    pub fn or(self, other: Cond) -> Self {
+        match self {
+            Cond::Or(mut any) => {
+                any.push(other);
+                Cond::Or(any)
+            }
+            first => Cond::Or(vec![first, other]),
+        }
+    }
     pub fn and(self, other: Cond) -> Self {
         match self {
             Cond::Always => other,

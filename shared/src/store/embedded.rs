@@ -32,11 +32,29 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl EmbeddedTable {
+    /// Opens (or creates) the store file. One process at a time: a second one gets a
+    /// one-line error naming the process that has it.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let db = Database::create(path)?;
+        let owner_file = path.with_extension("pid");
+        let db = match Database::create(path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
+                anyhow::bail!("{}", in_use_message(path, &owner_file))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Tell a second process who has the file (best effort: the lock is redb's).
+        let me = format!(
+            "{}\n{}\n",
+            std::process::id(),
+            process_name(std::process::id())
+        );
+        if let Err(e) = std::fs::write(&owner_file, me) {
+            tracing::debug!(error = %e, "writing {}", owner_file.display());
+        }
         Self::init(db, clock)
     }
 
@@ -73,11 +91,11 @@ impl EmbeddedTable {
 
         // Check every condition first so that a failure leaves nothing behind.
         let mut current = Vec::with_capacity(ops.len());
-        for (i, op) in ops.iter().enumerate() {
+        for op in &ops {
             let key = op.key()?;
             let existing = read(&main, &key)?.filter(|item| !is_expired(item, now));
             if !op.cond().holds(existing.as_ref()) {
-                return Err(StoreError::ConditionFailed { op: i });
+                return Err(StoreError::ConditionFailed { key });
             }
             current.push((key, existing));
         }
@@ -146,6 +164,26 @@ impl EmbeddedTable {
             }
         }
     }
+}
+
+fn process_name(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn in_use_message(path: &Path, owner_file: &Path) -> String {
+    let owner = std::fs::read_to_string(owner_file)
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+        .map(|pid| format!("process {pid} ({})", process_name(pid)))
+        .unwrap_or_else(|| "another process".into());
+    format!(
+        "the embedded store {} is in use by {owner}; stop it, give this process its own data \
+         directory (BUDDO_DATA_DIR or --data-dir), or run several processes against DynamoDB \
+         Local (BUDDO_STORE=dynamodb, see the README's local development section)",
+        path.display()
+    )
 }
 
 fn read<T: ReadableTable<(&'static str, &'static str), &'static [u8]>>(

@@ -1,4 +1,4 @@
-//! The single-table store (DESIGN.md §4).
+//! The single-table store (docs/architecture.md, "Storage").
 //!
 //! Domain code speaks to [`Table`] in typed terms: keys, sort-key conditions and write
 //! operations with conditions. Two backends implement it with the same observable behaviour:
@@ -238,9 +238,10 @@ impl WriteOp {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The condition of operation `op` (its index in the write) did not hold; nothing was written.
-    #[error("condition of write operation {op} failed")]
-    ConditionFailed { op: usize },
+    /// The condition on the item `key` did not hold; nothing was written. Callers tell which
+    /// rule failed by the item, never by the operation's position in the write.
+    #[error("condition on {}/{} failed", key.pk, key.sk)]
+    ConditionFailed { key: Key },
     /// Concurrent transactions kept conflicting after bounded retries.
     #[error("write conflicted with a concurrent transaction")]
     Conflict,
@@ -257,9 +258,10 @@ impl StoreError {
     pub fn is_condition_failed(&self) -> bool {
         matches!(self, StoreError::ConditionFailed { .. })
     }
-    pub fn failed_op(&self) -> Option<usize> {
+    /// The item whose condition failed.
+    pub fn failed_key(&self) -> Option<&Key> {
         match self {
-            StoreError::ConditionFailed { op } => Some(*op),
+            StoreError::ConditionFailed { key } => Some(key),
             _ => None,
         }
     }

@@ -30,7 +30,7 @@ backend_tests! {
     async fn stored_hashes_are_upgraded_when_parameters_change(backend) {
         let app = TestApp::spawn(backend).await;
         let user = app.new_user().await;
-        let old_hash = buddo_shared::domain::users::get(app.state.table.as_ref(), &user.id).await.unwrap().unwrap().password_hash;
+        let old_hash = buddo_shared::domain::identity::users::get(app.state.table.as_ref(), &user.id).await.unwrap().unwrap().password_hash;
         assert!(old_hash.contains("m=1024,t=1,p=1"), "{old_hash}");
 
         // Same table, new parameters: as after a redeploy with stronger settings.
@@ -38,13 +38,13 @@ backend_tests! {
         config.password.memory_kib = 2048;
         let keys = buddo_shared::jwt::JwtKeys::new(&config.jwt, Some(buddo_shared::jwt::SigningKeyPair::parse(&app.signing_key).unwrap()), None).unwrap();
         let upgraded = buddo_shared::AppState::with_keys(config, app.state.table.clone(), app.clock.clone(), keys).unwrap();
-        let attempt = buddo_shared::domain::accounts::LoginAttempt {
+        let attempt = buddo_shared::domain::identity::accounts::LoginAttempt {
             email: buddo_shared::domain::input::Email::parse("email", &user.email).unwrap(),
             password: user.password.clone(),
             totp_code: None,
         };
-        buddo_shared::domain::accounts::login(&upgraded, attempt, &buddo_shared::http::ClientIp(None), None).await.unwrap();
-        let new_hash = buddo_shared::domain::users::get(app.state.table.as_ref(), &user.id).await.unwrap().unwrap().password_hash;
+        buddo_shared::domain::identity::accounts::login(&upgraded, attempt, &buddo_shared::domain::RequestMeta::default()).await.unwrap();
+        let new_hash = buddo_shared::domain::identity::users::get(app.state.table.as_ref(), &user.id).await.unwrap().unwrap().password_hash;
         assert!(new_hash.contains("m=2048,t=1,p=1"), "{new_hash}");
         // And the password still works against the new hash.
         app.login(&user.email, &user.password, None).await.assert_status(200);

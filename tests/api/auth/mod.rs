@@ -4,6 +4,7 @@ mod login;
 mod password;
 mod rate_limits;
 mod register;
+mod security;
 mod sessions;
 mod totp;
 mod verification;

@@ -81,7 +81,10 @@ backend_tests! {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
-        for mail in app.mails_to(&user.email).await {
+        let mails = app.mails_to(&user.email).await;
+        assert_eq!(mails.len(), 2, "the verification and the reset mail: {mails:?}");
+        assert!(mails.iter().any(|m| m.text.as_deref().unwrap_or_default().contains("https://app.buddo.test/reset-password?token=")));
+        for mail in mails {
             let text = mail.text.unwrap();
             assert!(!text.contains("evil.example"), "{text}");
             assert!(text.contains("https://app.buddo.test/"), "{text}");

@@ -24,16 +24,23 @@ backend_tests! {
     }
 
     async fn registration_numbers_count_up_and_set_the_multiplier(backend) {
-        let app = TestApp::spawn(backend).await;
-        let first = app.new_user().await;
-        let second = app.new_user().await;
-        let s1 = app.login_ok(&first).await;
-        let s2 = app.login_ok(&second).await;
-        assert_eq!(app.me(&s1.token).await.body["user"]["signup_multiplier"], 3.0);
-        // The counter is shared; the second registration gets the next number.
-        let body = app.register("third@example.com", "third", "correct horse battery").await;
-        assert_eq!(body.assert_status(201)["user"]["registration_number"], 3);
-        assert_eq!(app.me(&s2.token).await.body["user"]["signup_multiplier"], 3.0);
+        // Small tiers so that three registrations cross two boundaries.
+        let app = TestApp::spawn_with(backend, |c| {
+            c.signup_multipliers = vec![(1, 3.0), (2, 2.0)];
+            c.default_multiplier = 1.5;
+        })
+        .await;
+        let mut seen = Vec::new();
+        for name in ["first", "second", "third"] {
+            let resp = app.register(&format!("{name}@example.com"), name, "correct horse battery").await;
+            let user = resp.assert_status(201)["user"].clone();
+            seen.push((user["registration_number"].as_u64().unwrap(), user["signup_multiplier"].as_f64().unwrap()));
+        }
+        assert_eq!(seen, vec![(1, 3.0), (2, 2.0), (3, 1.5)]);
+        // The stored user carries it too.
+        let login = app.login("second@example.com", "correct horse battery", None).await;
+        let token = login.assert_status(200)["token"].as_str().unwrap().to_string();
+        assert_eq!(app.me(&token).await.body["user"]["signup_multiplier"], 2.0);
     }
 
     async fn duplicates_are_refused_regardless_of_case(backend) {

@@ -8,7 +8,7 @@ use crate::helpers::{assert_keys, session_of, TestApp};
 backend_tests! {
     async fn setup_gives_a_standard_otpauth_uri(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         let resp = app.post_auth("/api/auth/totp/setup", &session.token, None).await;
         let body = resp.assert_status(200);
@@ -27,7 +27,7 @@ backend_tests! {
 
     async fn enable_requires_a_valid_code_and_returns_recovery_codes(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         app.post_auth("/api/auth/totp/enable", &session.token, Some(json!({ "code": "123456" }))).await.assert_error(400, "totp_not_set_up");
         let setup = app.post_auth("/api/auth/totp/setup", &session.token, None).await;
@@ -48,7 +48,7 @@ backend_tests! {
 
     async fn login_asks_for_and_checks_the_code(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         let (secret, _) = app.enable_totp(&session.token).await;
 
@@ -68,7 +68,7 @@ backend_tests! {
 
     async fn a_code_is_accepted_once_even_in_parallel(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         let (secret, _) = app.enable_totp(&session.token).await;
         // The code that enabled TOTP is already used.
@@ -91,7 +91,7 @@ backend_tests! {
 
     async fn recovery_codes_work_once(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         let (_, codes) = app.enable_totp(&session.token).await;
         let login = app.login(&user.email, &user.password, Some(&codes[0])).await;
@@ -110,7 +110,7 @@ backend_tests! {
 
     async fn recovery_codes_can_be_regenerated(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         let (secret, old) = app.enable_totp(&session.token).await;
         app.next_totp_step();
@@ -123,7 +123,7 @@ backend_tests! {
 
     async fn disable_needs_password_and_code(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         app.post_auth("/api/auth/totp/disable", &session.token, Some(json!({ "password": user.password, "code": "123456" })))
             .await
@@ -148,7 +148,7 @@ backend_tests! {
 
     async fn verify_without_totp_is_refused(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let session = app.login_ok(&user).await;
         app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": "123456" }))).await.assert_error(400, "totp_not_enabled");
         app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": "" }))).await.assert_error(400, "validation_failed");

@@ -3,14 +3,12 @@
 //! logout, password change and reset take effect on the very next request.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
-use crate::error::{ApiError, ApiResult};
-use crate::http::ClientIp;
-use crate::jwt::Claims;
+use crate::domain::RequestMeta;
+use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
 use crate::store::{self, Cond, Query, SortKey, Table, Update, WriteOp, TTL};
@@ -22,6 +20,10 @@ pub struct LoginSession {
     /// Must equal the user's `session_generation` for the session to count.
     pub generation: i64,
     pub refresh_hash: String,
+    /// When the user last proved who they are with a password (epoch seconds); refreshing
+    /// does not move it. Sensitive changes need it to be recent.
+    #[serde(default)]
+    pub auth_time: i64,
     pub created_at: String,
     pub last_used_at: String,
     pub expires_at: String,
@@ -43,24 +45,21 @@ struct RefreshRecord {
 pub struct Tokens {
     pub access_token: String,
     pub refresh_token: String,
+    /// When the access token expires (RFC 3339).
     pub expires_at: String,
 }
 
-impl Tokens {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "token": self.access_token,
-            "refresh_token": self.refresh_token,
-            "expires_at": self.expires_at,
-        })
-    }
-}
-
-/// A request's verified identity.
+/// A request's verified identity: the user and the live login session its token names.
 pub struct Authenticated {
     pub user: User,
     pub session: LoginSession,
-    pub claims: Claims,
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_refresh_token",
+        "The refresh token is invalid or expired",
+    )
 }
 
 fn refresh_put(token_hash: &str, user_id: &str, session_id: &str, ttl: i64) -> WriteOp {
@@ -77,23 +76,18 @@ fn refresh_put(token_hash: &str, user_id: &str, session_id: &str, ttl: i64) -> W
 }
 
 fn issue_access(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<(String, String)> {
-    let now = state.now_unix();
     let (token, claims) = state
         .jwt
-        .issue(user_id, session_id, now)
+        .issue(user_id, session_id, state.now_unix())
         .map_err(|e| ApiError::internal(format!("issuing a token: {e}")))?;
     let expires =
         time::OffsetDateTime::from_unix_timestamp(claims.exp).map_err(ApiError::internal)?;
     Ok((token, rfc3339(expires)))
 }
 
-/// Starts a login session for `user` and returns its first tokens.
-pub async fn start(
-    state: &AppState,
-    user: &User,
-    ip: &ClientIp,
-    user_agent: Option<String>,
-) -> ApiResult<Tokens> {
+/// Starts a login session for `user`, who just proved who they are, and returns its first
+/// tokens.
+pub async fn start(state: &AppState, user: &User, meta: &RequestMeta) -> ApiResult<Tokens> {
     let now = state.now();
     let refresh_token = random_token();
     let refresh_hash = hash_secret(&refresh_token);
@@ -103,14 +97,16 @@ pub async fn start(
         user_id: user.id.clone(),
         generation: user.session_generation,
         refresh_hash: refresh_hash.clone(),
+        auth_time: now.unix_timestamp(),
         created_at: rfc3339(now),
         last_used_at: rfc3339(now),
         expires_at: rfc3339(expires),
-        ip_address: ip.0.map(|ip| ip.to_string()),
-        user_agent,
+        ip_address: meta.ip.map(|ip| ip.to_string()),
+        user_agent: meta.user_agent.clone(),
     };
     let mut item = store::to_item(&keys::login_session(&user.id, &session.id), &session)?;
     item.insert(TTL.into(), expires.unix_timestamp().into());
+    let user_key = keys::user(&user.id);
     state
         .table
         .write(vec![
@@ -123,14 +119,13 @@ pub async fn start(
             ),
             // The session counts only while the user is still on the same generation.
             WriteOp::check(
-                keys::user(&user.id),
+                user_key.clone(),
                 Cond::eq("session_generation", user.session_generation),
             ),
         ])
         .await
-        .map_err(|e| match e.failed_op() {
-            Some(2) => ApiError::unauthorized("session_revoked", "Sign in again"),
-            _ => e.into(),
+        .on_condition(&user_key, || {
+            ApiError::unauthorized("session_revoked", "Sign in again")
         })?;
     let (access_token, expires_at) = issue_access(state, &user.id, &session.id)?;
     Ok(Tokens {
@@ -151,7 +146,7 @@ async fn load(
     }
 }
 
-/// Verifies a bearer JWT and that its login session is live (DESIGN.md §5).
+/// Verifies a bearer JWT and that its login session is live.
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authenticated> {
     let claims = state
         .jwt
@@ -163,32 +158,37 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authentica
     )?;
     match (user, session) {
         (Some(user), Some(session)) if session.generation == user.session_generation => {
-            Ok(Authenticated {
-                user,
-                session,
-                claims,
-            })
+            Ok(Authenticated { user, session })
         }
         _ => Err(ApiError::invalid_token()),
+    }
+}
+
+/// Refuses sensitive changes unless the session's password login is recent: a stolen access
+/// or refresh token alone cannot enrol an authenticator, read recovery codes or move the
+/// account to another address.
+pub fn require_recent_login(state: &AppState, auth: &Authenticated) -> ApiResult<()> {
+    let age = state.now_unix() - auth.session.auth_time;
+    if age <= state.config.recent_login.as_secs() as i64 {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized(
+            "recent_login_required",
+            "Sign in again with your password to make this change",
+        ))
     }
 }
 
 /// Rotates a refresh token. A token that was already rotated out is a sign of theft:
 /// its whole login session is revoked (RFC 9700 §4.14.2).
 pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens> {
-    let invalid = || {
-        ApiError::unauthorized(
-            "invalid_refresh_token",
-            "The refresh token is invalid or expired",
-        )
-    };
     let presented_hash = hash_secret(refresh_token);
     let Some(record) = state
         .table
         .get(&keys::refresh_token(&presented_hash))
         .await?
     else {
-        return Err(invalid());
+        return Err(invalid_refresh());
     };
     let record: RefreshRecord = store::from_item(record)?;
     let (user, session) = tokio::try_join!(
@@ -196,15 +196,18 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
         load(state.table.as_ref(), &record.user_id, &record.session_id),
     )?;
     let (Some(user), Some(session)) = (user, session) else {
-        return Err(invalid());
+        return Err(invalid_refresh());
     };
     if session.generation != user.session_generation {
-        return Err(invalid());
+        return Err(invalid_refresh());
     }
-    if session.refresh_hash != presented_hash {
+    let reused = || async {
         revoke(state, &user.id, &session.id).await?;
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse; session revoked");
-        return Err(invalid());
+        Err(invalid_refresh())
+    };
+    if session.refresh_hash != presented_hash {
+        return reused().await;
     }
     let now = state.now();
     let new_token = random_token();
@@ -215,25 +218,22 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
     )
     .map(|t| t.unix_timestamp())
     .unwrap_or_else(|_| now.unix_timestamp());
-    let rotate = Update::new(keys::login_session(&user.id, &session.id))
+    let session_key = keys::login_session(&user.id, &session.id);
+    let rotate = Update::new(session_key.clone())
         .set("refresh_hash", new_hash.clone())
         .set("last_used_at", rfc3339(now))
         .when(Cond::eq("refresh_hash", presented_hash.clone()));
-    match state
+    let rotated = state
         .table
         .write(vec![
             rotate.into_op(),
             refresh_put(&new_hash, &user.id, &session.id, ttl),
         ])
-        .await
-    {
+        .await;
+    match rotated {
         Ok(()) => {}
-        Err(e) if e.failed_op() == Some(0) => {
-            // Another request rotated this token first: the same token was used twice.
-            revoke(state, &user.id, &session.id).await?;
-            tracing::warn!(user_id = %user.id, "concurrent refresh token reuse; session revoked");
-            return Err(invalid());
-        }
+        // Another request rotated this token first: the same token was used twice.
+        Err(e) if e.failed_key() == Some(&session_key) => return reused().await,
         Err(e) => return Err(e.into()),
     }
     let (access_token, expires_at) = issue_access(state, &user.id, &session.id)?;
@@ -246,20 +246,19 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
 
 /// Ends one login session; its access and refresh tokens stop working at once.
 pub async fn revoke(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<bool> {
+    let key = keys::login_session(user_id, session_id);
     match state
         .table
-        .write(vec![WriteOp::delete_existing(keys::login_session(
-            user_id, session_id,
-        ))])
+        .write(vec![WriteOp::delete_existing(key.clone())])
         .await
     {
         Ok(()) => Ok(true),
-        Err(e) if e.is_condition_failed() => Ok(false),
+        Err(e) if e.failed_key() == Some(&key) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn list(state: &AppState, user_id: &str) -> ApiResult<Vec<LoginSession>> {
+async fn list_all(state: &AppState, user_id: &str) -> ApiResult<Vec<LoginSession>> {
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
@@ -277,16 +276,45 @@ pub async fn list(state: &AppState, user_id: &str) -> ApiResult<Vec<LoginSession
         }
         match page.cursor {
             Some(c) => cursor = Some(c),
-            None => break,
+            None => return Ok(out),
         }
     }
-    Ok(out)
+}
+
+/// The user's sessions that still count: sessions of an older generation are refused even
+/// before they are tidied away, so they are not listed either.
+pub async fn list_live(state: &AppState, user: &User) -> ApiResult<Vec<LoginSession>> {
+    let mut sessions = list_all(state, &user.id).await?;
+    sessions.retain(|s| s.generation == user.session_generation);
+    Ok(sessions)
+}
+
+/// Ends every login session of a user but `keep`, as part of a write that changes the user:
+/// the user's update moves to the next session generation (and fails if another change moved
+/// it first), and the kept session is carried over to it. Call [`remove_stale`] after the
+/// write succeeds.
+pub fn end_other_sessions(user: &User, update: Update, keep: Option<&str>) -> Vec<WriteOp> {
+    let next = user.session_generation + 1;
+    let cond = update
+        .cond
+        .clone()
+        .and(Cond::eq("session_generation", user.session_generation));
+    let mut ops = vec![update.set("session_generation", next).when(cond).into_op()];
+    if let Some(keep) = keep {
+        ops.push(
+            Update::new(keys::login_session(&user.id, keep))
+                .set("generation", next)
+                .when(Cond::Exists)
+                .into_op(),
+        );
+    }
+    ops
 }
 
 /// Deletes the items of sessions that no longer count (after a generation bump). They are
 /// already refused; this only tidies up, so failures are logged, not returned.
 pub async fn remove_stale(state: &AppState, user_id: &str, keep: Option<&str>) {
-    let sessions = match list(state, user_id).await {
+    let sessions = match list_all(state, user_id).await {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(error = %e, "listing sessions to remove");
@@ -297,19 +325,5 @@ pub async fn remove_stale(state: &AppState, user_id: &str, keep: Option<&str>) {
         if let Err(e) = revoke(state, user_id, &s.id).await {
             tracing::warn!(error = %e, "removing a stale session");
         }
-    }
-}
-
-impl LoginSession {
-    pub fn view(&self, current_session_id: &str) -> Value {
-        json!({
-            "id": self.id,
-            "created_at": self.created_at,
-            "last_used_at": self.last_used_at,
-            "expires_at": self.expires_at,
-            "ip_address": self.ip_address,
-            "user_agent": self.user_agent,
-            "current": self.id == current_session_id,
-        })
     }
 }

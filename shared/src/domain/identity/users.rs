@@ -1,9 +1,7 @@
-//! Users: the profile item, its uniqueness markers, and the views the API returns.
+//! Users: the profile item and its uniqueness markers.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
-use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::store::{self, Table};
@@ -44,9 +42,14 @@ pub struct User {
     /// The last TOTP time step accepted: a code is never accepted twice.
     #[serde(default)]
     pub totp_last_step: i64,
-    /// Bumped to sign out every login session at once (password reset or change).
+    /// Bumped to sign out every login session at once (password reset or change, TOTP on
+    /// or off, email change); a session counts only while it carries the current value.
     #[serde(default)]
     pub session_generation: i64,
+    /// Bumped whenever the password changes. Mail tokens carry the value they were issued
+    /// under and are refused once it has moved on.
+    #[serde(default)]
+    pub credential_generation: i64,
     pub created_at: String,
 }
 
@@ -82,6 +85,21 @@ pub async fn find_by_email(table: &dyn Table, email_lower: &str) -> ApiResult<Op
     by_marker(table, &keys::email_marker(email_lower)).await
 }
 
+/// Like [`find_by_email`], but an unknown address costs the same reads as a known one, so
+/// the time taken does not tell whether an account exists.
+pub async fn find_by_email_evenly(table: &dyn Table, email_lower: &str) -> ApiResult<Option<User>> {
+    match table.get(&keys::email_marker(email_lower)).await? {
+        Some(item) => {
+            let marker: Marker = store::from_item(item)?;
+            get(table, &marker.user_id).await
+        }
+        None => {
+            table.get(&keys::user(keys::NO_USER)).await?;
+            Ok(None)
+        }
+    }
+}
+
 pub async fn find_by_referral_code(table: &dyn Table, code: &str) -> ApiResult<Option<User>> {
     by_marker(table, &keys::referral_code(code)).await
 }
@@ -100,55 +118,15 @@ pub fn marker_item(key: &store::Key, user_id: &str) -> store::Item {
     .expect("marker is an object")
 }
 
-impl User {
-    /// The user object of `POST /api/auth/login`.
-    pub fn summary(&self, config: &Config) -> Value {
-        json!({
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "id": self.id,
-            "is_admin": self.is_admin,
-            "tier": config.tier(self.total_earned).name,
-            "totp_enabled": self.totp_enabled,
-            "username": self.username,
-        })
-    }
-
-    /// The user object of `POST /api/auth/register`.
-    pub fn registered(&self, config: &Config) -> Value {
-        json!({
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "id": self.id,
-            "points": self.points,
-            "referral_code": self.referral_code,
-            "registration_number": self.registration_number,
-            "signup_multiplier": self.signup_multiplier,
-            "tier": config.tier(self.total_earned).name,
-            "username": self.username,
-        })
-    }
-
-    /// The user object of `GET /api/auth/me`.
-    pub fn profile(&self, config: &Config) -> Value {
-        let tier = config.tier(self.total_earned);
-        json!({
-            "email": self.email,
-            "email_verified": self.email_verified,
-            "id": self.id,
-            "points": self.points,
-            "referral_code": self.referral_code,
-            "signup_multiplier": self.signup_multiplier,
-            "stats": {
-                "connected_apps": self.connected_apps,
-                "direct_referrals": self.direct_referrals,
-                "total_earned": self.total_earned,
-                "total_spent": self.total_spent,
-            },
-            "tier": tier.name,
-            "tier_emoji": tier.emoji,
-            "totp_enabled": self.totp_enabled,
-            "username": self.username,
-        })
+/// Refuses what needs a verified address: it proves the account's owner holds the mailbox, so
+/// an account registered on someone else's address cannot be armed before the owner arrives.
+pub fn require_verified_email(user: &User) -> ApiResult<()> {
+    if user.email_verified {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "email_not_verified",
+            "Verify your email address first",
+        ))
     }
 }

@@ -1,0 +1,487 @@
+//! Account workflows: registration, login, email verification, password reset and change,
+//! email change, and admin promotion.
+
+use serde_json::Value;
+
+use super::attempts;
+use super::mail_tokens::{self, MailToken, Purpose};
+use super::sessions::{self, Authenticated, Tokens};
+use super::users::{self, User};
+use crate::clock::rfc3339;
+use crate::crypto::random_code;
+use crate::domain::input::{Email, OtpCode, Password, Username};
+use crate::domain::ledger::{self, EntryKind};
+use crate::domain::RequestMeta;
+use crate::error::{ApiError, ApiResult, OnCondition};
+use crate::keys;
+use crate::mail::{self, templates};
+use crate::password::Verified;
+use crate::ratelimit::Counter;
+use crate::state::AppState;
+use crate::store::{self, Cond, Update, WriteOp};
+
+pub struct Registration {
+    pub email: Email,
+    pub username: Username,
+    pub password: Password,
+    pub referral_code: Option<String>,
+}
+
+const REFERRAL_CODE_LEN: usize = 8;
+/// Attempts at a fresh referral code when one collides.
+const REFERRAL_CODE_TRIES: usize = 5;
+
+fn invalid_referral() -> ApiError {
+    ApiError::bad_request("invalid_referral_code", "Unknown referral code")
+}
+
+fn email_taken() -> ApiError {
+    ApiError::conflict("email_taken", "An account with this email already exists")
+}
+
+fn username_taken() -> ApiError {
+    ApiError::conflict("username_taken", "This username is taken")
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized("invalid_credentials", "Invalid email or password")
+}
+
+fn invalid_password() -> ApiError {
+    ApiError::bad_request("invalid_password", "The current password is wrong")
+}
+
+async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option<User>> {
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let code = code.to_uppercase();
+    if code.len() > 32 {
+        return Err(invalid_referral());
+    }
+    users::find_by_referral_code(state.table.as_ref(), &code)
+        .await?
+        .map(Some)
+        .ok_or_else(invalid_referral)
+}
+
+/// Registers a user, credits the referrer, and queues the verification mail, all in one
+/// atomic write.
+pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
+    state
+        .limiter
+        .hit(Counter::new(
+            "register",
+            &meta.ip_subject(),
+            state.config.rate_limits.register,
+        ))
+        .await?;
+    let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
+    let table = state.table.as_ref();
+    let email_key = keys::email_marker(reg.email.as_str());
+    let username_key = keys::username_marker(&reg.username.lower());
+    // Fail fast on taken names before paying for a hash; the write re-checks atomically.
+    if table.get(&email_key).await?.is_some() {
+        return Err(email_taken());
+    }
+    if table.get(&username_key).await?.is_some() {
+        return Err(username_taken());
+    }
+    let password_hash = state
+        .passwords
+        .hash_async(reg.password.into_inner())
+        .await?;
+    let counter = table
+        .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
+        .await?;
+    let registration_number = counter.get("value").and_then(Value::as_u64).unwrap_or(1);
+    let now = state.now();
+    let mut user = User {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: reg.email.as_str().to_string(),
+        username: reg.username.as_str().to_string(),
+        password_hash,
+        email_verified: false,
+        is_admin: false,
+        points: 0,
+        total_earned: 0,
+        total_spent: 0,
+        direct_referrals: 0,
+        connected_apps: 0,
+        referral_code: String::new(),
+        referred_by: referrer.as_ref().map(|r| r.id.clone()),
+        registration_number,
+        signup_multiplier: state.config.signup_multiplier(registration_number),
+        totp_enabled: false,
+        totp_secret: None,
+        totp_pending_secret: None,
+        totp_last_step: 0,
+        session_generation: 0,
+        credential_generation: 0,
+        created_at: rfc3339(now),
+    };
+
+    for _ in 0..REFERRAL_CODE_TRIES {
+        user.referral_code = random_code(REFERRAL_CODE_LEN);
+        let referral_key = keys::referral_code(&user.referral_code);
+        let mut ops = vec![
+            WriteOp::put_new(store::to_item(&keys::user(&user.id), &user)?),
+            WriteOp::put_new(users::marker_item(&email_key, &user.id)),
+            WriteOp::put_new(users::marker_item(&username_key, &user.id)),
+            WriteOp::put_new(users::marker_item(&referral_key, &user.id)),
+        ];
+        ops.extend(mail_tokens::issue(
+            state,
+            MailToken::new(Purpose::VerifyEmail, &user),
+        ));
+        let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
+        if let (Some(referrer), Some(key)) = (&referrer, &referrer_key) {
+            let bonus = state.config.referral_bonus;
+            ops.push(
+                Update::new(key.clone())
+                    .add("points", bonus)
+                    .add("total_earned", bonus)
+                    .add("direct_referrals", 1)
+                    .when(Cond::Exists)
+                    .into_op(),
+            );
+            if bonus > 0 {
+                ops.push(ledger::credit(
+                    &referrer.id,
+                    bonus,
+                    EntryKind::ReferralBonus,
+                    &user.id,
+                    now,
+                )?);
+            }
+        }
+        let written = state.table.write(ops).await;
+        if written.as_ref().err().and_then(|e| e.failed_key()) == Some(&referral_key) {
+            continue; // referral code collision: draw another
+        }
+        let written = written
+            .on_condition(&email_key, email_taken)
+            .on_condition(&username_key, username_taken);
+        return match referrer_key {
+            Some(key) => written.on_condition(&key, invalid_referral),
+            None => written,
+        }
+        .map(|()| user);
+    }
+    Err(ApiError::internal("could not allocate a referral code"))
+}
+
+pub struct LoginAttempt {
+    pub email: Email,
+    pub password: String,
+    pub totp_code: Option<OtpCode>,
+}
+
+/// Password login with optional TOTP. Unknown emails cost the same hashing work and get the
+/// same answer as a wrong password; failures count against the account's limits whether or
+/// not it exists.
+pub async fn login(
+    state: &AppState,
+    attempt: LoginAttempt,
+    meta: &RequestMeta,
+) -> ApiResult<(User, Tokens)> {
+    state
+        .limiter
+        .hit(Counter::new(
+            "login",
+            &meta.ip_subject(),
+            state.config.rate_limits.login,
+        ))
+        .await?;
+    let account = attempt.email.as_str();
+    let user = users::find_by_email(state.table.as_ref(), account).await?;
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let verified = attempts::check_password(state, account, meta, stored, attempt.password).await?;
+    let user = match (user, verified) {
+        (Some(user), Verified::Yes) => user,
+        (Some(user), Verified::YesRehashed(new_hash)) => {
+            let update = Update::new(keys::user(&user.id))
+                .set("password_hash", new_hash)
+                .when(Cond::eq("password_hash", user.password_hash.clone()));
+            if let Err(e) = state.table.write(vec![update.into_op()]).await {
+                tracing::warn!(error = %e, "storing a rehashed password");
+            }
+            user
+        }
+        _ => return Err(invalid_credentials()),
+    };
+    if user.totp_enabled {
+        let Some(code) = &attempt.totp_code else {
+            return Err(ApiError::TotpRequired);
+        };
+        if !attempts::check_code(state, &user, code.as_str()).await? {
+            return Err(ApiError::unauthorized(
+                "invalid_totp_code",
+                "The TOTP or recovery code is invalid",
+            ));
+        }
+    }
+    let tokens = sessions::start(state, &user, meta).await?;
+    Ok((user, tokens))
+}
+
+pub const FORGOT_PASSWORD_MESSAGE: &str =
+    "If an account exists for that email, a password reset link has been sent";
+
+/// Queues a reset mail when the account exists and the address has not had too much mail.
+/// Known and unknown addresses cost the same reads and one atomic write each (the address's
+/// mail counter, with the token and mail when there is an account), and the caller answers
+/// the same in every case.
+pub async fn forgot_password(state: &AppState, email: Email, meta: &RequestMeta) -> ApiResult<()> {
+    state
+        .limiter
+        .hit(Counter::new(
+            "forgot-password",
+            &meta.ip_subject(),
+            state.config.rate_limits.forgot_password,
+        ))
+        .await?;
+    let user = users::find_by_email_evenly(state.table.as_ref(), email.as_str()).await?;
+    let window = mail_tokens::mail_window(state, email.as_str());
+    let mut ops = vec![window.count_op()];
+    match &user {
+        Some(user) => ops.extend(mail_tokens::issue(
+            state,
+            MailToken::new(Purpose::ResetPassword, user),
+        )),
+        None => ops.push(WriteOp::check(
+            keys::email_marker(email.as_str()),
+            Cond::NotExists,
+        )),
+    }
+    match state.table.write(ops).await {
+        Err(e) if e.failed_key() == Some(&window.key) => {
+            tracing::info!("password reset mail not sent: the address had enough mail this hour");
+            Ok(())
+        }
+        // Registered meanwhile: nothing was sent, as if the request came a moment earlier.
+        Err(e) if e.is_condition_failed() => Ok(()),
+        other => other.map_err(Into::into),
+    }
+}
+
+/// Sets a new password from a reset token. The mailbox got the token, so the address counts
+/// as verified; every login session ends.
+pub async fn reset_password(
+    state: &AppState,
+    raw_token: &str,
+    password: Password,
+) -> ApiResult<()> {
+    let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::ResetPassword).await?;
+    let hash = state.passwords.hash_async(password.into_inner()).await?;
+    let user = users::get(state.table.as_ref(), &token.user_id)
+        .await?
+        .ok_or_else(mail_tokens::invalid)?;
+    let user_key = keys::user(&user.id);
+    let update = Update::new(user_key.clone())
+        .set("password_hash", hash)
+        .set("email_verified", true)
+        .add("credential_generation", 1)
+        .when(token.still_current());
+    let mut ops = vec![WriteOp::delete_existing(token_key)];
+    ops.extend(sessions::end_other_sessions(&user, update, None));
+    ops.push(mail::enqueue(
+        templates::password_changed(&user.email),
+        state.now(),
+    ));
+    state
+        .table
+        .write(ops)
+        .await
+        .on_any_condition(mail_tokens::invalid)?;
+    sessions::remove_stale(state, &user.id, None).await;
+    Ok(())
+}
+
+/// Queues a new verification mail for the user's current address.
+pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
+    if user.email_verified {
+        return Err(ApiError::bad_request(
+            "email_already_verified",
+            "The email address is already verified",
+        ));
+    }
+    let window = mail_tokens::mail_window(state, &user.email);
+    let mut ops = vec![window.count_op()];
+    ops.extend(mail_tokens::issue(
+        state,
+        MailToken::new(Purpose::VerifyEmail, user),
+    ));
+    state
+        .table
+        .write(ops)
+        .await
+        .on_condition(&window.key, || window.exceeded(state.now_unix()))
+}
+
+/// Marks the address verified; configured admin addresses become admins here.
+pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
+    let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::VerifyEmail).await?;
+    let mut update = Update::new(keys::user(&token.user_id))
+        .set("email_verified", true)
+        .when(token.still_current());
+    if state.config.admin_emails.iter().any(|a| a == &token.email) {
+        update = update.set("is_admin", true);
+    }
+    state
+        .table
+        .write(vec![WriteOp::delete_existing(token_key), update.into_op()])
+        .await
+        .on_any_condition(mail_tokens::invalid)
+}
+
+/// Re-checks the password of a signed-in user before a sensitive change; wrong guesses count
+/// against the same limits as wrong logins.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let stored = Some(user.password_hash.clone());
+    match attempts::check_password(state, &user.email, meta, stored, password).await? {
+        Verified::No => Err(invalid_password()),
+        Verified::Yes | Verified::YesRehashed(_) => Ok(()),
+    }
+}
+
+/// Changes the password; every other session is signed out, this one stays.
+pub async fn change_password(
+    state: &AppState,
+    auth: &Authenticated,
+    current: String,
+    new: Password,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let user = &auth.user;
+    confirm_password(state, user, current, meta).await?;
+    let hash = state.passwords.hash_async(new.into_inner()).await?;
+    let update = Update::new(keys::user(&user.id))
+        .set("password_hash", hash)
+        .add("credential_generation", 1);
+    let mut ops = sessions::end_other_sessions(user, update, Some(&auth.session.id));
+    ops.push(mail::enqueue(
+        templates::password_changed(&user.email),
+        state.now(),
+    ));
+    state
+        .table
+        .write(ops)
+        .await
+        .on_any_condition(ApiError::invalid_token)?;
+    sessions::remove_stale(state, &user.id, Some(&auth.session.id)).await;
+    Ok(())
+}
+
+/// Starts moving the account to a new address. The answer is the same whether the address is
+/// free or not: a free address gets a confirmation link, a taken one a notice that someone
+/// tried to use it. The current address is told either way.
+pub async fn change_email(
+    state: &AppState,
+    auth: &Authenticated,
+    new_email: Email,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    sessions::require_recent_login(state, auth)?;
+    let user = &auth.user;
+    confirm_password(state, user, password, meta).await?;
+    if new_email.as_str() == user.email {
+        return Err(ApiError::field(
+            "new_email",
+            "is already your email address",
+        ));
+    }
+    let taken = users::email_taken(state.table.as_ref(), new_email.as_str()).await?;
+    let window = mail_tokens::mail_window(state, new_email.as_str());
+    let mut ops = vec![window.count_op()];
+    if taken {
+        ops.push(mail::enqueue(
+            templates::email_in_use(new_email.as_str()),
+            state.now(),
+        ));
+    } else {
+        let mut token = MailToken::new(Purpose::ChangeEmail, user);
+        token.new_email = Some(new_email.as_str().to_string());
+        token.session_id = Some(auth.session.id.clone());
+        ops.extend(mail_tokens::issue(state, token));
+    }
+    ops.push(mail::enqueue(
+        templates::email_change_requested(&user.email, new_email.as_str()),
+        state.now(),
+    ));
+    state
+        .table
+        .write(ops)
+        .await
+        .on_condition(&window.key, || window.exceeded(state.now_unix()))
+}
+
+/// Moves the account to the confirmed new address, which counts as verified. Every login
+/// session but the one that asked for the change ends.
+pub async fn confirm_email_change(state: &AppState, raw_token: &str) -> ApiResult<()> {
+    let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::ChangeEmail).await?;
+    let new_email = token.new_email.clone().ok_or_else(mail_tokens::invalid)?;
+    let table = state.table.as_ref();
+    let user = users::get(table, &token.user_id)
+        .await?
+        .ok_or_else(mail_tokens::invalid)?;
+    // The session that asked stays signed in, if it still exists.
+    let keep = match token.session_id.as_deref() {
+        Some(id)
+            if table
+                .get(&keys::login_session(&user.id, id))
+                .await?
+                .is_some() =>
+        {
+            Some(id)
+        }
+        _ => None,
+    };
+    let user_key = keys::user(&user.id);
+    let new_marker = keys::email_marker(&new_email);
+    let old_marker = keys::email_marker(&token.email);
+    let update = Update::new(user_key.clone())
+        .set("email", new_email.clone())
+        .set("email_verified", true)
+        .when(token.still_current());
+    let mut ops = vec![
+        WriteOp::delete_existing(token_key.clone()),
+        WriteOp::put_new(users::marker_item(&new_marker, &user.id)),
+        WriteOp::Delete {
+            key: old_marker.clone(),
+            cond: Cond::eq("user_id", user.id.clone()),
+        },
+    ];
+    ops.extend(sessions::end_other_sessions(&user, update, keep));
+    state
+        .table
+        .write(ops)
+        .await
+        .on_condition(&new_marker, email_taken)
+        .on_condition(&token_key, mail_tokens::invalid)
+        .on_condition(&old_marker, mail_tokens::invalid)
+        .on_condition(&user_key, mail_tokens::invalid)?;
+    sessions::remove_stale(state, &user.id, keep).await;
+    Ok(())
+}
+
+/// Makes the user with this email an admin (operator command).
+pub async fn promote_admin(state: &AppState, email: &Email) -> ApiResult<User> {
+    let user = users::find_by_email(state.table.as_ref(), email.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "No user has that email"))?;
+    let update = Update::new(keys::user(&user.id))
+        .set("is_admin", true)
+        .when(Cond::Exists);
+    state.table.write(vec![update.into_op()]).await?;
+    Ok(User {
+        is_admin: true,
+        ..user
+    })
+}

@@ -1,0 +1,63 @@
+//! Checking credentials under the abuse limits (docs/architecture.md, "Abuse limits").
+//!
+//! Every check reserves its attempt first — one conditional increment per counter — and only
+//! then verifies, so parallel guesses can never overshoot a limit. A right answer gives the
+//! reservation back; a wrong one keeps it counted.
+//!
+//! * Wrong passwords count per account and source address, and per account overall with a
+//!   higher ceiling: one attacker address locks out only itself, many addresses together
+//!   meet the ceiling. Logins and the re-checks of sensitive changes share the counters.
+//! * Wrong TOTP or recovery codes (the password was right) count per account.
+
+use super::mfa;
+use super::users::User;
+use crate::domain::RequestMeta;
+use crate::error::ApiResult;
+use crate::password::Verified;
+use crate::ratelimit::Counter;
+use crate::state::AppState;
+
+/// Checks `password` against `stored` (`None`: no such account, which costs the same work)
+/// for the account named by `account` (its lower-case email). 429 when the account's
+/// failure counters are full, before any hashing is done.
+pub async fn check_password(
+    state: &AppState,
+    account: &str,
+    meta: &RequestMeta,
+    stored: Option<String>,
+    password: String,
+) -> ApiResult<Verified> {
+    let limits = &state.config.rate_limits;
+    let account_ip = format!("{account}\n{}", meta.ip_subject());
+    let reservation = state
+        .limiter
+        .reserve(&[
+            Counter::new(
+                "password-fail-ip",
+                &account_ip,
+                limits.failed_password_per_ip,
+            ),
+            Counter::new("password-fail", account, limits.failed_password),
+        ])
+        .await?;
+    let verified = state.passwords.verify_async(password, stored).await;
+    if verified != Verified::No {
+        state.limiter.release(reservation).await;
+    }
+    Ok(verified)
+}
+
+/// Checks a TOTP or recovery code of `user` and uses it up; `Ok(false)` when it is wrong or
+/// was used before. 429 when the account's code counter is full.
+pub async fn check_code(state: &AppState, user: &User, code: &str) -> ApiResult<bool> {
+    let limit = state.config.rate_limits.failed_code;
+    let reservation = state
+        .limiter
+        .reserve(&[Counter::new("code-fail", &user.id, limit)])
+        .await?;
+    let accepted = mfa::use_code(state, user, code).await?;
+    if accepted {
+        state.limiter.release(reservation).await;
+    }
+    Ok(accepted)
+}

@@ -1,0 +1,139 @@
+//! Single-use tokens sent by mail: email verification, password reset, email change.
+//!
+//! Stored by hash with an expiry. Each is bound to the state it was issued for — the user's
+//! address and credential generation at the time — and is refused once either has moved on:
+//! a reset link dies when the password or the address changes, a pending email change dies
+//! with a password reset. Consuming one is a conditional delete in the same atomic write as
+//! its effect, so a token works once even under concurrent use.
+
+use serde::{Deserialize, Serialize};
+
+use super::users::User;
+use crate::crypto::{hash_secret, random_token};
+use crate::error::{ApiError, ApiResult};
+use crate::keys;
+use crate::mail::{self, templates, Mail};
+use crate::ratelimit::{Counter, Window};
+use crate::state::AppState;
+use crate::store::{self, Cond, Key, WriteOp, TTL};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+    ChangeEmail,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MailToken {
+    pub purpose: Purpose,
+    pub user_id: String,
+    /// The user's address when the token was issued.
+    pub email: String,
+    /// The user's credential generation when the token was issued.
+    #[serde(default)]
+    pub credential_generation: i64,
+    /// Email change: the address to move to.
+    #[serde(default)]
+    pub new_email: Option<String>,
+    /// Email change: the login session that asked, which stays signed in.
+    #[serde(default)]
+    pub session_id: Option<String>,
+}
+
+impl MailToken {
+    pub fn new(purpose: Purpose, user: &User) -> Self {
+        MailToken {
+            purpose,
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            credential_generation: user.credential_generation,
+            new_email: None,
+            session_id: None,
+        }
+    }
+
+    /// Where the mail goes.
+    pub fn recipient(&self) -> &str {
+        self.new_email.as_deref().unwrap_or(&self.email)
+    }
+
+    /// What the user item must still hold for this token to apply.
+    pub fn still_current(&self) -> Cond {
+        Cond::eq("email", self.email.clone()).and(Cond::eq(
+            "credential_generation",
+            self.credential_generation,
+        ))
+    }
+}
+
+/// The counter of mail sent to one address (whether it has an account or not).
+pub fn mail_window(state: &AppState, address: &str) -> Window {
+    state.limiter.window(Counter::new(
+        "mail",
+        address,
+        state.config.rate_limits.mail_per_address,
+    ))
+}
+
+/// A new token and the mail that carries it: the writes that store the token's hash and
+/// queue the mail, to go into one atomic write with whatever else the caller changes.
+pub fn issue(state: &AppState, token: MailToken) -> [WriteOp; 2] {
+    let config = &state.config;
+    let raw = random_token();
+    let to = token.recipient();
+    let (ttl, mail): (_, Mail) = match token.purpose {
+        Purpose::VerifyEmail => (
+            config.verification_ttl,
+            templates::verification(
+                to,
+                &config.public_web_url,
+                &raw,
+                config.verification_ttl.as_secs() / 3600,
+            ),
+        ),
+        Purpose::ResetPassword => (
+            config.reset_ttl,
+            templates::password_reset(
+                to,
+                &config.public_web_url,
+                &raw,
+                config.reset_ttl.as_secs() / 60,
+            ),
+        ),
+        Purpose::ChangeEmail => (
+            config.email_change_ttl,
+            templates::email_change(
+                to,
+                &config.public_web_url,
+                &raw,
+                config.email_change_ttl.as_secs() / 60,
+            ),
+        ),
+    };
+    let mut item =
+        store::to_item(&keys::email_token(&hash_secret(&raw)), &token).expect("token is an object");
+    item.insert(TTL.into(), (state.now_unix() + ttl.as_secs() as i64).into());
+    [WriteOp::put_new(item), mail::enqueue(mail, state.now())]
+}
+
+/// Finds a live token of the given purpose; the key is for the consuming delete.
+pub async fn find(state: &AppState, raw: &str, purpose: Purpose) -> ApiResult<(MailToken, Key)> {
+    let key = keys::email_token(&hash_secret(raw));
+    let token: Option<MailToken> = match state.table.get(&key).await? {
+        Some(item) => Some(store::from_item(item)?),
+        None => None,
+    };
+    match token {
+        Some(t) if t.purpose == purpose => Ok((t, key)),
+        _ => Err(invalid()),
+    }
+}
+
+pub fn invalid() -> ApiError {
+    ApiError::bad_request(
+        "invalid_token",
+        "The token is invalid, expired or already used",
+    )
+}

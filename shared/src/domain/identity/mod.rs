@@ -1,0 +1,12 @@
+//! Identity: accounts, login sessions, second factors, mail tokens and the limits on
+//! guessing credentials.
+
+pub mod accounts;
+pub mod attempts;
+pub mod mail_tokens;
+pub mod mfa;
+pub mod sessions;
+pub mod users;
+
+pub use sessions::Authenticated;
+pub use users::User;
