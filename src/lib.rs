@@ -12,6 +12,5 @@ pub fn routes() -> Routes {
 
 /// Every group's routes with the common layers.
 pub fn app(state: AppState) -> Router {
-    let config = state.config.clone();
-    buddo_shared::http::finish(routes().with_state(state), &config)
+    buddo_shared::http::finish(routes(), state)
 }

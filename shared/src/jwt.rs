@@ -188,10 +188,6 @@ impl JwtKeys {
         &self.jwks
     }
 
-    pub fn access_ttl_seconds(&self) -> i64 {
-        self.access_ttl_seconds
-    }
-
     /// Issues an access token for a user's login session.
     pub fn issue(
         &self,

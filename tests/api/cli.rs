@@ -160,16 +160,25 @@ async fn admin_promote_on_dynamodb() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `cargo run` as a new user meets it: the server starts with no configuration, registration
-/// works, and the verification mail appears on the console and under the data dir.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_local_server_serves_and_delivers_mail() {
-    let dir = temp_dir();
+/// A running `buddo` server; killed when dropped.
+struct Server {
+    child: std::process::Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the local server on a free port over `dir` and waits until it registers a user.
+async fn start_server(dir: &std::path::Path, register: &serde_json::Value) -> Server {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut child = buddo(&[
+    let child = buddo(&[
         "--port",
         &port.to_string(),
         "--data-dir",
@@ -179,27 +188,29 @@ async fn the_local_server_serves_and_delivers_mail() {
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let stdout = child.stdout.take().unwrap();
-    let _guard = Kill(child);
+    let server = Server { child };
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/auth/register");
-    let body = json!({ "email": "local@example.com", "username": "local", "password": "correct horse battery" });
     let mut status = None;
     for _ in 0..100 {
-        if let Ok(resp) = client.post(&url).json(&body).send().await {
+        if let Ok(resp) = client.post(&url).json(register).send().await {
             status = Some(resp.status().as_u16());
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(status, Some(201));
+    server
+}
+
+/// `cargo run` as a new user meets it: the server starts with no configuration, registration
+/// works, and the verification mail appears on the console and under the data dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_server_serves_and_delivers_mail() {
+    let dir = temp_dir();
+    let body = json!({ "email": "local@example.com", "username": "local", "password": "correct horse battery" });
+    let mut server = start_server(&dir, &body).await;
+    let stdout = server.child.stdout.take().unwrap();
 
     let mail_dir = dir.join("mail");
     let mut text = String::new();
@@ -235,6 +246,35 @@ async fn the_local_server_serves_and_delivers_mail() {
     );
     assert!(dir.join("buddo.redb").exists());
     assert!(dir.join("jwt-signing-key").exists());
-    drop(_guard);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// One embedded store serves one process: a second one says in one line who has it and what
+/// to do instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_dir_in_use_is_named_in_one_line() {
+    let dir = temp_dir();
+    let body = json!({ "email": "busy@example.com", "username": "busy", "password": "correct horse battery" });
+    let server = start_server(&dir, &body).await;
+    let out = promote("busy@example.com", &dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    let pid = server.child.id();
+    assert!(
+        stderr.contains(&format!("in use by process {pid} (buddo)")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("DynamoDB Local"), "{stderr}");
+    assert!(stderr.contains("--data-dir"), "{stderr}");
+    drop(server);
+    // Once the server is gone the store opens again.
+    let out = promote("busy@example.com", &dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

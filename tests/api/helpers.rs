@@ -74,23 +74,26 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 
 static TABLE_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// A new, empty table on DynamoDB Local.
+pub async fn fresh_dynamo_table(clock: Arc<dyn Clock>) -> DynamoTable {
+    let name = format!(
+        "test-{}-{}",
+        TABLE_SEQ.fetch_add(1, Ordering::SeqCst),
+        uuid::Uuid::new_v4().simple()
+    );
+    let table = DynamoTable::new(dynamodb_client(), name, clock);
+    table
+        .create_table()
+        .await
+        .expect("creating a DynamoDB Local table");
+    table
+}
+
 /// A new, empty table on the chosen backend.
 pub async fn fresh_table(backend: Backend, clock: Arc<dyn Clock>) -> SharedTable {
     match backend {
         Backend::Embedded => Arc::new(EmbeddedTable::in_memory(clock).expect("in-memory table")),
-        Backend::Dynamo => {
-            let name = format!(
-                "test-{}-{}",
-                TABLE_SEQ.fetch_add(1, Ordering::SeqCst),
-                uuid::Uuid::new_v4().simple()
-            );
-            let table = DynamoTable::new(dynamodb_client(), name, clock);
-            table
-                .create_table()
-                .await
-                .expect("creating a DynamoDB Local table");
-            Arc::new(table)
-        }
+        Backend::Dynamo => Arc::new(fresh_dynamo_table(clock).await),
     }
 }
 

@@ -1,4 +1,4 @@
-//! One conformance suite for both `Table` backends (DESIGN.md §4).
+//! One conformance suite for both `Table` backends (docs/architecture.md, "Storage").
 
 use std::sync::Arc;
 
@@ -78,6 +78,38 @@ backend_tests! {
         .await
         .unwrap();
         assert!(t.get(&Key::new("A", "new1")).await.unwrap().is_some());
+    }
+
+    async fn the_failed_item_is_the_same_in_any_order(backend) {
+        let (t, _) = table(backend).await;
+        t.write(vec![WriteOp::put(item("O", "taken", json!({ "n": 1 })))]).await.unwrap();
+        let ops = || vec![
+            WriteOp::put_new(item("O", "free", json!({}))),
+            Update::new(Key::new("O", "taken")).add("n", 1).when(Cond::eq("n", 2)).into_op(),
+            WriteOp::check(Key::new("O", "absent"), Cond::NotExists),
+        ];
+        for rotation in 0..3 {
+            let mut reordered = ops();
+            reordered.rotate_left(rotation);
+            let err = t.write(reordered).await.unwrap_err();
+            assert_eq!(err.failed_key(), Some(&Key::new("O", "taken")), "rotation {rotation}: {err:?}");
+        }
+        // A lone check fails the same way as one inside a transaction.
+        let lone = t.write(vec![WriteOp::check(Key::new("O", "taken"), Cond::eq("n", 2))]).await.unwrap_err();
+        assert_eq!(lone.failed_key(), Some(&Key::new("O", "taken")));
+        assert!(t.get(&Key::new("O", "free")).await.unwrap().is_none());
+    }
+
+    async fn update_returning_follows_the_rules_of_writes(backend) {
+        let (t, _) = table(backend).await;
+        let key = Key::new("R", "1");
+        let on_key = t.update_returning(Update::new(key.clone()).set(PK, "other")).await.unwrap_err();
+        assert!(matches!(on_key, StoreError::Invalid(_)), "{on_key:?}");
+        let refused = t.update_returning(Update::new(key.clone()).add("n", 1).when(Cond::Exists)).await.unwrap_err();
+        assert_eq!(refused.failed_key(), Some(&key));
+        assert!(t.get(&key).await.unwrap().is_none());
+        let made = t.update_returning(Update::new(key.clone()).add("n", 1).when(Cond::NotExists)).await.unwrap();
+        assert_eq!(made["n"], 1);
     }
 
     async fn invalid_writes_are_refused(backend) {
@@ -275,4 +307,29 @@ backend_tests! {
         assert!(balance >= 0);
         assert_eq!(entries.items.len() as i64, ok, "every debit has its entry, and only those");
     }
+}
+
+/// An attribute type the store never writes (binary) is an error, not a silent `null`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_attribute_is_an_error_on_dynamodb() {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use buddo_shared::store::Table;
+    let t = crate::helpers::fresh_dynamo_table(Arc::new(ManualClock::default())).await;
+    t.write(vec![WriteOp::put(item("BIN", "1", json!({})))])
+        .await
+        .unwrap();
+    let client = t.client();
+    client
+        .update_item()
+        .table_name(t.table_name())
+        .key(PK, AttributeValue::S("BIN".into()))
+        .key(SK, AttributeValue::S("1".into()))
+        .update_expression("SET blob_value = :b")
+        .expression_attribute_values(":b", AttributeValue::B(Blob::new(vec![0, 1, 2])))
+        .send()
+        .await
+        .unwrap();
+    let read = t.get(&Key::new("BIN", "1")).await;
+    assert!(matches!(read, Err(StoreError::Corrupt(_))), "{read:?}");
 }

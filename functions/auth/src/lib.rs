@@ -22,8 +22,7 @@ use views::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
-    let config = state.config.clone();
-    buddo_shared::http::finish(routes().with_state(state), &config)
+    buddo_shared::http::finish(routes(), state)
 }
 
 /// The group's routes, for the Lambda router, the local server and the route list.

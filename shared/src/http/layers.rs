@@ -2,7 +2,7 @@ use std::any::Any;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -11,10 +11,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::config::Config;
+use super::Routes;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// Bodies larger than this get 413 (DESIGN.md §13).
+/// Bodies larger than this get 413 (docs/architecture.md, "Errors").
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub async fn not_found() -> ApiError {
@@ -26,8 +27,8 @@ fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal("panic").into_response()
 }
 
-fn cors(config: &Config) -> CorsLayer {
-    let origins = &config.cors_allowed_origins;
+/// CORS for the methods the routes use and the headers they read.
+fn cors(origins: &[String], routes: &Routes) -> CorsLayer {
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
@@ -35,25 +36,18 @@ fn cors(config: &Config) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-        ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            "idempotency-key".parse().expect("header name"),
-        ])
+        .allow_methods(routes.methods())
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
 }
 
-/// Adds what every group's router needs: JSON 404/405, the body limit, panic safety, CORS,
-/// request ids, tracing and `Cache-Control: no-store` (responses carry tokens and personal data).
-pub fn finish(router: Router, config: &Config) -> Router {
-    router
+/// The routes as a router with what every group needs: JSON 404/405, the body limit, panic
+/// safety, CORS, request ids, tracing and `Cache-Control: no-store` (responses carry tokens and
+/// personal data).
+pub fn finish(routes: Routes, state: AppState) -> Router {
+    let cors = cors(&state.config.cors_allowed_origins, &routes);
+    routes
+        .with_state(state)
         .fallback(not_found)
         .method_not_allowed_fallback(|| async {
             ApiError::Status {
@@ -68,7 +62,7 @@ pub fn finish(router: Router, config: &Config) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
-        .layer(cors(config))
+        .layer(cors)
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

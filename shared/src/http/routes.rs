@@ -59,6 +59,17 @@ impl Routes {
         &self.list
     }
 
+    /// Every method some route answers, once each.
+    pub fn methods(&self) -> Vec<Method> {
+        let mut methods: Vec<Method> = Vec::new();
+        for route in &self.list {
+            if !methods.contains(&route.method) {
+                methods.push(route.method.clone());
+            }
+        }
+        methods
+    }
+
     /// The bare router (no common layers; see [`super::finish`]).
     pub fn with_state(self, state: AppState) -> Router {
         self.router.with_state(state)

@@ -87,5 +87,17 @@ backend_tests! {
             .unwrap();
         assert!(resp.status().is_success());
         assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+        // Exactly the methods some route answers.
+        let mut allowed: Vec<String> = resp.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .map(|m| m.trim().to_string())
+            .collect();
+        allowed.sort();
+        let mut methods: Vec<String> = buddo::routes().methods().iter().map(|m| m.to_string()).collect();
+        methods.sort();
+        assert_eq!(allowed, methods);
+        assert!(!allowed.contains(&"PUT".to_string()));
     }
 }

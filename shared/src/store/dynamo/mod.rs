@@ -46,6 +46,10 @@ impl DynamoTable {
         &self.client
     }
 
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     fn now(&self) -> i64 {
         self.clock.now().unix_timestamp()
     }
