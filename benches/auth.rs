@@ -1,4 +1,4 @@
-//! Benchmarks for the DESIGN.md §15 budgets (checked by running them, never by timed tests):
+//! Benchmarks for the budgets of the README (checked by running them, never by timed tests):
 //!
 //! * `password/hash`, `password/verify`: Argon2id with the production parameters
 //!   (`Config::default().password`: m=19 MiB, t=2, p=1); `password/verify_async` is the same

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Buddo benchmarks for the DESIGN.md §15 budgets. Figures to read, never timed assertions.
+# Buddo benchmarks for the budgets in the README. Figures to read, never timed assertions.
 #
 #   1. `cargo bench --bench auth` (benches/auth.rs): Argon2id hash/verify with the production
 #      parameters, and POST /api/auth/login and GET /api/auth/me in-process through
 #      `buddo::app` on the in-memory embedded store.
-#   2. HTTP load test: the release `buddo` server on a free 127.0.0.1 port with a throw-away
-#      data directory; `wrk` drives GET /api/auth/me with a bearer token.
+#   2. HTTP load tests: the release `buddo` server on a free 127.0.0.1 port over the memory
+#      store with the limits lifted; `wrk` drives GET /api/auth/me with a bearer token, and
+#      POST /api/auth/login at one connection and at BENCH_LOGIN_CONNECTIONS; then the C
+#      reference Argon2id (PyPI argon2-cffi, tests/argon2_reference.py) with the same
+#      parameters, one process per core: the most logins per second any server could reach.
 #   3. Start-to-ready of each Lambda binary against a stand-in runtime API
 #      (tests/lambda_start.py).
 #   4. A short summary.
@@ -19,6 +22,8 @@
 #   BENCH_WRK_DURATION     wrk duration (default 10s)
 #   BENCH_WRK_THREADS      wrk threads (default 2)
 #   BENCH_WRK_CONNECTIONS  wrk connections (default 64)
+#   BENCH_LOGIN_DURATION   each login load test (default 15s)
+#   BENCH_LOGIN_CONNECTIONS connections of the login throughput test (default 8)
 #   BENCH_SKIP_CRITERION=1 only the HTTP load test
 #   BENCH_SKIP_HTTP=1      no HTTP load test
 #   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
@@ -32,6 +37,8 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 WRK_DURATION="${BENCH_WRK_DURATION:-10s}"
 WRK_THREADS="${BENCH_WRK_THREADS:-2}"
 WRK_CONNECTIONS="${BENCH_WRK_CONNECTIONS:-64}"
+LOGIN_DURATION="${BENCH_LOGIN_DURATION:-15s}"
+LOGIN_CONNECTIONS="${BENCH_LOGIN_CONNECTIONS:-8}"
 
 log() { printf '[tests/bench.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -74,6 +81,18 @@ fi
 # ------------------------------------------------------------- HTTP load --
 RPS="n/a"
 WRK_LATENCY="n/a"
+LOGIN_SERIAL="n/a"
+LOGIN_RPS="n/a"
+LOGIN_LATENCY="n/a"
+REF_MS="n/a"
+REF_RATE="n/a"
+LOGIN_SHARE="n/a"
+rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+latency() {
+    awk '/^ +Latency / && !avg {avg = $2}
+        /^ +50% / {p50 = $2} /^ +90% / {p90 = $2} /^ +99% / {p99 = $2}
+        END {printf "avg %s, p50 %s, p90 %s, p99 %s", avg, p50, p90, p99}' "$1"
+}
 if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     if ! command -v wrk >/dev/null; then
         [[ "$(id -u)" == 0 ]] || die "wrk is missing: install it (apt-get install -y wrk) or run as root"
@@ -95,13 +114,17 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     DATA_DIR="$WORK_DIR/data"
     mkdir -p "$DATA_DIR"
 
-    log "starting $BIN on $BASE (data dir $DATA_DIR)"
-    env -u BUDDO_STORE -u TABLE_NAME \
-        RUST_LOG=info \
+    # The memory store, and every limit a load test would reach lifted.
+    log "starting $BIN on $BASE (memory store)"
+    env -u TABLE_NAME \
+        RUST_LOG=warn \
+        BUDDO_STORE=memory \
         BUDDO_DATA_DIR="$DATA_DIR" \
         PORT="$PORT" \
         RATE_LIMIT_REGISTER=100000/60 \
-        RATE_LIMIT_LOGIN=100000/60 \
+        RATE_LIMIT_LOGIN=1000000/60 \
+        RATE_LIMIT_FAILED_PASSWORD_PER_IP=1000000/60 \
+        RATE_LIMIT_FAILED_PASSWORD=1000000/60 \
         "$BIN" serve --port "$PORT" --data-dir "$DATA_DIR" >"$WORK_DIR/server.log" 2>&1 &
     SERVER_PID=$!
 
@@ -141,11 +164,42 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     if grep -q 'Non-2xx or 3xx responses' "$WORK_DIR/wrk.log"; then
         log "warning: some responses were not 2xx (see above)"
     fi
-    RPS="$(awk '/^Requests\/sec:/ {print $2}' "$WORK_DIR/wrk.log")"
-    WRK_LATENCY="$(awk '
-        /^ +Latency / && !avg {avg = $2}
-        /^ +50% / {p50 = $2} /^ +90% / {p90 = $2} /^ +99% / {p99 = $2}
-        END {printf "avg %s, p50 %s, p90 %s, p99 %s", avg, p50, p90, p99}' "$WORK_DIR/wrk.log")"
+    RPS="$(rps "$WORK_DIR/wrk.log")"
+    WRK_LATENCY="$(latency "$WORK_DIR/wrk.log")"
+
+    # Logins: Argon2-bound. One connection shows the time of one login; LOGIN_CONNECTIONS
+    # (more than the cores) show the most logins per second the server reaches.
+    cat >"$WORK_DIR/login.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"email":"$EMAIL","password":"$PASSWORD"}'
+LUA
+    for conns in 1 "$LOGIN_CONNECTIONS"; do
+        log "wrk -t1 -c$conns -d$LOGIN_DURATION POST $BASE/api/auth/login"
+        wrk -t1 -c"$conns" -d"$LOGIN_DURATION" --latency -s "$WORK_DIR/login.lua" \
+            "$BASE/api/auth/login" | tee "$WORK_DIR/login-$conns.log"
+        ! grep -q 'Non-2xx or 3xx responses' "$WORK_DIR/login-$conns.log" ||
+            die "some logins failed (see above)"
+    done
+    LOGIN_SERIAL="$(rps "$WORK_DIR/login-1.log") logins/s, $(latency "$WORK_DIR/login-1.log")"
+    LOGIN_RPS="$(rps "$WORK_DIR/login-$LOGIN_CONNECTIONS.log")"
+    LOGIN_LATENCY="$(latency "$WORK_DIR/login-$LOGIN_CONNECTIONS.log")"
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+
+    # The reference: the C Argon2id (PyPI argon2-cffi) with the same parameters, one process
+    # per core, on this machine now.
+    ARGON2_VENV="${BUDDO_TOOLS_DIR:-${HOME:-/tmp}/.cache/buddo-tools}/argon2-cffi-venv"
+    if [[ ! -x "$ARGON2_VENV/bin/python" ]] || ! "$ARGON2_VENV/bin/python" -c 'import argon2' 2>/dev/null; then
+        log "installing argon2-cffi into $ARGON2_VENV"
+        python3 -m venv "$ARGON2_VENV" >&2
+        "$ARGON2_VENV/bin/python" -m pip install --quiet --disable-pip-version-check argon2-cffi >&2
+    fi
+    "$ARGON2_VENV/bin/python" tests/argon2_reference.py 10 | tee "$WORK_DIR/argon2.log"
+    REF_MS="$(awk '/^hash_ms_median/ {print $2}' "$WORK_DIR/argon2.log")"
+    REF_RATE="$(awk '/^parallel_hashes_per_s/ {print $2}' "$WORK_DIR/argon2.log")"
+    LOGIN_SHARE="$(python3 -c 'import sys; print(f"{100 * float(sys.argv[1]) / float(sys.argv[2]):.0f} %")' "$LOGIN_RPS" "$REF_RATE")"
 fi
 
 # --------------------------------------------------------- start-to-ready --
@@ -187,7 +241,7 @@ per_request() { # <name> -> the per-request percentiles line the bench printed
 }
 
 echo
-echo "==================== Buddo benchmark summary (DESIGN.md §15) ===================="
+echo "========================= Buddo benchmark summary ========================="
 echo "Argon2id m=19 MiB t=2 p=1"
 echo "  password/hash        $(criterion_figure password/hash)"
 echo "  password/verify      $(criterion_figure password/verify)"
@@ -198,9 +252,14 @@ echo "                       per request: $(per_request in_process/login)"
 echo "  in_process/me        $(criterion_figure in_process/me)   [budget: p50 < 1 ms]"
 echo "                       per request: $(per_request in_process/me)"
 echo "  store/rate_limit_hit $(criterion_figure store/rate_limit_hit)  (one write transaction)"
-echo "HTTP (release buddo on 127.0.0.1, wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION, same host)"
-echo "  GET /api/auth/me     $RPS req/s   [budget: >= 20000 req/s on 2 cores]"
+echo "HTTP (release buddo on 127.0.0.1, memory store, wrk on the same host)"
+echo "  GET /api/auth/me     $RPS req/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION)   [budget: >= 20000 req/s on 2 cores]"
 echo "                       latency: $WRK_LATENCY"
+echo "  POST /api/auth/login one connection: $LOGIN_SERIAL"
+echo "  POST /api/auth/login $LOGIN_RPS logins/s (wrk -t1 -c$LOGIN_CONNECTIONS -d$LOGIN_DURATION), latency: $LOGIN_LATENCY"
+echo "Reference Argon2id (C, argon2-cffi, m=19 MiB t=2 p=1, one process per core)"
+echo "  one hash             $REF_MS ms"
+echo "  hashes/s, all cores  $REF_RATE   logins reach $LOGIN_SHARE of it   [target: >= 85 %]"
 echo "Lambda start-to-ready (exec until the first invocation request, x86_64 release)"
 echo "  buddo-auth           $AUTH_START   [budget: <= 50 ms]"
 echo "  buddo-mailer         $MAILER_START"

@@ -1,6 +1,19 @@
 #!/usr/bin/env bash
-# Lints the SAM template: `sam validate --lint` (cfn-lint included), offline.
-# Installs aws-sam-cli into a venv under ${BUDDO_TOOLS_DIR:-~/.cache/buddo-tools} on first use.
+# Lints the SAM template: `sam validate --lint` (cfn-lint included), offline. Then proves that
+# every Rust function in the template builds the way `sam build` will ask for it, and that no
+# function crate has a binary the template forgets:
+#
+#   * SAM's rust-cargolambda builder runs, for each function, in its CodeUri directory:
+#         cargo lambda build --release --arm64 --bin <Metadata.BuildProperties.Binary>
+#     (no -p: cargo picks the package among the workspace's default members, which is why the
+#     root Cargo.toml needs `default-members`). Here the same selection runs as
+#     `cargo check --locked --bin <Binary>` in the same directory, so it fails exactly when
+#     `sam build` would fail to find the binary, without a release/cross build.
+#   * Every [[bin]] of a workspace member under functions/ must be some function's Binary,
+#     and every functions/*/Cargo.toml must be a workspace member.
+#
+# Installs aws-sam-cli into a venv under ${BUDDO_TOOLS_DIR:-~/.cache/buddo-tools} on first use
+# (its PyYAML reads the template). Honours CARGO_TARGET_DIR.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,3 +35,137 @@ cd "$REPO_ROOT"
 # Validation is local; the region only has to be set. No credentials are used.
 AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 SAM_CLI_TELEMETRY=0 \
     "$SAM_DIR/venv/bin/sam" validate --lint --template template.yaml
+
+log "checking that every rust-cargolambda Binary resolves as sam build selects it"
+"$SAM_DIR/venv/bin/python" - "$REPO_ROOT" template.yaml <<'PY'
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+repo_root, template_path = sys.argv[1], sys.argv[2]
+template_dir = os.path.dirname(os.path.join(repo_root, template_path))
+
+
+def log(msg):
+    print(f"[tests/check-template.sh] {msg}", file=sys.stderr, flush=True)
+
+
+class TolerantLoader(yaml.SafeLoader):
+    """SafeLoader that reads CloudFormation short-form tags (!Ref, !GetAtt, !Sub ...) as plain data."""
+
+
+def _any_tag(loader, _suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_mapping(node, deep=True)
+
+
+TolerantLoader.add_multi_constructor("!", _any_tag)
+
+with open(os.path.join(repo_root, template_path), encoding="utf-8") as f:
+    template = yaml.load(f, Loader=TolerantLoader)
+
+global_code_uri = ((template.get("Globals") or {}).get("Function") or {}).get("CodeUri")
+problems = []
+functions = []  # (logical id, CodeUri directory, Binary)
+for logical_id, resource in (template.get("Resources") or {}).items():
+    if not isinstance(resource, dict):
+        continue
+    if resource.get("Type") not in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
+        continue
+    metadata = resource.get("Metadata") or {}
+    build_props = metadata.get("BuildProperties") or {}
+    if metadata.get("BuildMethod") != "rust-cargolambda" and "Binary" not in build_props:
+        continue
+    binary = build_props.get("Binary")
+    if not isinstance(binary, str) or not binary:
+        problems.append(
+            f"{logical_id}: BuildMethod rust-cargolambda needs Metadata.BuildProperties.Binary "
+            "(without it SAM builds every default binary and guesses which one to ship)"
+        )
+        continue
+    code_uri = (resource.get("Properties") or {}).get("CodeUri", global_code_uri)
+    if not isinstance(code_uri, str):
+        problems.append(f"{logical_id}: CodeUri must be a local directory for a rust-cargolambda build, got {code_uri!r}")
+        continue
+    # No --base-dir: SAM resolves CodeUri against the template's directory.
+    code_dir = os.path.normpath(os.path.join(template_dir, code_uri))
+    if not os.path.isdir(code_dir):
+        problems.append(f"{logical_id}: CodeUri {code_uri!r} is not a directory")
+        continue
+    functions.append((logical_id, code_dir, binary))
+
+if not functions and not problems:
+    problems.append("no rust-cargolambda function with Metadata.BuildProperties.Binary found in the template")
+
+cargo_env = dict(os.environ, CARGO_TERM_COLOR=os.environ.get("CARGO_TERM_COLOR", "never"))
+
+# Same package/bin selection as the builder's `cargo lambda build --release --arm64 --bin <Binary>`
+# in the CodeUri directory, minus release and cross-compilation.
+for logical_id, code_dir, binary in functions:
+    rel = os.path.relpath(code_dir, repo_root)
+    cmd = ["cargo", "check", "--locked", "--quiet", "--bin", binary]
+    log(f"{logical_id}: (cd {rel} && {' '.join(cmd)})")
+    result = subprocess.run(cmd, cwd=code_dir, env=cargo_env, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        problems.append(
+            f"{logical_id}: `cargo check --bin {binary}` in CodeUri {rel!r} failed, so `sam build` "
+            f"(`cargo lambda build --release --arm64 --bin {binary}` there) fails too. If cargo says "
+            "'no bin target named ... in default-run packages', the package is missing from "
+            "[workspace] default-members in Cargo.toml."
+        )
+
+# Every binary of a function crate must be deployed, and every function crate must be a member.
+meta = subprocess.run(
+    ["cargo", "metadata", "--no-deps", "--format-version", "1"],
+    cwd=repo_root, env=cargo_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=True,
+)
+metadata = json.loads(meta.stdout)
+workspace_root = os.path.realpath(metadata["workspace_root"])
+members = set(metadata["workspace_members"])
+template_binaries = {binary for _, _, binary in functions}
+bin_owners = {}
+member_manifests = set()
+for package in metadata["packages"]:
+    if package["id"] not in members:
+        continue
+    manifest = os.path.realpath(package["manifest_path"])
+    member_manifests.add(manifest)
+    bins = [t["name"] for t in package["targets"] if "bin" in t["kind"]]
+    for name in bins:
+        bin_owners.setdefault(name, []).append(package["name"])
+    if os.path.relpath(manifest, workspace_root).split(os.sep)[0] != "functions":
+        continue
+    for name in bins:
+        if name not in template_binaries:
+            problems.append(
+                f"package {package['name']} ({os.path.relpath(manifest, workspace_root)}) has bin "
+                f"{name!r} but no function in {template_path} builds it (Metadata.BuildProperties.Binary)"
+            )
+
+for name in sorted(template_binaries):
+    owners = bin_owners.get(name, [])
+    if len(owners) > 1:
+        problems.append(
+            f"bin {name!r} is defined by several workspace packages ({', '.join(sorted(owners))}); "
+            "they overwrite each other in target/lambda/"
+        )
+
+functions_dir = os.path.join(workspace_root, "functions")
+if os.path.isdir(functions_dir):
+    for entry in sorted(os.listdir(functions_dir)):
+        manifest = os.path.realpath(os.path.join(functions_dir, entry, "Cargo.toml"))
+        if os.path.isfile(manifest) and manifest not in member_manifests:
+            problems.append(f"functions/{entry} is not a workspace member (add it to [workspace] members and default-members)")
+
+if problems:
+    for problem in problems:
+        log(f"FAIL: {problem}")
+    sys.exit(1)
+log(f"ok: {', '.join(f'{lid} -> {b}' for lid, _, b in functions)}")
+PY

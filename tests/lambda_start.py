@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start-to-ready of a Lambda function binary (DESIGN.md §15: <= 50 ms).
+"""Start-to-ready of a Lambda function binary (budget in the README).
 
 Serves a minimal Lambda runtime API on a loopback port, starts the binary with
 AWS_LAMBDA_RUNTIME_API pointing at it, and measures the time from exec until the function

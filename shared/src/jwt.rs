@@ -262,27 +262,31 @@ fn load_or_create(data_dir: &Path) -> anyhow::Result<SigningKeyPair> {
     }
     std::fs::create_dir_all(data_dir)?;
     let pair = SigningKeyPair::generate();
-    write_private(&path, &pair.to_secret_text())?;
-    Ok(pair)
+    match write_private(&path, &pair.to_secret_text()) {
+        Ok(()) => Ok(pair),
+        // Another process sharing the data dir made one first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            SigningKeyPair::parse(&std::fs::read_to_string(&path)?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
-#[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes a new file readable by its owner only; fails if it exists. Written under a temporary
+/// name and linked into place, so a reader never sees half a key.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(&tmp)?;
     f.write_all(text.as_bytes())?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text)?;
-    Ok(())
+    f.sync_all()?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked
 }
 
 async fn fetch_secret(arn: &str) -> anyhow::Result<SigningKeyPair> {

@@ -1,4 +1,4 @@
-//! DESIGN.md §13: bad input gets a 4xx with the error shape, never a 500.
+//! Bad input gets a 4xx with the error shape (docs/architecture.md, "Errors"), never a 500.
 
 use serde_json::json;
 

