@@ -1,10 +1,12 @@
 //! Argon2id password hashing (OWASP: m=19 MiB, t=2, p=1 by default), PHC strings at rest.
 
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+
+use tokio::sync::Semaphore;
 
 use crate::config::PasswordConfig;
 
@@ -13,7 +15,10 @@ pub struct PasswordHashing {
     params: Params,
     /// A hash of a random password with the current parameters: unknown accounts are checked
     /// against it so that they cost the same work as known ones.
-    dummy: std::sync::Arc<OnceLock<String>>,
+    dummy: Arc<OnceLock<String>>,
+    /// One hash per core at a time. More would only share the cores, thrash their caches and
+    /// hold 19 MiB of working memory each; the rest wait their turn without a thread.
+    permits: Arc<Semaphore>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -33,9 +38,11 @@ impl PasswordHashing {
             None,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(PasswordHashing {
             params,
             dummy: Default::default(),
+            permits: Arc::new(Semaphore::new(cores)),
         })
     }
 
@@ -102,15 +109,24 @@ impl PasswordHashing {
         let _ = self.verify(password, dummy);
     }
 
-    /// Runs hashing off the async workers: it takes tens of milliseconds by design.
-    pub async fn hash_async(&self, password: String) -> anyhow::Result<String> {
+    /// Runs `work` on the blocking pool once a core is free: hashing takes milliseconds of CPU
+    /// by design and must not hold up the async workers.
+    async fn off_the_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Self) -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.permits.acquire().await?;
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.hash(&password)).await?
+        Ok(tokio::task::spawn_blocking(move || work(&this)).await?)
+    }
+
+    pub async fn hash_async(&self, password: String) -> anyhow::Result<String> {
+        self.off_the_workers(move |this| this.hash(&password))
+            .await?
     }
 
     pub async fn verify_async(&self, password: String, stored: Option<String>) -> Verified {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || match stored {
+        self.off_the_workers(move |this| match stored {
             Some(stored) => this.verify(&password, &stored),
             None => {
                 this.verify_dummy(&password);

@@ -428,3 +428,36 @@ async fn rate_limits_count_the_api_gateway_source_ip() {
     let (other, _) = send(&app.state, "other", &from("203.0.113.9")).await;
     assert_eq!(other, StatusCode::OK);
 }
+
+/// API Gateway answers CORS preflights itself: the template must allow what the routers use,
+/// the same as the local server does.
+#[test]
+fn the_template_allows_the_methods_and_headers_the_routes_use() {
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
+            .expect("template.yaml");
+    let list = |key: &str| -> Vec<String> {
+        let line = template
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} in template.yaml"));
+        let mut items: Vec<String> = line
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .collect();
+        items.sort();
+        items
+    };
+    let mut methods: Vec<String> = buddo::routes()
+        .methods()
+        .iter()
+        .map(|m| m.to_string())
+        .chain(["OPTIONS".to_string()])
+        .collect();
+    methods.sort();
+    assert_eq!(list("AllowMethods:"), methods);
+    assert_eq!(list("AllowHeaders:"), ["authorization", "content-type"]);
+}

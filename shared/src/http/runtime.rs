@@ -1,12 +1,19 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Structured logs: JSON on Lambda, readable text locally. `RUST_LOG` filters.
+/// Structured logs: JSON on Lambda, readable text locally. `RUST_LOG` filters by target and
+/// level (`info`, `buddo_shared=debug,info`); a per-target filter needs no regex engine, which
+/// keeps the Lambda binaries smaller.
 pub fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let builder = tracing_subscriber::fmt();
     let _ = if json {
         builder
             .json()
@@ -14,9 +21,11 @@ pub fn init_tracing(json: bool) {
             .with_span_list(false)
             .without_time()
             .with_ansi(false)
+            .finish()
+            .with(filter)
             .try_init()
     } else {
-        builder.compact().try_init()
+        builder.compact().finish().with(filter).try_init()
     };
 }
 

@@ -306,17 +306,8 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
             "The email address is already verified",
         ));
     }
-    let window = mail_tokens::mail_window(state, &user.email);
-    let mut ops = vec![window.count_op()];
-    ops.extend(mail_tokens::issue(
-        state,
-        MailToken::new(Purpose::VerifyEmail, user),
-    ));
-    state
-        .table
-        .write(ops)
-        .await
-        .on_condition(&window.key, || window.exceeded(state.now_unix()))
+    let ops = mail_tokens::issue(state, MailToken::new(Purpose::VerifyEmail, user));
+    mail_tokens::write_counting_mail(state, &user.email, ops).await
 }
 
 /// Marks the address verified; configured admin addresses become admins here.
@@ -398,8 +389,7 @@ pub async fn change_email(
         ));
     }
     let taken = users::email_taken(state.table.as_ref(), new_email.as_str()).await?;
-    let window = mail_tokens::mail_window(state, new_email.as_str());
-    let mut ops = vec![window.count_op()];
+    let mut ops = Vec::new();
     if taken {
         ops.push(mail::enqueue(
             templates::email_in_use(new_email.as_str()),
@@ -415,11 +405,7 @@ pub async fn change_email(
         templates::email_change_requested(&user.email, new_email.as_str()),
         state.now(),
     ));
-    state
-        .table
-        .write(ops)
-        .await
-        .on_condition(&window.key, || window.exceeded(state.now_unix()))
+    mail_tokens::write_counting_mail(state, new_email.as_str(), ops).await
 }
 
 /// Moves the account to the confirmed new address, which counts as verified. Every login

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::users::User;
 use crate::crypto::{hash_secret, random_token};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::mail::{self, templates, Mail};
 use crate::ratelimit::{Counter, Window};
@@ -75,6 +75,23 @@ pub fn mail_window(state: &AppState, address: &str) -> Window {
         address,
         state.config.rate_limits.mail_per_address,
     ))
+}
+
+/// Writes `ops` (the mail to `address` among them) together with one count of mail to that
+/// address; 429 when it has had its mail for the window.
+pub async fn write_counting_mail(
+    state: &AppState,
+    address: &str,
+    ops: impl IntoIterator<Item = WriteOp>,
+) -> ApiResult<()> {
+    let window = mail_window(state, address);
+    let mut all = vec![window.count_op()];
+    all.extend(ops);
+    state
+        .table
+        .write(all)
+        .await
+        .on_condition(&window.key, || window.exceeded(state.now_unix()))
 }
 
 /// A new token and the mail that carries it: the writes that store the token's hash and
