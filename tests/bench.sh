@@ -27,6 +27,7 @@
 #   BENCH_SKIP_CRITERION=1 only the HTTP load test
 #   BENCH_SKIP_HTTP=1      no HTTP load test
 #   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
+#   BENCH_OPT_LEVEL=s      build with this release opt-level instead (into target/opt-s)
 #
 # Needs curl and python3; installs wrk with apt-get when it is missing (as root).
 set -euo pipefail
@@ -34,6 +35,17 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO_ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+# BENCH_OPT_LEVEL=s (or 2, z, ...): the same benchmarks with another release opt-level, built
+# into a target dir of its own, to compare profiles by what a login costs.
+CARGO_PROFILE_ARGS=()
+OPT_LEVEL="3 (release profile)"
+if [[ -n "${BENCH_OPT_LEVEL:-}" ]]; then
+    CARGO_PROFILE_ARGS=(--config "profile.release.opt-level=$(
+        [[ "$BENCH_OPT_LEVEL" =~ ^[0-9]$ ]] && echo "$BENCH_OPT_LEVEL" || echo "\"$BENCH_OPT_LEVEL\"")")
+    TARGET_DIR="$REPO_ROOT/target/opt-$BENCH_OPT_LEVEL"
+    export CARGO_TARGET_DIR="$TARGET_DIR"
+    OPT_LEVEL="$BENCH_OPT_LEVEL"
+fi
 WRK_DURATION="${BENCH_WRK_DURATION:-10s}"
 WRK_THREADS="${BENCH_WRK_THREADS:-2}"
 WRK_CONNECTIONS="${BENCH_WRK_CONNECTIONS:-64}"
@@ -75,7 +87,7 @@ if [[ "${BENCH_SKIP_CRITERION:-0}" != 1 ]]; then
         set -- -- --warm-up-time 1 --measurement-time 3
     fi
     log "cargo bench --bench auth $*"
-    cargo bench --bench auth "$@" 2>&1 | tee "$BENCH_LOG"
+    cargo bench "${CARGO_PROFILE_ARGS[@]}" --bench auth "$@" 2>&1 | tee "$BENCH_LOG"
 fi
 
 # ------------------------------------------------------------- HTTP load --
@@ -105,7 +117,7 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     fi
 
     log "cargo build --release --bin buddo"
-    cargo build --release --bin buddo
+    cargo build "${CARGO_PROFILE_ARGS[@]}" --release --bin buddo
     BIN="$TARGET_DIR/release/buddo"
     [[ -x "$BIN" ]] || die "no binary at $BIN"
 
@@ -210,7 +222,7 @@ AUTH_START="n/a"
 MAILER_START="n/a"
 if [[ "${BENCH_SKIP_START:-0}" != 1 ]]; then
     log "cargo build --release -p buddo-auth -p buddo-mailer"
-    cargo build --release -p buddo-auth -p buddo-mailer
+    cargo build "${CARGO_PROFILE_ARGS[@]}" --release -p buddo-auth -p buddo-mailer
     KEY="$("$TARGET_DIR/release/buddo" keygen | sed -n 2p)"
     lambda_env=(env -i PATH="$PATH" HOME="${HOME:-/tmp}" BUDDO_STORE=dynamodb TABLE_NAME=buddo
         AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench
@@ -242,6 +254,7 @@ per_request() { # <name> -> the per-request percentiles line the bench printed
 
 echo
 echo "========================= Buddo benchmark summary ========================="
+echo "Release opt-level: $OPT_LEVEL"
 echo "Argon2id m=19 MiB t=2 p=1"
 echo "  password/hash        $(criterion_figure password/hash)"
 echo "  password/verify      $(criterion_figure password/verify)"
