@@ -277,24 +277,37 @@ pub async fn reset_password(
     let user = users::get(state.table.as_ref(), &token.user_id)
         .await?
         .ok_or_else(mail_tokens::invalid)?;
-    let user_key = keys::user(&user.id);
-    let update = Update::new(user_key.clone())
-        .set("password_hash", hash)
+    let update = Update::new(keys::user(&user.id))
         .set("email_verified", true)
-        .add("credential_generation", 1)
         .when(token.still_current());
-    let mut ops = vec![WriteOp::delete_existing(token_key)];
-    ops.extend(sessions::end_other_sessions(&user, update, None));
+    let consume = WriteOp::delete_existing(token_key);
+    set_password(state, &user, hash, update, Some(consume), None)
+        .await
+        .on_any_condition(mail_tokens::invalid)
+}
+
+/// Stores a new password hash with `update` (and `also`, in the same write): a new credential
+/// generation (older mail tokens die), the next session generation (every session but `keep`
+/// ends), and a notice to the owner.
+async fn set_password(
+    state: &AppState,
+    user: &User,
+    hash: String,
+    update: Update,
+    also: Option<WriteOp>,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    let update = update
+        .set("password_hash", hash)
+        .add("credential_generation", 1);
+    let mut ops: Vec<WriteOp> = also.into_iter().collect();
+    ops.extend(sessions::end_other_sessions(user, update, keep));
     ops.push(mail::enqueue(
         templates::password_changed(&user.email),
         state.now(),
     ));
-    state
-        .table
-        .write(ops)
-        .await
-        .on_any_condition(mail_tokens::invalid)?;
-    sessions::remove_stale(state, &user.id, None).await;
+    state.table.write(ops).await?;
+    sessions::remove_stale(state, &user.id, keep).await;
     Ok(())
 }
 
@@ -352,21 +365,11 @@ pub async fn change_password(
     let user = &auth.user;
     confirm_password(state, user, current, meta).await?;
     let hash = state.passwords.hash_async(new.into_inner()).await?;
-    let update = Update::new(keys::user(&user.id))
-        .set("password_hash", hash)
-        .add("credential_generation", 1);
-    let mut ops = sessions::end_other_sessions(user, update, Some(&auth.session.id));
-    ops.push(mail::enqueue(
-        templates::password_changed(&user.email),
-        state.now(),
-    ));
-    state
-        .table
-        .write(ops)
+    // The kept session must still exist when the change lands (its carry-over requires it).
+    let update = Update::new(keys::user(&user.id));
+    set_password(state, user, hash, update, None, Some(&auth.session.id))
         .await
-        .on_any_condition(ApiError::invalid_token)?;
-    sessions::remove_stale(state, &user.id, Some(&auth.session.id)).await;
-    Ok(())
+        .on_any_condition(ApiError::invalid_token)
 }
 
 /// Starts moving the account to a new address. The answer is the same whether the address is
