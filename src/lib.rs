@@ -8,6 +8,10 @@ use buddo_shared::AppState;
 /// Every group's routes.
 pub fn routes() -> Routes {
     buddo_auth::routes()
+        .merge(buddo_oauth::routes())
+        .merge(buddo_session::routes())
+        .merge(buddo_user::routes())
+        .merge(buddo_admin::routes())
 }
 
 /// Every group's routes with the common layers.

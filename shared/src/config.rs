@@ -122,6 +122,32 @@ impl Default for RateLimits {
     }
 }
 
+/// The OAuth provider (docs/architecture.md, "OAuth").
+#[derive(Clone, Debug)]
+pub struct OAuthConfig {
+    /// The API's public base URL: the issuer of the authorization server metadata (RFC 8414)
+    /// and the base of the endpoint URLs it lists.
+    pub issuer: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Token families (one per authorization) a user's grant to one app keeps; the oldest
+    /// goes when a new one would pass this.
+    pub max_families_per_grant: usize,
+}
+
+/// App sessions and what they earn (docs/architecture.md, "App sessions").
+#[derive(Clone, Debug)]
+pub struct AppSessionConfig {
+    pub token_ttl: Duration,
+    /// A session is alive while its last heartbeat is this recent.
+    pub alive_window: Duration,
+    /// A session not refreshed for this long has ended.
+    pub idle_timeout: Duration,
+    pub earn_per_minute: i64,
+    /// Most points one user earns from one app's sessions in a day (UTC).
+    pub daily_cap: i64,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tier {
     pub name: String,
@@ -153,6 +179,8 @@ pub struct Config {
     pub mail_from: String,
     pub mail_backend: MailBackend,
     pub rate_limits: RateLimits,
+    pub oauth: OAuthConfig,
+    pub app_sessions: AppSessionConfig,
     /// How recent a login must be for security-sensitive changes (TOTP, recovery codes,
     /// email change).
     pub recent_login: Duration,
@@ -213,6 +241,19 @@ impl Default for Config {
             mail_from: "Buddo <no-reply@buddo.local>".into(),
             mail_backend: MailBackend::Local,
             rate_limits: RateLimits::default(),
+            oauth: OAuthConfig {
+                issuer: "http://localhost:3000".into(),
+                access_ttl: Duration::from_secs(3600),
+                refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+                max_families_per_grant: 25,
+            },
+            app_sessions: AppSessionConfig {
+                token_ttl: Duration::from_secs(15 * 60),
+                alive_window: Duration::from_secs(5 * 60),
+                idle_timeout: Duration::from_secs(30 * 60),
+                earn_per_minute: 1,
+                daily_cap: 240,
+            },
             recent_login: Duration::from_secs(15 * 60),
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
@@ -349,6 +390,34 @@ impl Config {
                 reason: "must be an http(s) URL".into(),
             });
         }
+        let issuer = env
+            .raw("PUBLIC_API_URL")
+            .unwrap_or(d.oauth.issuer.clone())
+            .trim_end_matches('/')
+            .to_string();
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+            return Err(ConfigError {
+                name: "PUBLIC_API_URL".into(),
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        let oauth = OAuthConfig {
+            issuer,
+            access_ttl: env.secs("OAUTH_ACCESS_TOKEN_TTL_SECONDS", d.oauth.access_ttl)?,
+            refresh_ttl: env.secs("OAUTH_REFRESH_TOKEN_TTL_SECONDS", d.oauth.refresh_ttl)?,
+            max_families_per_grant: env.parse(
+                "OAUTH_MAX_FAMILIES_PER_GRANT",
+                d.oauth.max_families_per_grant,
+            )?,
+        };
+        let s = &d.app_sessions;
+        let app_sessions = AppSessionConfig {
+            token_ttl: env.secs("SESSION_TOKEN_TTL_SECONDS", s.token_ttl)?,
+            alive_window: env.secs("SESSION_ALIVE_SECONDS", s.alive_window)?,
+            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECONDS", s.idle_timeout)?,
+            earn_per_minute: env.parse("EARN_PER_MINUTE", s.earn_per_minute)?,
+            daily_cap: env.parse("SESSION_DAILY_CAP", s.daily_cap)?,
+        };
         let r = RateLimits::default();
         let rate_limits = RateLimits {
             register: env.limit("RATE_LIMIT_REGISTER", r.register)?,
@@ -398,6 +467,8 @@ impl Config {
             mail_from: env.raw("MAIL_FROM").unwrap_or(d.mail_from),
             mail_backend,
             rate_limits,
+            oauth,
+            app_sessions,
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env

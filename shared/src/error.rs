@@ -38,6 +38,14 @@ pub enum ApiError {
     },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// An error of the OAuth token and revocation endpoints, in the shape of RFC 6749 §5.2:
+    /// `{"error": "<code>", "error_description": "…"}`; 401 with a Basic challenge for
+    /// `invalid_client`, else 400.
+    #[error("{description}")]
+    OAuth {
+        code: &'static str,
+        description: Msg,
+    },
     /// A store failure nobody turned into a rule of the domain (see [`OnCondition`]).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -96,6 +104,8 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Status { status, .. } => *status,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::OAuth { code, .. } if *code == "invalid_client" => StatusCode::UNAUTHORIZED,
+            ApiError::OAuth { .. } => StatusCode::BAD_REQUEST,
             ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
                 StatusCode::CONFLICT
             }
@@ -105,6 +115,9 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
+        if let ApiError::OAuth { code, description } = self {
+            return json!({ "error": code, "error_description": description });
+        }
         let (code, message, extra): (&str, Cow<str>, Option<(&str, Value)>) = match self {
             ApiError::BadRequest { code, message }
             | ApiError::Unauthorized { code, message }
@@ -135,6 +148,7 @@ impl ApiError {
                 "Too many requests; try again later".into(),
                 Some(("retry_after", json!(retry_after))),
             ),
+            ApiError::OAuth { code, description } => (code, description.clone(), None),
             ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => (
                 "conflict",
                 "A concurrent request changed the same data; try again".into(),
@@ -198,10 +212,22 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let ApiError::TooManyRequests { retry_after } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, v);
+        match self {
+            ApiError::TooManyRequests { retry_after } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
+            ApiError::OAuth {
+                code: "invalid_client",
+                ..
+            } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"buddo\""),
+                );
+            }
+            _ => {}
         }
         response
     }

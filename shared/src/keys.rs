@@ -60,6 +60,110 @@ pub fn user_ledger(user_id: &str, at: &str, entry_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{LEDGER_PREFIX}{at}#{entry_id}"))
 }
 
+// ---- OAuth apps, grants and tokens ----
+
+pub fn app(app_id: &str) -> Key {
+    Key::new(format!("APP#{app_id}"), "APP")
+}
+
+/// GSI1 partition of apps by approval, for the admin list (sorted by creation).
+pub fn apps_by_approval(approved: bool) -> &'static str {
+    if approved {
+        "APPS#APPROVED"
+    } else {
+        "APPS#PENDING"
+    }
+}
+
+/// Lookup: client_id → app.
+pub fn client(client_id: &str) -> Key {
+    Key::new(format!("CLIENT#{client_id}"), "CLIENT")
+}
+
+pub const OWNED_APP_PREFIX: &str = "OWNEDAPP#";
+
+/// An app in its owner's partition (the owner's app list).
+pub fn owned_app(owner_id: &str, inserted_at: &str, app_id: &str) -> Key {
+    Key::new(
+        user_pk(owner_id),
+        format!("{OWNED_APP_PREFIX}{inserted_at}#{app_id}"),
+    )
+}
+
+pub const SCOPE_REQUEST_PREFIX: &str = "SCOPEREQ#";
+
+/// A scope request, in its app's partition.
+pub fn scope_request(app_id: &str, inserted_at: &str, request_id: &str) -> Key {
+    Key::new(
+        format!("APP#{app_id}"),
+        format!("{SCOPE_REQUEST_PREFIX}{inserted_at}#{request_id}"),
+    )
+}
+
+pub fn app_partition(app_id: &str) -> String {
+    format!("APP#{app_id}")
+}
+
+/// Lookup: scope request id → its item.
+pub fn scope_request_marker(request_id: &str) -> Key {
+    Key::new(format!("SCOPEREQ#{request_id}"), "SCOPEREQ")
+}
+
+/// GSI1 partition of scope requests by status (`pending`, `approved`, `denied`).
+pub fn scope_requests_by_status(status: &str) -> String {
+    format!("SCOPEREQS#{status}")
+}
+
+pub const GRANT_PREFIX: &str = "GRANT#";
+
+/// A user's grant to an app (a connected app).
+pub fn grant(user_id: &str, app_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{GRANT_PREFIX}{app_id}"))
+}
+
+/// Sort-key prefix of the token families of one user's grant to one app.
+pub fn family_prefix(app_id: &str) -> String {
+    format!("FAMILY#{app_id}#")
+}
+
+/// A token family: the tokens issued from one authorization code and its refreshes.
+pub fn family(user_id: &str, app_id: &str, family_id: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("{}{family_id}", family_prefix(app_id)),
+    )
+}
+
+pub fn authorization_code(code_hash: &str) -> Key {
+    Key::new(format!("CODE#{code_hash}"), "CODE")
+}
+
+pub fn access_token(token_hash: &str) -> Key {
+    Key::new(format!("AT#{token_hash}"), "AT")
+}
+
+pub fn oauth_refresh_token(token_hash: &str) -> Key {
+    Key::new(format!("OAUTHREFRESH#{token_hash}"), "OAUTHREFRESH")
+}
+
+// ---- app sessions ----
+
+pub const APP_SESSION_PREFIX: &str = "APPSESSION#";
+
+/// The user's one live session with an app.
+pub fn app_session(user_id: &str, app_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{APP_SESSION_PREFIX}{app_id}"))
+}
+
+/// What a user earned from one app's sessions on one UTC day (`YYYY-MM-DD`).
+pub fn daily_earnings(user_id: &str, app_id: &str, day: &str) -> Key {
+    Key::new(user_pk(user_id), format!("EARNED#{app_id}#{day}"))
+}
+
+pub fn session_token(token_hash: &str) -> Key {
+    Key::new(format!("SESSIONTOKEN#{token_hash}"), "SESSIONTOKEN")
+}
+
 pub fn counter(name: &str) -> Key {
     Key::new(format!("COUNTER#{name}"), "COUNTER")
 }

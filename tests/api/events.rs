@@ -1,7 +1,7 @@
 //! The sample Lambda events in `events/`: one API Gateway HTTP API (payload 2.0) event per
-//! route of the auth router (the list comes from the router itself), and one DynamoDB Streams
-//! event for the mailer. Each auth event is decoded and converted exactly as `lambda_http`
-//! does on Lambda, then sent through `buddo_auth::router`; a route without an event, or an
+//! route of every HTTP group (the lists come from the routers themselves), and one DynamoDB
+//! Streams event for the mailer. Each event is decoded and converted exactly as `lambda_http`
+//! does on Lambda, then sent through its group's router; a route without an event, or an
 //! event that no route serves, fails.
 
 use std::path::{Path, PathBuf};
@@ -20,13 +20,60 @@ use tower::ServiceExt;
 
 use crate::helpers::{json_body, Backend, TestApp};
 
-/// Every route of the auth router: method and path template.
-fn auth_routes() -> Vec<(String, &'static str)> {
-    buddo_auth::routes()
+/// An HTTP function: its events' file prefix, its routes, its Lambda router, and the API
+/// Gateway route keys template.yaml sends to it.
+struct Group {
+    name: &'static str,
+    routes: Vec<(String, &'static str)>,
+    router: fn(AppState) -> axum::Router,
+    route_keys: &'static [&'static str],
+}
+
+fn route_list(routes: buddo_shared::http::Routes) -> Vec<(String, &'static str)> {
+    routes
         .list()
         .iter()
         .map(|r| (r.method.to_string(), r.path))
         .collect()
+}
+
+fn groups() -> Vec<Group> {
+    vec![
+        Group {
+            name: "auth",
+            routes: route_list(buddo_auth::routes()),
+            router: buddo_auth::router,
+            route_keys: &["ANY /api/auth/{proxy+}"],
+        },
+        Group {
+            name: "oauth",
+            routes: route_list(buddo_oauth::routes()),
+            router: buddo_oauth::router,
+            route_keys: &[
+                "ANY /api/oauth/{proxy+}",
+                "GET /.well-known/oauth-authorization-server",
+                "GET /.well-known/jwks.json",
+            ],
+        },
+        Group {
+            name: "session",
+            routes: route_list(buddo_session::routes()),
+            router: buddo_session::router,
+            route_keys: &["ANY /api/session/{proxy+}"],
+        },
+        Group {
+            name: "user",
+            routes: route_list(buddo_user::routes()),
+            router: buddo_user::router,
+            route_keys: &["ANY /api/user/{proxy+}"],
+        },
+        Group {
+            name: "admin",
+            routes: route_list(buddo_admin::routes()),
+            router: buddo_admin::router,
+            route_keys: &["ANY /api/admin/{proxy+}"],
+        },
+    ]
 }
 
 /// Error codes that mean the request never reached a handler, or its body was not what the
@@ -49,14 +96,14 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// `events/auth-*.json`, sorted by name.
-fn auth_events() -> Vec<(String, Value)> {
+/// `events/<group>-*.json`, sorted by name.
+fn group_events(group: &str) -> Vec<(String, Value)> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(events_dir())
         .expect("events/ directory")
         .map(|entry| entry.expect("directory entry").path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            name.starts_with("auth-") && name.ends_with(".json")
+            name.starts_with(&format!("{group}-")) && name.ends_with(".json")
         })
         .collect();
     files.sort();
@@ -90,14 +137,39 @@ fn route_of(routes: &[(String, &'static str)], event: &Value) -> Option<(String,
         .cloned()
 }
 
-/// The fields API Gateway sends for `ANY /api/auth/{proxy+}` on the `$default` stage.
+/// The fields API Gateway sends for one of the group's route keys on the `$default` stage.
 #[track_caller]
-fn assert_http_api_shape(name: &str, event: &Value, method: &str, needs_auth: bool) {
+fn assert_http_api_shape(
+    name: &str,
+    event: &Value,
+    method: &str,
+    needs_auth: bool,
+    route_keys: &[&str],
+) {
     let ctx = &event["requestContext"];
     let raw_path = event["rawPath"].as_str().expect("rawPath");
     let headers = &event["headers"];
     assert_eq!(event["version"], "2.0", "{name}");
-    assert_eq!(event["routeKey"], "ANY /api/auth/{proxy+}", "{name}");
+    let route_key = event["routeKey"].as_str().expect("routeKey");
+    assert!(
+        route_keys.contains(&route_key),
+        "{name}: routeKey {route_key} is none of {route_keys:?}"
+    );
+    let (key_method, key_path) = route_key.split_once(' ').expect("METHOD path");
+    match key_path.strip_suffix("{proxy+}") {
+        Some(prefix) => assert_eq!(
+            event["pathParameters"]["proxy"].as_str(),
+            raw_path.strip_prefix(prefix),
+            "{name}: pathParameters.proxy"
+        ),
+        None => {
+            assert_eq!((key_method, key_path), (method, raw_path), "{name}");
+            assert!(
+                event.get("pathParameters").is_none(),
+                "{name}: no path parameters"
+            );
+        }
+    }
     assert_eq!(ctx["routeKey"], event["routeKey"], "{name}");
     assert_eq!(ctx["stage"], "$default", "{name}");
     assert_eq!(ctx["http"]["path"], raw_path, "{name}");
@@ -106,11 +178,6 @@ fn assert_http_api_shape(name: &str, event: &Value, method: &str, needs_auth: bo
         "{name}: rawQueryString"
     );
     assert_eq!(event["isBase64Encoded"], false, "{name}");
-    assert_eq!(
-        event["pathParameters"]["proxy"].as_str(),
-        raw_path.strip_prefix("/api/auth/"),
-        "{name}: pathParameters.proxy"
-    );
     for field in [
         "accountId",
         "apiId",
@@ -179,8 +246,13 @@ fn lambda_request(name: &str, event: &Value) -> lambda_http::Request {
     lambda_http::Request::from(decoded)
 }
 
-/// Sends one event through the auth router; returns the status and the JSON body.
-async fn send(state: &AppState, name: &str, event: &Value) -> (StatusCode, Value) {
+/// Sends one event through a router; returns the status and the JSON body.
+async fn send(
+    router: fn(AppState) -> axum::Router,
+    state: &AppState,
+    name: &str,
+    event: &Value,
+) -> (StatusCode, Value) {
     let request = lambda_request(name, event);
     assert_eq!(
         request.uri().path(),
@@ -194,7 +266,7 @@ async fn send(state: &AppState, name: &str, event: &Value) -> (StatusCode, Value
     assert_eq!(ctx.stage.as_deref(), Some("$default"), "{name}");
     assert!(ctx.http.source_ip.is_some(), "{name}: sourceIp");
 
-    let response = buddo_auth::router(state.clone())
+    let response = router(state.clone())
         .oneshot(request)
         .await
         .expect("the router is infallible");
@@ -229,25 +301,45 @@ fn assert_handled(name: &str, pass: &str, status: StatusCode, body: &Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_auth_route_has_an_api_gateway_event_that_reaches_its_handler() {
+async fn every_route_has_an_api_gateway_event_that_reaches_its_handler() {
     let app = TestApp::spawn(Backend::Embedded).await;
-    let events = auth_events();
+    let all_files: Vec<String> = std::fs::read_dir(events_dir())
+        .expect("events/")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json") && !n.starts_with("mailer-"))
+        .collect();
+    let groups = groups();
+    for file in &all_files {
+        assert!(
+            groups
+                .iter()
+                .any(|g| file.starts_with(&format!("{}-", g.name))),
+            "{file} belongs to no HTTP group"
+        );
+    }
+    for group in &groups {
+        check_group(&app, group).await;
+    }
+}
 
-    let routes = auth_routes();
+async fn check_group(app: &TestApp, group: &Group) {
+    let events = group_events(group.name);
+    let routes = &group.routes;
     assert!(!routes.is_empty());
 
     // Exactly one event per route, and no event for a route that does not exist.
     for (name, event) in &events {
         assert!(
-            route_of(&routes, event).is_some(),
-            "{name} is for no route of the auth router"
+            route_of(routes, event).is_some(),
+            "{name} is for no route of the {} router",
+            group.name
         );
     }
-    for (method, template) in &routes {
+    for (method, template) in routes {
         let files: Vec<&str> = events
             .iter()
             .filter(|(_, e)| {
-                route_of(&routes, e).is_some_and(|(m, t)| m == *method && t == *template)
+                route_of(routes, e).is_some_and(|(m, t)| m == *method && t == *template)
             })
             .map(|(name, _)| name.as_str())
             .collect();
@@ -260,20 +352,23 @@ async fn every_auth_route_has_an_api_gateway_event_that_reaches_its_handler() {
     assert_eq!(events.len(), routes.len());
 
     for (name, event) in &events {
-        let (method, _) = route_of(&routes, event).unwrap();
+        let (method, _) = route_of(routes, event).unwrap();
         // Whether the route needs a user: without any credentials it answers 401.
         let mut anonymous = event.clone();
         anonymous["headers"]
             .as_object_mut()
             .unwrap()
             .remove("authorization");
-        let (status, body) = send(&app.state, name, &anonymous).await;
+        let (status, body) = send(group.router, &app.state, name, &anonymous).await;
         let needs_auth = status == StatusCode::UNAUTHORIZED && body["error"] == "invalid_token";
-        assert_http_api_shape(name, event, &method, needs_auth);
+        assert_http_api_shape(name, event, &method, needs_auth, group.route_keys);
 
         // As written: the placeholder JWT is refused, so routes behind auth answer 401.
-        let (status, body) = send(&app.state, name, event).await;
-        assert_ne!(status, StatusCode::NOT_FOUND, "{name}: {body}");
+        let (status, body) = send(group.router, &app.state, name, event).await;
+        assert!(
+            status != StatusCode::NOT_FOUND || body["error"] != "not_found",
+            "{name}: {body}"
+        );
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{name}: {body}");
         assert!(!status.is_server_error(), "{name}: {status} {body}");
         if needs_auth {
@@ -283,7 +378,7 @@ async fn every_auth_route_has_an_api_gateway_event_that_reaches_its_handler() {
             let session = app.login_ok(&app.new_user().await).await;
             let mut event = event.clone();
             event["headers"]["authorization"] = json!(format!("Bearer {}", session.token));
-            let (status, body) = send(&app.state, name, &event).await;
+            let (status, body) = send(group.router, &app.state, name, &event).await;
             assert_handled(name, "with a live session", status, &body);
         } else {
             assert_handled(name, "as written", status, &body);
@@ -421,11 +516,12 @@ async fn rate_limits_count_the_api_gateway_source_ip() {
         e["requestContext"]["http"]["sourceIp"] = Value::String(ip.to_string());
         e
     };
-    let (first, _) = send(&app.state, "first", &from("198.51.100.7")).await;
+    let router = buddo_auth::router;
+    let (first, _) = send(router, &app.state, "first", &from("198.51.100.7")).await;
     assert_eq!(first, StatusCode::OK);
-    let (again, body) = send(&app.state, "again", &from("198.51.100.7")).await;
+    let (again, body) = send(router, &app.state, "again", &from("198.51.100.7")).await;
     assert_eq!(again, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    let (other, _) = send(&app.state, "other", &from("203.0.113.9")).await;
+    let (other, _) = send(router, &app.state, "other", &from("203.0.113.9")).await;
     assert_eq!(other, StatusCode::OK);
 }
 

@@ -6,4 +6,5 @@ mod auth;
 mod cli;
 mod events;
 mod mail;
+mod oauth;
 mod store;

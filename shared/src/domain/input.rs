@@ -222,6 +222,71 @@ impl OtpCode {
     }
 }
 
+/// A line of text: trimmed, `min..=max` characters, no control characters.
+pub fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
+    let t = raw.trim();
+    let len = t.chars().count();
+    if len < min || len > max {
+        return Err(ApiError::field(
+            field,
+            format!("must be {min} to {max} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::field(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// An `https://` URL (logos, web sites), at most 2048 characters.
+pub fn https_url(field: &'static str, raw: &str) -> Result<String, ApiError> {
+    let t = raw.trim();
+    let ok = t.len() <= 2048
+        && url::Url::parse(t).is_ok_and(|u| {
+            u.scheme() == "https"
+                && u.host().is_some()
+                && u.username().is_empty()
+                && u.password().is_none()
+        });
+    if !ok {
+        return Err(ApiError::field(field, "must be an https:// URL"));
+    }
+    Ok(t.to_string())
+}
+
+/// A redirect URI an app registers (RFC 6749 §3.1.2, RFC 8252 §7.3, RFC 9700 §4.1): absolute,
+/// `https`, or `http` on a loopback address for native apps; no fragment, no user info. Kept
+/// exactly as given: authorization compares strings, never normalized forms.
+pub fn redirect_uri(field: &'static str, raw: &str) -> Result<String, ApiError> {
+    let invalid = |why: &str| ApiError::field(field, format!("{raw:?}: {why}"));
+    if raw.len() > 2048 || raw != raw.trim() {
+        return Err(invalid(
+            "must be a URL of at most 2048 characters without spaces",
+        ));
+    }
+    let url = url::Url::parse(raw).map_err(|_| invalid("must be an absolute URL"))?;
+    if raw.contains('#') {
+        return Err(invalid("must not have a fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("must not carry user information"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(raw.to_string()),
+        "http" if loopback => Ok(raw.to_string()),
+        _ => Err(invalid("must be https (or http on a loopback address)")),
+    }
+}
+
 /// A single-use token from a mail link: base64url, bounded length.
 pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
     let t = raw.trim();
@@ -267,6 +332,31 @@ mod tests {
         assert_eq!(Username::parse("Ann_1").unwrap().lower(), "ann_1");
         for bad in ["ab", "1ann", "ann-1", "ann 1", &"a".repeat(31), "änn"] {
             assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redirect_uris() {
+        for good in [
+            "https://app.example/cb",
+            "https://app.example:8443/oauth/callback?x=1",
+            "http://127.0.0.1:8080/cb",
+            "http://localhost/cb",
+            "http://[::1]:9/cb",
+        ] {
+            assert_eq!(redirect_uri("r", good).unwrap(), good);
+        }
+        for bad in [
+            "app.example/cb",
+            "http://app.example/cb",
+            "https://app.example/cb#frag",
+            "https://user@app.example/cb",
+            "javascript:alert(1)",
+            " https://app.example/cb",
+            "http://localhost.evil/cb",
+            "ftp://app.example/cb",
+        ] {
+            assert!(redirect_uri("r", bad).is_err(), "{bad}");
         }
     }
 

@@ -5,13 +5,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
 use crate::keys;
-use crate::store::{self, StoreError, WriteOp};
+use crate::store::{self, Cond, StoreError, Update, WriteOp};
 
 /// Why points moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     ReferralBonus,
+    SessionEarning,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -47,4 +48,23 @@ pub fn credit(
     };
     let key = keys::user_ledger(user_id, &entry.created_at, &entry.id);
     Ok(WriteOp::put_new(store::to_item(&key, &entry)?))
+}
+
+/// A credit of `amount` earned points to `user_id`: the balance change and its entry, to go
+/// into one atomic write.
+pub fn earn(
+    user_id: &str,
+    amount: i64,
+    kind: EntryKind,
+    reference: &str,
+    now: time::OffsetDateTime,
+) -> Result<[WriteOp; 2], StoreError> {
+    Ok([
+        Update::new(keys::user(user_id))
+            .add("points", amount)
+            .add("total_earned", amount)
+            .when(Cond::Exists)
+            .into_op(),
+        credit(user_id, amount, kind, reference, now)?,
+    ])
 }

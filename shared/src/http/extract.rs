@@ -133,3 +133,50 @@ where
         sessions::authenticate(&state, token).await.map(AuthUser)
     }
 }
+
+/// A signed-in admin; anyone else gets 403 `forbidden`.
+pub struct AdminUser(pub Authenticated);
+
+impl std::ops::Deref for AdminUser {
+    type Target = Authenticated;
+    fn deref(&self) -> &Authenticated {
+        &self.0
+    }
+}
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let AuthUser(auth) = AuthUser::from_request_parts(parts, state).await?;
+        if !auth.user.is_admin {
+            return Err(ApiError::forbidden("forbidden", "Admins only"));
+        }
+        Ok(AdminUser(auth))
+    }
+}
+
+/// Query parameters whose every rejection is an [`ApiError`] with the usual shape.
+pub struct Query<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}

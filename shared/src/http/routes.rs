@@ -40,6 +40,10 @@ impl Routes {
         self.add(Method::POST, path, routing::post(h))
     }
 
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+        self.add(Method::PUT, path, routing::put(h))
+    }
+
     pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add(Method::PATCH, path, routing::patch(h))
     }

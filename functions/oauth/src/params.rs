@@ -1,0 +1,119 @@
+//! Token and revocation requests: parameters as `application/x-www-form-urlencoded` (RFC 6749)
+//! or as JSON (the reference), and client authentication by HTTP Basic (RFC 6749 §2.3.1) or in
+//! the body — never both.
+
+use axum::http::{header, HeaderMap};
+use base64::Engine;
+use serde::Deserialize;
+
+use buddo_shared::domain::oauth::tokens::ClientCredentials;
+use buddo_shared::domain::oauth::OAuthError;
+
+/// Every parameter either endpoint reads; unknown ones are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct Params {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: Option<String>,
+    pub token: Option<String>,
+}
+
+fn invalid(description: &'static str) -> OAuthError {
+    OAuthError::invalid_request(description)
+}
+
+/// The body's parameters, by its content type.
+pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    match content_type.as_str() {
+        "application/x-www-form-urlencoded" => {
+            // RFC 6749 §3.2: a parameter sent twice is an error, not a choice.
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|_| invalid("The body is not valid form data"))?;
+            let mut names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            if names.windows(2).any(|w| w[0] == w[1]) {
+                return Err(invalid("A parameter was sent more than once"));
+            }
+            serde_urlencoded::from_bytes(body)
+                .map_err(|_| invalid("The body is not valid form data"))
+        }
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|_| invalid("The body is not a JSON object of string parameters")),
+        _ => Err(invalid(
+            "Send the parameters as application/x-www-form-urlencoded or application/json",
+        )),
+    }
+}
+
+/// One `application/x-www-form-urlencoded` component of a Basic credential.
+fn form_decode(part: &str) -> Option<String> {
+    let spaced = part.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+}
+
+/// The client's credentials: HTTP Basic, or `client_id` (and `client_secret`) in the body.
+pub fn client(headers: &HeaderMap, params: &mut Params) -> Result<ClientCredentials, OAuthError> {
+    let basic = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => None,
+        Some(value) => {
+            let (scheme, encoded) = value
+                .split_once(' ')
+                .ok_or_else(OAuthError::invalid_client)?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(OAuthError::invalid_client());
+            }
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(OAuthError::invalid_client)?;
+            let (id, secret) = decoded
+                .split_once(':')
+                .ok_or_else(OAuthError::invalid_client)?;
+            Some((
+                form_decode(id).ok_or_else(OAuthError::invalid_client)?,
+                form_decode(secret).ok_or_else(OAuthError::invalid_client)?,
+            ))
+        }
+    };
+    let body_id = params.client_id.take().filter(|s| !s.is_empty());
+    let body_secret = params.client_secret.take().filter(|s| !s.is_empty());
+    match basic {
+        Some((id, secret)) => {
+            // RFC 6749 §2.3: one authentication method per request.
+            if body_secret.is_some() || body_id.as_ref().is_some_and(|b| *b != id) {
+                return Err(invalid("Authenticate the client one way only"));
+            }
+            Ok(ClientCredentials {
+                client_id: id,
+                client_secret: Some(secret),
+            })
+        }
+        None => Ok(ClientCredentials {
+            client_id: body_id.unwrap_or_default(),
+            client_secret: body_secret,
+        }),
+    }
+}

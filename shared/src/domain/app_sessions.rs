@@ -1,0 +1,262 @@
+//! App sessions (docs/architecture.md, "App sessions"): a user's one live session with an
+//! app, opened by the code exchange and kept alive by `POST /api/session/refresh`. Each
+//! refresh is a heartbeat that rotates the session token (the old one dies in the same atomic
+//! write) and credits what the time since the last heartbeat earned.
+//!
+//! Earnings: `EARN_PER_MINUTE` × the seconds since the last heartbeat (at most the alive
+//! window) / 60 × the user's signup multiplier, kept in thousandths so that frequent
+//! heartbeats lose nothing to rounding, and capped per user and app per UTC day.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+use crate::crypto::{hash_secret, random_token};
+use crate::domain::identity::users;
+use crate::domain::ledger::{self, EntryKind};
+use crate::domain::RequestMeta;
+use crate::error::{ApiError, ApiResult, OnCondition};
+use crate::keys;
+use crate::ratelimit::Counter;
+use crate::state::AppState;
+use crate::store::{self, Cond, Update, WriteOp, TTL};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AppSession {
+    pub id: String,
+    pub user_id: String,
+    pub app_id: String,
+    /// SHA-256 of the current session token.
+    pub token_hash: String,
+    pub token_expires_at: i64,
+    pub started_at: i64,
+    pub last_heartbeat: i64,
+    /// Absent while the session runs (writes check `attribute_not_exists`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<i64>,
+    #[serde(default)]
+    pub points_earned: i64,
+    /// Earned but not yet credited, in thousandths of a point.
+    #[serde(default)]
+    pub carry_millipoints: i64,
+}
+
+/// Session token hash → its session.
+#[derive(Serialize, Deserialize)]
+struct SessionTokenRecord {
+    user_id: String,
+    app_id: String,
+    session_id: String,
+}
+
+/// Points a user earned from one app's sessions on one day.
+#[derive(Serialize, Deserialize)]
+struct DailyEarnings {
+    points: i64,
+}
+
+/// A session token and when it expires (RFC 3339).
+#[derive(Clone, Debug)]
+pub struct SessionStart {
+    pub token: String,
+    pub expires_at: String,
+}
+
+/// The writes that open a session, with its first token.
+pub struct StartOps {
+    pub start: SessionStart,
+    pub ops: Vec<WriteOp>,
+}
+
+fn token_item(token: &str, session: &AppSession) -> ApiResult<WriteOp> {
+    let mut item = store::to_item(
+        &keys::session_token(&hash_secret(token)),
+        &SessionTokenRecord {
+            user_id: session.user_id.clone(),
+            app_id: session.app_id.clone(),
+            session_id: session.id.clone(),
+        },
+    )?;
+    item.insert(TTL.into(), session.token_expires_at.into());
+    Ok(WriteOp::put_new(item))
+}
+
+fn expiry(state: &AppState) -> i64 {
+    state.now_unix() + state.config.app_sessions.token_ttl.as_secs() as i64
+}
+
+/// Opens the user's session with an app, replacing any earlier one (whose token then dies).
+pub fn start(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<StartOps> {
+    let now = state.now_unix();
+    let token = format!("bst_{}", random_token());
+    let session = AppSession {
+        id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.to_string(),
+        app_id: app_id.to_string(),
+        token_hash: hash_secret(&token),
+        token_expires_at: expiry(state),
+        started_at: now,
+        last_heartbeat: now,
+        ended_at: None,
+        points_earned: 0,
+        carry_millipoints: 0,
+    };
+    let mut item = store::to_item(&keys::app_session(user_id, app_id), &session)?;
+    item.insert(
+        TTL.into(),
+        (now + state.config.app_sessions.idle_timeout.as_secs() as i64 + 86_400).into(),
+    );
+    let ops = vec![WriteOp::put(item), token_item(&token, &session)?];
+    Ok(StartOps {
+        start: SessionStart {
+            expires_at: rfc3339_at(session.token_expires_at),
+            token,
+        },
+        ops,
+    })
+}
+
+fn rfc3339_at(unix: i64) -> String {
+    rfc3339(
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+fn invalid_session() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_session_token",
+        "The session token is invalid, expired or was rotated",
+    )
+}
+
+impl AppSession {
+    /// Not ended, and heard from within the idle timeout.
+    pub fn is_active(&self, state: &AppState) -> bool {
+        self.ended_at.is_none()
+            && state.now_unix() - self.last_heartbeat
+                <= state.config.app_sessions.idle_timeout.as_secs() as i64
+    }
+
+    /// Heard from within the alive window.
+    pub fn is_alive(&self, state: &AppState) -> bool {
+        self.is_active(state)
+            && state.now_unix() - self.last_heartbeat
+                <= state.config.app_sessions.alive_window.as_secs() as i64
+    }
+}
+
+pub async fn get(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<Option<AppSession>> {
+    match state.table.get(&keys::app_session(user_id, app_id)).await? {
+        Some(item) => Ok(Some(store::from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Heartbeat: checks the token, credits what the session earned since the last heartbeat,
+/// and rotates the token. Two refreshes with one token: exactly one succeeds.
+pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiResult<SessionStart> {
+    state
+        .limiter
+        .hit(Counter::new(
+            "session-refresh",
+            &meta.ip_subject(),
+            state.config.rate_limits.session_refresh,
+        ))
+        .await?;
+    if !token.starts_with("bst_") || token.len() > 64 {
+        return Err(invalid_session());
+    }
+    let table = state.table.as_ref();
+    let presented = hash_secret(token);
+    let old_token_key = keys::session_token(&presented);
+    let record: SessionTokenRecord = match table.get(&old_token_key).await? {
+        Some(item) => store::from_item(item)?,
+        None => return Err(invalid_session()),
+    };
+    let session_key = keys::app_session(&record.user_id, &record.app_id);
+    let day = state.now().date().to_string();
+    let daily_key = keys::daily_earnings(&record.user_id, &record.app_id, &day);
+    let (session, user, daily) = tokio::try_join!(
+        async { Ok::<_, ApiError>(table.get(&session_key).await?) },
+        users::get(table, &record.user_id),
+        async { Ok::<_, ApiError>(table.get(&daily_key).await?) },
+    )?;
+    let Some(session) = session.map(store::from_item::<AppSession>).transpose()? else {
+        return Err(invalid_session());
+    };
+    let Some(user) = user else {
+        return Err(invalid_session());
+    };
+    if session.id != record.session_id || session.token_hash != presented {
+        return Err(invalid_session());
+    }
+    if !session.is_active(state) {
+        return Err(ApiError::unauthorized(
+            "session_ended",
+            "The session has ended; authorize the app again",
+        ));
+    }
+
+    let config = &state.config.app_sessions;
+    let now = state.now_unix();
+    let elapsed = (now - session.last_heartbeat).clamp(0, config.alive_window.as_secs() as i64);
+    let rate_millis = config.earn_per_minute as f64 * user.signup_multiplier * 1000.0 / 60.0;
+    let accrued = session.carry_millipoints + (elapsed as f64 * rate_millis).floor() as i64;
+    let earned_today = match &daily {
+        Some(item) => store::from_item::<DailyEarnings>(item.clone())?.points,
+        None => 0,
+    };
+    let room = (config.daily_cap - earned_today).max(0);
+    let points = (accrued / 1000).min(room);
+    let carry = if points < accrued / 1000 {
+        0
+    } else {
+        accrued % 1000
+    };
+
+    let new_token = format!("bst_{}", random_token());
+    let mut next = session.clone();
+    next.token_hash = hash_secret(&new_token);
+    next.token_expires_at = expiry(state);
+    let mut ops = vec![
+        Update::new(session_key.clone())
+            .set("token_hash", next.token_hash.clone())
+            .set("token_expires_at", next.token_expires_at)
+            .set("last_heartbeat", now)
+            .set("carry_millipoints", carry)
+            .set(TTL, now + config.idle_timeout.as_secs() as i64 + 86_400)
+            .add("points_earned", points)
+            .when(Cond::eq("token_hash", presented.clone()).and(Cond::attr_not_exists("ended_at")))
+            .into_op(),
+        WriteOp::delete(old_token_key),
+        token_item(&new_token, &next)?,
+    ];
+    if points > 0 {
+        // The day's tally moves only from what was read: a parallel credit fails the write.
+        let tally = match daily {
+            Some(_) => Cond::eq("points", earned_today),
+            None => Cond::NotExists,
+        };
+        ops.push(
+            Update::new(daily_key)
+                .add("points", points)
+                .set(TTL, now + 2 * 86_400)
+                .when(tally)
+                .into_op(),
+        );
+        ops.extend(ledger::earn(
+            &user.id,
+            points,
+            EntryKind::SessionEarning,
+            &session.app_id,
+            state.now(),
+        )?);
+    }
+    table
+        .write(ops)
+        .await
+        .on_condition(&session_key, invalid_session)?;
+    Ok(SessionStart {
+        token: new_token,
+        expires_at: rfc3339_at(next.token_expires_at),
+    })
+}

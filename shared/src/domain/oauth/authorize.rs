@@ -1,0 +1,178 @@
+//! The authorization request (RFC 6749 §4.1.1 with PKCE, RFC 7636): a signed-in user lets an
+//! app act for them; the answer is a single-use code bound to the app, the redirect URI, the
+//! scopes and the PKCE challenge.
+
+use serde::{Deserialize, Serialize};
+
+use super::apps;
+use super::grants;
+use super::scopes::Scopes;
+use crate::clock::rfc3339;
+use crate::crypto::{hash_secret, random_token};
+use crate::domain::identity::User;
+use crate::error::{ApiError, ApiResult};
+use crate::keys;
+use crate::state::AppState;
+use crate::store::{self, WriteOp, TTL};
+
+/// How long a code can be exchanged (the reference: always 600 seconds).
+pub const CODE_TTL_SECONDS: i64 = 600;
+
+/// The query of `GET /api/oauth/authorize`, as sent.
+#[derive(Debug, Default, Deserialize)]
+pub struct AuthorizationRequest {
+    #[serde(default)]
+    pub client_id: String,
+    #[serde(default)]
+    pub response_type: String,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    #[serde(default)]
+    pub code_challenge_method: Option<String>,
+}
+
+pub struct AuthorizationGranted {
+    pub code: String,
+    pub expires_in: i64,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+}
+
+/// An issued code, stored by hash.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AuthorizationCode {
+    pub app_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub redirect_uri: String,
+    pub scopes: Scopes,
+    pub code_challenge: String,
+    pub created_at: String,
+    /// Set when the code is exchanged; a second exchange revokes what the first one got.
+    #[serde(default)]
+    pub redeemed: bool,
+    #[serde(default)]
+    pub family_id: Option<String>,
+}
+
+fn bad(code: &'static str, message: &'static str) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+/// A PKCE S256 challenge: BASE64URL(SHA-256(verifier)) without padding, 43 characters.
+fn valid_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks the request against the app and issues a code; records (or renews) the grant.
+pub async fn authorize(
+    state: &AppState,
+    user: &User,
+    req: AuthorizationRequest,
+) -> ApiResult<AuthorizationGranted> {
+    let app = apps::by_client_id(state.table.as_ref(), &req.client_id)
+        .await?
+        .ok_or_else(|| bad("invalid_client", "Unknown client_id"))?;
+    // The redirect URI first: nothing may ever go to one the app did not register.
+    let redirect_uri = match req.redirect_uri.as_deref() {
+        Some(uri) if app.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
+        Some(_) => {
+            return Err(bad(
+                "invalid_redirect_uri",
+                "redirect_uri is not one the app registered (exact match)",
+            ))
+        }
+        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
+        None => {
+            return Err(bad(
+                "invalid_redirect_uri",
+                "The app has several redirect URIs: send redirect_uri",
+            ))
+        }
+    };
+    if req.response_type != "code" {
+        return Err(bad(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    let Some(challenge) = req.code_challenge.filter(|c| !c.is_empty()) else {
+        return Err(bad(
+            "invalid_request",
+            "PKCE is required: send code_challenge and code_challenge_method=S256",
+        ));
+    };
+    if req.code_challenge_method.as_deref() != Some("S256") {
+        return Err(bad(
+            "invalid_request",
+            "code_challenge_method must be S256 (plain is not supported)",
+        ));
+    }
+    if !valid_challenge(&challenge) {
+        return Err(bad(
+            "invalid_request",
+            "code_challenge must be BASE64URL(SHA-256(code_verifier)), 43 characters",
+        ));
+    }
+    if req.state.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err(bad(
+            "invalid_request",
+            "state is longer than 1024 characters",
+        ));
+    }
+    let scopes = match req
+        .scope
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        // No scope named: what the app is allowed.
+        None => app.allowed_scopes.clone(),
+        Some(param) => Scopes::from_param(param)
+            .map_err(|_| bad("invalid_scope", "Unknown scope requested"))?,
+    };
+    if scopes.is_empty() || !scopes.is_subset(&app.allowed_scopes) {
+        return Err(bad(
+            "invalid_scope",
+            "The requested scopes are not all allowed for this app",
+        ));
+    }
+    if !app.is_approved && app.owner_id != user.id {
+        return Err(ApiError::forbidden(
+            "app_not_approved",
+            "This app is not approved yet; only its owner can authorize it",
+        ));
+    }
+
+    grants::record(state, &user.id, &app, &scopes).await?;
+    let code = format!("bac_{}", random_token());
+    let record = AuthorizationCode {
+        app_id: app.id.clone(),
+        client_id: app.client_id.clone(),
+        user_id: user.id.clone(),
+        redirect_uri: redirect_uri.clone(),
+        scopes,
+        code_challenge: challenge,
+        created_at: rfc3339(state.now()),
+        redeemed: false,
+        family_id: None,
+    };
+    let mut item = store::to_item(&keys::authorization_code(&hash_secret(&code)), &record)?;
+    item.insert(TTL.into(), (state.now_unix() + CODE_TTL_SECONDS).into());
+    state.table.write(vec![WriteOp::put_new(item)]).await?;
+    Ok(AuthorizationGranted {
+        code,
+        expires_in: CODE_TTL_SECONDS,
+        redirect_uri,
+        state: req.state,
+    })
+}

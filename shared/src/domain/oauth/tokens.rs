@@ -1,0 +1,502 @@
+//! The token endpoint (RFC 6749 §4.1.3, §6), introspection (RFC 7662) and revocation
+//! (RFC 7009) for operator apps.
+//!
+//! Access tokens (`bat_…`), refresh tokens (`brt_…`) and codes are opaque and stored as SHA-256
+//! hashes. Every token belongs to a family (the tokens of one authorization); a token is live
+//! only while its family exists and was issued under the user's current credential
+//! generation, so a revoked grant, a reused refresh token, a password change or reset, or a
+//! deleted user ends it at once.
+
+use serde::{Deserialize, Serialize};
+
+use super::apps::{self, OAuthApp};
+use super::authorize::AuthorizationCode;
+use super::error::{OAuthError, OAuthErrorCode, OAuthResult};
+use super::grants::{self, TokenFamily};
+use super::scopes::Scopes;
+use crate::clock::rfc3339;
+use crate::crypto::{constant_time_eq, hash_secret, random_token};
+use crate::domain::app_sessions::{self, SessionStart};
+use crate::domain::identity::users;
+use crate::error::{ApiError, ApiResult};
+use crate::keys;
+use crate::ratelimit::Counter;
+use crate::state::AppState;
+use crate::store::{self, Cond, Update, WriteOp, TTL};
+
+/// Expired access tokens stay readable this long, so introspection can say `expired`.
+const EXPIRED_KEPT_SECONDS: i64 = 24 * 3600;
+
+/// How the client identified itself (HTTP Basic or the body).
+#[derive(Clone, Debug, Default)]
+pub struct ClientCredentials {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+}
+
+/// A token request's grant.
+pub enum TokenGrant {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: String,
+        code_verifier: String,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+}
+
+/// What the token endpoint answers.
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scopes: Scopes,
+    /// Authorization code grants open the user's app session.
+    pub session: Option<SessionStart>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    pub app_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub scopes: Scopes,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RefreshTokenRecord {
+    app_id: String,
+    user_id: String,
+    family_id: String,
+    scopes: Scopes,
+}
+
+fn code_is_dead() -> OAuthError {
+    OAuthError::invalid_grant("The authorization code is invalid, expired or was already used")
+}
+
+fn refresh_is_dead() -> OAuthError {
+    OAuthError::invalid_grant("The refresh token is invalid, expired or revoked")
+}
+
+/// Identifies the client: its app, and the secret when one is sent (and when `required`).
+async fn authenticate_client(
+    state: &AppState,
+    client: &ClientCredentials,
+    required: bool,
+) -> OAuthResult<OAuthApp> {
+    let app = apps::by_client_id(state.table.as_ref(), &client.client_id)
+        .await?
+        .ok_or_else(OAuthError::invalid_client)?;
+    match &client.client_secret {
+        Some(secret) if app.secret_matches(secret) => Ok(app),
+        None if !required => Ok(app),
+        _ => Err(OAuthError::invalid_client()),
+    }
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA-256(verifier)) equals the challenge.
+fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(verifier.as_bytes());
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
+    constant_time_eq(computed.as_bytes(), challenge.as_bytes())
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn valid_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+struct NewTokens {
+    access_token: String,
+    refresh_token: String,
+    refresh_hash: String,
+    ops: Vec<WriteOp>,
+}
+
+/// A new access and refresh token of `family`, as writes.
+fn new_tokens(
+    state: &AppState,
+    app: &OAuthApp,
+    user_id: &str,
+    family_id: &str,
+    scopes: &Scopes,
+) -> ApiResult<NewTokens> {
+    let now = state.now_unix();
+    let oauth = &state.config.oauth;
+    let access_token = format!("bat_{}", random_token());
+    let refresh_token = format!("brt_{}", random_token());
+    let refresh_hash = hash_secret(&refresh_token);
+    let expires_at = now + oauth.access_ttl.as_secs() as i64;
+    let mut access = store::to_item(
+        &keys::access_token(&hash_secret(&access_token)),
+        &AccessTokenRecord {
+            app_id: app.id.clone(),
+            client_id: app.client_id.clone(),
+            user_id: user_id.to_string(),
+            family_id: family_id.to_string(),
+            scopes: scopes.clone(),
+            issued_at: now,
+            expires_at,
+        },
+    )?;
+    access.insert(TTL.into(), (expires_at + EXPIRED_KEPT_SECONDS).into());
+    let mut refresh = store::to_item(
+        &keys::oauth_refresh_token(&refresh_hash),
+        &RefreshTokenRecord {
+            app_id: app.id.clone(),
+            user_id: user_id.to_string(),
+            family_id: family_id.to_string(),
+            scopes: scopes.clone(),
+        },
+    )?;
+    refresh.insert(
+        TTL.into(),
+        (now + oauth.refresh_ttl.as_secs() as i64).into(),
+    );
+    Ok(NewTokens {
+        access_token,
+        refresh_token,
+        refresh_hash,
+        ops: vec![WriteOp::put_new(access), WriteOp::put_new(refresh)],
+    })
+}
+
+/// Deletes a token family: its access and refresh tokens stop working at once.
+async fn revoke_family(
+    state: &AppState,
+    user_id: &str,
+    app_id: &str,
+    family_id: &str,
+) -> ApiResult<()> {
+    state
+        .table
+        .write(vec![WriteOp::delete(keys::family(
+            user_id, app_id, family_id,
+        ))])
+        .await?;
+    Ok(())
+}
+
+/// The token endpoint: exchanges a code or a refresh token. Limited per client.
+pub async fn exchange(
+    state: &AppState,
+    client: ClientCredentials,
+    grant: TokenGrant,
+) -> OAuthResult<IssuedTokens> {
+    if client.client_id.is_empty() {
+        return Err(OAuthError::invalid_request("client_id is required"));
+    }
+    state
+        .limiter
+        .hit(Counter::new(
+            "token",
+            &client.client_id,
+            state.config.rate_limits.token_endpoint,
+        ))
+        .await?;
+    match grant {
+        TokenGrant::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => exchange_code(state, &client, &code, &redirect_uri, &code_verifier).await,
+        TokenGrant::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh(state, &client, &refresh_token, scope.as_deref()).await,
+    }
+}
+
+async fn exchange_code(
+    state: &AppState,
+    client: &ClientCredentials,
+    code: &str,
+    redirect_uri: &str,
+    code_verifier: &str,
+) -> OAuthResult<IssuedTokens> {
+    if code.is_empty() || redirect_uri.is_empty() {
+        return Err(OAuthError::invalid_request(
+            "code and redirect_uri are required",
+        ));
+    }
+    // A code was always issued with a PKCE challenge (RFC 9700 §2.1.1): the verifier is
+    // required even when the client authenticates with its secret.
+    if !valid_verifier(code_verifier) {
+        return Err(OAuthError::invalid_request(
+            "code_verifier is required: 43 to 128 characters of [A-Za-z0-9-._~]",
+        ));
+    }
+    let app = authenticate_client(state, client, false).await?;
+    let table = state.table.as_ref();
+    let code_key = keys::authorization_code(&hash_secret(code));
+    let record: AuthorizationCode = match table.get(&code_key).await? {
+        Some(item) => store::from_item(item)?,
+        None => return Err(code_is_dead()),
+    };
+    if record.redeemed {
+        replayed(state, &record).await?;
+        return Err(code_is_dead());
+    }
+    if record.client_id != app.client_id
+        || record.redirect_uri != redirect_uri
+        || !pkce_matches(code_verifier, &record.code_challenge)
+    {
+        return Err(code_is_dead());
+    }
+    let user = users::get(table, &record.user_id)
+        .await?
+        .ok_or_else(code_is_dead)?;
+
+    let family_id = uuid::Uuid::new_v4().to_string();
+    let tokens = new_tokens(state, &app, &user.id, &family_id, &record.scopes)?;
+    let family = TokenFamily {
+        id: family_id.clone(),
+        user_id: user.id.clone(),
+        app_id: app.id.clone(),
+        refresh_hash: tokens.refresh_hash.clone(),
+        credential_generation: user.credential_generation,
+        created_at: rfc3339(state.now()),
+    };
+    let mut family_item = store::to_item(&grants::family_key(&family), &family)?;
+    family_item.insert(
+        TTL.into(),
+        (state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64).into(),
+    );
+    let grant_key = keys::grant(&user.id, &app.id);
+    let mut ops = vec![
+        Update::new(code_key.clone())
+            .set("redeemed", true)
+            .set("family_id", family_id.clone())
+            .when(Cond::eq("redeemed", false))
+            .into_op(),
+        Update::new(grant_key.clone())
+            .add("issued", 1)
+            .set("last_used", rfc3339(state.now()))
+            .when(Cond::Exists)
+            .into_op(),
+        WriteOp::put_new(family_item),
+    ];
+    ops.extend(tokens.ops);
+    // Keep the newest families of this grant; the oldest go.
+    let existing = grants::families(table, &user.id, &app.id).await?;
+    let keep = state.config.oauth.max_families_per_grant.max(1) - 1;
+    let evict = existing.len().saturating_sub(keep);
+    ops.extend(
+        existing
+            .iter()
+            .take(evict)
+            .map(|f| WriteOp::delete(grants::family_key(f))),
+    );
+    let session = app_sessions::start(state, &user.id, &app.id)?;
+    ops.extend(session.ops);
+
+    match table.write(ops).await {
+        Ok(()) => {}
+        Err(e) if e.failed_key() == Some(&code_key) => {
+            // Exchanged by a parallel request: the same code twice.
+            if let Some(item) = table.get(&code_key).await? {
+                replayed(state, &store::from_item(item)?).await?;
+            }
+            return Err(code_is_dead());
+        }
+        Err(e) if e.failed_key() == Some(&grant_key) => {
+            return Err(OAuthError::invalid_grant("The user revoked this app"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(IssuedTokens {
+        access_token: tokens.access_token,
+        expires_in: state.config.oauth.access_ttl.as_secs() as i64,
+        refresh_token: tokens.refresh_token,
+        scopes: record.scopes,
+        session: Some(session.start),
+    })
+}
+
+/// A code presented again: whatever its first exchange issued is revoked (RFC 6749 §4.1.2).
+async fn replayed(state: &AppState, code: &AuthorizationCode) -> ApiResult<()> {
+    tracing::warn!(app_id = %code.app_id, "authorization code replayed; its tokens are revoked");
+    match &code.family_id {
+        Some(family) => revoke_family(state, &code.user_id, &code.app_id, family).await,
+        None => Ok(()),
+    }
+}
+
+async fn refresh(
+    state: &AppState,
+    client: &ClientCredentials,
+    refresh_token: &str,
+    scope: Option<&str>,
+) -> OAuthResult<IssuedTokens> {
+    if refresh_token.is_empty() {
+        return Err(OAuthError::invalid_request("refresh_token is required"));
+    }
+    let app = authenticate_client(state, client, true).await?;
+    let table = state.table.as_ref();
+    let presented = hash_secret(refresh_token);
+    let record: RefreshTokenRecord = match table.get(&keys::oauth_refresh_token(&presented)).await?
+    {
+        Some(item) => store::from_item(item)?,
+        None => return Err(refresh_is_dead()),
+    };
+    if record.app_id != app.id {
+        return Err(refresh_is_dead());
+    }
+    let family_key = keys::family(&record.user_id, &app.id, &record.family_id);
+    let (family, user) = tokio::try_join!(
+        async { Ok::<_, ApiError>(table.get(&family_key).await?) },
+        users::get(table, &record.user_id)
+    )?;
+    let Some(family) = family.map(store::from_item::<TokenFamily>).transpose()? else {
+        return Err(refresh_is_dead());
+    };
+    if family.refresh_hash != presented {
+        revoke_reused(state, &family).await?;
+        return Err(refresh_is_dead());
+    }
+    let Some(user) = user.filter(|u| u.credential_generation == family.credential_generation)
+    else {
+        return Err(refresh_is_dead());
+    };
+    let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
+        None => record.scopes.clone(),
+        Some(param) => {
+            let asked = Scopes::from_param(param).map_err(|_| {
+                OAuthError::new(OAuthErrorCode::InvalidScope, "Unknown scope requested")
+            })?;
+            if !asked.is_subset(&record.scopes) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "A refresh cannot widen the scopes of the grant",
+                ));
+            }
+            asked
+        }
+    };
+    // Scopes the app has lost since are not renewed.
+    let scopes = Scopes::new(scopes.iter().filter(|s| app.allowed_scopes.contains(*s)));
+    if scopes.is_empty() {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidScope,
+            "The app is no longer allowed any of these scopes",
+        ));
+    }
+    let tokens = new_tokens(state, &app, &user.id, &family.id, &scopes)?;
+    let grant_key = keys::grant(&user.id, &app.id);
+    let mut ops = vec![
+        Update::new(family_key.clone())
+            .set("refresh_hash", tokens.refresh_hash.clone())
+            .set(
+                TTL,
+                state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64,
+            )
+            .when(Cond::eq("refresh_hash", presented))
+            .into_op(),
+        Update::new(grant_key.clone())
+            .set("last_used", rfc3339(state.now()))
+            .when(Cond::Exists)
+            .into_op(),
+    ];
+    ops.extend(tokens.ops);
+    match table.write(ops).await {
+        Ok(()) => {}
+        Err(e) if e.failed_key() == Some(&family_key) => {
+            // Rotated by a parallel request: the same refresh token twice.
+            revoke_reused(state, &family).await?;
+            return Err(refresh_is_dead());
+        }
+        Err(e) if e.failed_key() == Some(&grant_key) => return Err(refresh_is_dead()),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(IssuedTokens {
+        access_token: tokens.access_token,
+        expires_in: state.config.oauth.access_ttl.as_secs() as i64,
+        refresh_token: tokens.refresh_token,
+        scopes,
+        session: None,
+    })
+}
+
+/// A rotated-out refresh token came back: it was stolen, or a copy was. The whole family goes
+/// (RFC 9700 §4.14.2).
+async fn revoke_reused(state: &AppState, family: &TokenFamily) -> ApiResult<()> {
+    tracing::warn!(app_id = %family.app_id, "refresh token reuse; its family is revoked");
+    revoke_family(state, &family.user_id, &family.app_id, &family.id).await
+}
+
+/// What introspection says about a token.
+pub enum Introspection {
+    Active(AccessTokenRecord),
+    Inactive { reason: &'static str },
+}
+
+/// Looks a token up: only a live access token is active. Anything else — a refresh token, a
+/// session token, a user JWT, garbage — is inactive, and nothing else about it is told.
+pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspection> {
+    let inactive = |reason| Ok(Introspection::Inactive { reason });
+    if !token.starts_with("bat_") || token.len() > 64 {
+        return inactive("invalid");
+    }
+    let table = state.table.as_ref();
+    let Some(item) = table.get(&keys::access_token(&hash_secret(token))).await? else {
+        return inactive("invalid");
+    };
+    let record: AccessTokenRecord = store::from_item(item)?;
+    if record.expires_at <= state.now_unix() {
+        return inactive("expired");
+    }
+    let family_key = keys::family(&record.user_id, &record.app_id, &record.family_id);
+    let (family, user) = tokio::try_join!(
+        async { Ok::<_, ApiError>(table.get(&family_key).await?) },
+        users::get(table, &record.user_id)
+    )?;
+    let Some(family) = family.map(store::from_item::<TokenFamily>).transpose()? else {
+        return inactive("revoked");
+    };
+    match user {
+        Some(user) if user.credential_generation == family.credential_generation => {
+            Ok(Introspection::Active(record))
+        }
+        _ => inactive("revoked"),
+    }
+}
+
+/// RFC 7009: revokes a token of the calling client. Unknown tokens, and tokens of other
+/// clients, are answered the same way and left alone.
+pub async fn revoke(state: &AppState, client: ClientCredentials, token: &str) -> OAuthResult<()> {
+    if client.client_id.is_empty() {
+        return Err(OAuthError::invalid_request("client_id is required"));
+    }
+    let app = authenticate_client(state, &client, false).await?;
+    let table = state.table.as_ref();
+    let hash = hash_secret(token);
+    if token.starts_with("bat_") {
+        let key = keys::access_token(&hash);
+        if let Some(item) = table.get(&key).await? {
+            let record: AccessTokenRecord = store::from_item(item)?;
+            if record.app_id == app.id {
+                table.write(vec![WriteOp::delete(key)]).await?;
+            }
+        }
+    } else if token.starts_with("brt_") {
+        if let Some(item) = table.get(&keys::oauth_refresh_token(&hash)).await? {
+            let record: RefreshTokenRecord = store::from_item(item)?;
+            // A refresh token takes its whole family with it (RFC 7009 §2.1).
+            if record.app_id == app.id {
+                revoke_family(state, &record.user_id, &app.id, &record.family_id).await?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! The OAuth provider, app sessions, connected apps and app review.
+
+mod admin;
+mod apps;
+mod authorize;
+mod connected_apps;
+mod introspection;
+mod sessions;
+mod token;
