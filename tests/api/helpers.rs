@@ -196,11 +196,13 @@ impl TestApp {
         let pair = SigningKeyPair::generate();
         let signing_key = pair.to_secret_text();
         let keys = JwtKeys::new(&config.jwt, Some(pair), None).expect("keys");
-        let state = AppState::with_keys(config, table, clock.clone(), keys).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        // The server's metadata names its own address, as PUBLIC_API_URL would.
+        config.oauth.issuer = format!("http://{addr}");
+        let state = AppState::with_keys(config, table, clock.clone(), keys).expect("state");
         let app = buddo::app(state.clone());
         tokio::spawn(async move {
             axum::serve(

@@ -164,6 +164,31 @@ ensure_moto() {
     with_lock install_moto_locked
 }
 
+# An off-the-shelf OAuth client (Authlib) for the end-to-end test of the provider.
+AUTHLIB_VERSION="${BUDDO_AUTHLIB_VERSION:-1.9.6}"
+CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION"
+
+install_oauth_client_locked() {
+    [[ -f "$CLIENT_DIR/.installed" && -x "$CLIENT_DIR/venv/bin/python" ]] && return 0
+    log "installing authlib==$AUTHLIB_VERSION into $CLIENT_DIR/venv"
+    rm -rf "$CLIENT_DIR"
+    mkdir -p "$CLIENT_DIR"
+    if ! python3 -m venv "$CLIENT_DIR/venv" >&2; then
+        rm -rf "$CLIENT_DIR/venv"
+        python3 -m venv --without-pip "$CLIENT_DIR/venv" >&2 && bootstrap_pip "$CLIENT_DIR/venv/bin/python" >&2 ||
+            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+    "$CLIENT_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        "authlib==$AUTHLIB_VERSION" "requests>=2.32" >&2 || die "pip install authlib failed"
+    touch "$CLIENT_DIR/.installed"
+}
+
+# Sets BUDDO_TEST_OAUTH_CLIENT_PYTHON to a Python that has Authlib.
+ensure_oauth_client() {
+    with_lock install_oauth_client_locked
+    export BUDDO_TEST_OAUTH_CLIENT_PYTHON="$CLIENT_DIR/venv/bin/python"
+}
+
 # ------------------------------------------------------------------ start --
 # start_service NAME LOGFILE CMD...  -> sets STARTED_PID
 start_service() {

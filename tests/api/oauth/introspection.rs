@@ -58,6 +58,32 @@ backend_tests! {
         assert_eq!(app.introspect(&again.access_token).await.body["active"], true);
     }
 
+    async fn a_deleted_user_keeps_no_working_token(backend) {
+        let app = TestApp::spawn(backend).await;
+        let client = app.new_client(&["profile:read"], true).await;
+        let user = app.new_user().await;
+        let token = app.login_ok(&user).await.token;
+        let tokens = app.oauth_tokens(&token, &client, "profile:read").await;
+        // What deleting an account does to the user item (the account API removes it).
+        app.state.table.write(vec![buddo_shared::store::WriteOp::delete(buddo_shared::keys::user(&user.id))]).await.unwrap();
+        let gone = app.introspect(&tokens.access_token).await;
+        TestApp::assert_inactive(&gone);
+        assert_eq!(gone.body["reason"], "revoked");
+        assert_eq!(app.refresh_oauth(&client, &tokens.refresh_token).await.body["error"], "invalid_grant");
+    }
+
+    async fn a_password_change_ends_every_oauth_token_too(backend) {
+        let app = TestApp::spawn(backend).await;
+        let client = app.new_client(&["profile:read"], true).await;
+        let user = app.new_user().await;
+        let token = app.login_ok(&user).await.token;
+        let tokens = app.oauth_tokens(&token, &client, "profile:read").await;
+        app.post_auth("/api/auth/change-password", &token, Some(json!({ "current_password": user.password, "new_password": "another long secret" })))
+            .await
+            .assert_status(200);
+        TestApp::assert_inactive(&app.introspect(&tokens.access_token).await);
+    }
+
     async fn revocation_ends_tokens_of_the_calling_client_only(backend) {
         let app = TestApp::spawn(backend).await;
         let client = app.new_client(&["profile:read"], true).await;
