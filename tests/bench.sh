@@ -9,6 +9,8 @@
 #      POST /api/auth/login at one connection and at BENCH_LOGIN_CONNECTIONS; then the C
 #      reference Argon2id (PyPI argon2-cffi, tests/argon2_reference.py) with the same
 #      parameters, one process per core: the most logins per second any server could reach.
+#      OAuth: introspection and the token endpoint (refresh chains), then the same load on
+#      node-oidc-provider (npm `oidc-provider`, tests/oidc_peer.mjs) in the same run.
 #   3. Start-to-ready of each Lambda binary against a stand-in runtime API
 #      (tests/lambda_start.py).
 #   4. A short summary.
@@ -24,6 +26,7 @@
 #   BENCH_WRK_CONNECTIONS  wrk connections (default 64)
 #   BENCH_LOGIN_DURATION   each login load test (default 15s)
 #   BENCH_LOGIN_CONNECTIONS connections of the login throughput test (default 8)
+#   BENCH_TOKEN_THREADS    wrk threads (one connection each) of the token endpoint tests (default 8)
 #   BENCH_SKIP_CRITERION=1 only the HTTP load test
 #   BENCH_SKIP_HTTP=1      no HTTP load test
 #   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
@@ -51,6 +54,8 @@ WRK_THREADS="${BENCH_WRK_THREADS:-2}"
 WRK_CONNECTIONS="${BENCH_WRK_CONNECTIONS:-64}"
 LOGIN_DURATION="${BENCH_LOGIN_DURATION:-15s}"
 LOGIN_CONNECTIONS="${BENCH_LOGIN_CONNECTIONS:-8}"
+TOKEN_THREADS="${BENCH_TOKEN_THREADS:-8}"
+OIDC_PROVIDER_VERSION="${BENCH_OIDC_PROVIDER_VERSION:-9.13.3}"
 
 log() { printf '[tests/bench.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -99,6 +104,12 @@ LOGIN_LATENCY="n/a"
 REF_MS="n/a"
 REF_RATE="n/a"
 LOGIN_SHARE="n/a"
+INTROSPECT_RPS="n/a"
+REFRESH_RPS="n/a"
+PEER_INTROSPECT_RPS="n/a"
+PEER_TOKEN_RPS="n/a"
+INTROSPECT_RATIO="n/a"
+TOKEN_RATIO="n/a"
 rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 latency() {
     awk '/^ +Latency / && !avg {avg = $2}
@@ -137,6 +148,9 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
         RATE_LIMIT_LOGIN=1000000/60 \
         RATE_LIMIT_FAILED_PASSWORD_PER_IP=1000000/60 \
         RATE_LIMIT_FAILED_PASSWORD=1000000/60 \
+        RATE_LIMIT_TOKEN=1000000000/60 \
+        BUDDO_ADMIN_EMAILS=bench-owner@buddo.test \
+        OAUTH_MAX_FAMILIES_PER_GRANT=100 \
         "$BIN" serve --port "$PORT" --data-dir "$DATA_DIR" >"$WORK_DIR/server.log" 2>&1 &
     SERVER_PID=$!
 
@@ -196,6 +210,52 @@ LUA
     LOGIN_SERIAL="$(rps "$WORK_DIR/login-1.log") logins/s, $(latency "$WORK_DIR/login-1.log")"
     LOGIN_RPS="$(rps "$WORK_DIR/login-$LOGIN_CONNECTIONS.log")"
     LOGIN_LATENCY="$(latency "$WORK_DIR/login-$LOGIN_CONNECTIONS.log")"
+
+    # OAuth: an approved app, a user's tokens (one refresh chain per wrk thread).
+    log "preparing OAuth tokens (tests/oauth_bench_setup.py)"
+    python3 tests/oauth_bench_setup.py "$BASE" "$DATA_DIR/mail" bench-owner@buddo.test "$TOKEN_THREADS" \
+        >"$WORK_DIR/oauth.json" || die "OAuth set-up failed"
+    python3 - "$WORK_DIR/oauth.json" "$WORK_DIR" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+out = sys.argv[2]
+open(f"{out}/introspect.lua", "w").write(f"""wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "token={d['access_token']}"
+""")
+tokens = ",".join(f'"{t}"' for t in d["refresh_tokens"])
+open(f"{out}/refresh.lua", "w").write(f"""-- One refresh-token chain per thread (one connection each): each answer's new refresh token
+-- is the next request's.
+local tokens = {{{tokens}}}
+local next_index = 1
+function setup(thread)
+  thread:set("rt", tokens[next_index])
+  next_index = next_index + 1
+end
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+end
+function request()
+  return wrk.format(nil, nil, nil, "grant_type=refresh_token&client_id={d['client_id']}&client_secret={d['client_secret']}&refresh_token=" .. rt)
+end
+function response(status, headers, body)
+  local token = body:match('"refresh_token":"([^"]+)"')
+  if token then rt = token end
+end
+""")
+PY
+    log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION POST $BASE/api/oauth/token/verify"
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" --latency -s "$WORK_DIR/introspect.lua" \
+        "$BASE/api/oauth/token/verify" | tee "$WORK_DIR/introspect.log"
+    log "wrk -t$TOKEN_THREADS -c$TOKEN_THREADS -d$WRK_DURATION POST $BASE/api/oauth/token (refresh chains)"
+    wrk -t"$TOKEN_THREADS" -c"$TOKEN_THREADS" -d"$WRK_DURATION" --latency -s "$WORK_DIR/refresh.lua" \
+        "$BASE/api/oauth/token" | tee "$WORK_DIR/refresh.log"
+    for f in introspect refresh; do
+        ! grep -q 'Non-2xx or 3xx responses' "$WORK_DIR/$f.log" || die "some $f requests failed (see above)"
+    done
+    INTROSPECT_RPS="$(rps "$WORK_DIR/introspect.log")"
+    REFRESH_RPS="$(rps "$WORK_DIR/refresh.log")"
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
@@ -212,6 +272,57 @@ LUA
     REF_MS="$(awk '/^hash_ms_median/ {print $2}' "$WORK_DIR/argon2.log")"
     REF_RATE="$(awk '/^parallel_hashes_per_s/ {print $2}' "$WORK_DIR/argon2.log")"
     LOGIN_SHARE="$(python3 -c 'import sys; print(f"{100 * float(sys.argv[1]) / float(sys.argv[2]):.0f} %")' "$LOGIN_RPS" "$REF_RATE")"
+
+    # The peer, under the same wrk settings: node-oidc-provider (npm), in-memory adapter, one
+    # client that gets tokens by client credentials and introspects them.
+    PEER_DIR="${BUDDO_TOOLS_DIR:-${HOME:-/tmp}/.cache/buddo-tools}/oidc-provider-$OIDC_PROVIDER_VERSION"
+    if [[ ! -f "$PEER_DIR/.installed" ]]; then
+        log "installing oidc-provider@$OIDC_PROVIDER_VERSION into $PEER_DIR"
+        mkdir -p "$PEER_DIR"
+        npm install --prefix "$PEER_DIR" --no-audit --no-fund --no-save --loglevel=error \
+            "oidc-provider@$OIDC_PROVIDER_VERSION" >&2 || die "npm install oidc-provider failed"
+        touch "$PEER_DIR/.installed"
+    fi
+    cp tests/oidc_peer.mjs "$PEER_DIR/oidc_peer.mjs"
+    PEER_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+    PEER="http://127.0.0.1:$PEER_PORT"
+    (cd "$PEER_DIR" && exec node oidc_peer.mjs "$PEER_PORT") >"$WORK_DIR/peer.log" 2>&1 &
+    SERVER_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -s -o /dev/null --max-time 1 "$PEER/.well-known/openid-configuration" && break
+        sleep 0.1
+    done
+    PEER_AUTH="$(printf 'bench:bench-secret-that-is-long-enough-for-hs256' | base64 -w0)"
+    PEER_TOKEN="$(curl -sS -X POST "$PEER/token" -H "authorization: Basic $PEER_AUTH" \
+        -d grant_type=client_credentials -d scope=api:read |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')" ||
+        { cat "$WORK_DIR/peer.log" >&2; die "no token from oidc-provider"; }
+    cat >"$WORK_DIR/peer-introspect.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $PEER_AUTH"
+wrk.body = "token=$PEER_TOKEN"
+LUA
+    cat >"$WORK_DIR/peer-token.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $PEER_AUTH"
+wrk.body = "grant_type=client_credentials&scope=api:read"
+LUA
+    log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION POST $PEER/token/introspection (oidc-provider)"
+    wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" -s "$WORK_DIR/peer-introspect.lua" \
+        "$PEER/token/introspection" | tee "$WORK_DIR/peer-introspect.log"
+    log "wrk -t$TOKEN_THREADS -c$TOKEN_THREADS -d$WRK_DURATION POST $PEER/token (oidc-provider, client credentials)"
+    wrk -t"$TOKEN_THREADS" -c"$TOKEN_THREADS" -d"$WRK_DURATION" -s "$WORK_DIR/peer-token.lua" \
+        "$PEER/token" | tee "$WORK_DIR/peer-token.log"
+    PEER_INTROSPECT_RPS="$(rps "$WORK_DIR/peer-introspect.log")"
+    PEER_TOKEN_RPS="$(rps "$WORK_DIR/peer-token.log")"
+    ratio() { python3 -c 'import sys; print(f"{float(sys.argv[1]) / float(sys.argv[2]):.1f}x")' "$1" "$2"; }
+    INTROSPECT_RATIO="$(ratio "$INTROSPECT_RPS" "$PEER_INTROSPECT_RPS")"
+    TOKEN_RATIO="$(ratio "$REFRESH_RPS" "$PEER_TOKEN_RPS")"
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
 fi
 
 # --------------------------------------------------------- start-to-ready --
@@ -270,6 +381,9 @@ echo "  GET /api/auth/me     $RPS req/s (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -
 echo "                       latency: $WRK_LATENCY"
 echo "  POST /api/auth/login one connection: $LOGIN_SERIAL"
 echo "  POST /api/auth/login $LOGIN_RPS logins/s (wrk -t1 -c$LOGIN_CONNECTIONS -d$LOGIN_DURATION), latency: $LOGIN_LATENCY"
+echo "OAuth, side by side with node-oidc-provider $OIDC_PROVIDER_VERSION (in-memory adapter), same wrk settings"
+echo "  introspection        Buddo $INTROSPECT_RPS req/s, oidc-provider $PEER_INTROSPECT_RPS req/s: $INTROSPECT_RATIO   [target: >= 5x]"
+echo "  token endpoint       Buddo $REFRESH_RPS refreshes/s (rotation, reuse detection), oidc-provider $PEER_TOKEN_RPS client-credentials grants/s: $TOKEN_RATIO"
 echo "Reference Argon2id (C, argon2-cffi, m=19 MiB t=2 p=1, one process per core)"
 echo "  one hash             $REF_MS ms"
 echo "  hashes/s, all cores  $REF_RATE   logins reach $LOGIN_SHARE of it   [target: >= 85 %]"

@@ -18,4 +18,9 @@ pub mod store;
 pub mod totp;
 
 pub use error::{ApiError, ApiResult};
+
+/// Every binary links this crate: its allocator serves them all. Requests allocate many small
+/// short-lived values, which mimalloc serves markedly faster than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 pub use state::AppState;
