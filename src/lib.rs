@@ -12,6 +12,7 @@ pub fn routes() -> Routes {
         .merge(buddo_session::routes())
         .merge(buddo_user::routes())
         .merge(buddo_admin::routes())
+        .merge(buddo_external::routes())
 }
 
 /// Every group's routes with the common layers.

@@ -148,6 +148,21 @@ pub struct AppSessionConfig {
     pub daily_cap: i64,
 }
 
+/// Points and ads (docs/architecture.md, "Points", "Ads").
+#[derive(Clone, Debug)]
+pub struct EconomyConfig {
+    /// Write shards of each app's earned balance.
+    pub app_balance_shards: u32,
+    /// Write shards of each campaign's budget.
+    pub budget_shards: u32,
+    /// The app's share of a paid ad event, in percent of the payout.
+    pub ad_app_share_percent: i64,
+    /// A click pays only after an impression of the same campaign this recent.
+    pub click_after_impression: Duration,
+    /// At most one paid click and one paid impression per user and campaign in this window.
+    pub paid_event_window: Duration,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tier {
     pub name: String,
@@ -181,6 +196,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub oauth: OAuthConfig,
     pub app_sessions: AppSessionConfig,
+    pub economy: EconomyConfig,
     /// How recent a login must be for security-sensitive changes (TOTP, recovery codes,
     /// email change).
     pub recent_login: Duration,
@@ -253,6 +269,13 @@ impl Default for Config {
                 idle_timeout: Duration::from_secs(30 * 60),
                 earn_per_minute: 1,
                 daily_cap: 240,
+            },
+            economy: EconomyConfig {
+                app_balance_shards: 10,
+                budget_shards: 10,
+                ad_app_share_percent: 10,
+                click_after_impression: Duration::from_secs(30 * 60),
+                paid_event_window: Duration::from_secs(24 * 3600),
             },
             recent_login: Duration::from_secs(15 * 60),
             trust_forwarded_for: false,
@@ -418,6 +441,20 @@ impl Config {
             earn_per_minute: env.parse("EARN_PER_MINUTE", s.earn_per_minute)?,
             daily_cap: env.parse("SESSION_DAILY_CAP", s.daily_cap)?,
         };
+        let e = &d.economy;
+        let economy = EconomyConfig {
+            app_balance_shards: env
+                .parse("APP_BALANCE_SHARDS", e.app_balance_shards)?
+                .clamp(1, 100),
+            budget_shards: env
+                .parse("CAMPAIGN_BUDGET_SHARDS", e.budget_shards)?
+                .clamp(1, 100),
+            ad_app_share_percent: env
+                .parse("AD_APP_SHARE_PERCENT", e.ad_app_share_percent)?
+                .clamp(0, 100),
+            click_after_impression: e.click_after_impression,
+            paid_event_window: e.paid_event_window,
+        };
         let r = RateLimits::default();
         let rate_limits = RateLimits {
             register: env.limit("RATE_LIMIT_REGISTER", r.register)?,
@@ -469,6 +506,7 @@ impl Config {
             rate_limits,
             oauth,
             app_sessions,
+            economy,
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env

@@ -38,6 +38,10 @@ pub enum ApiError {
     },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// 403: the access token lacks this scope (RFC 6750 §3.1), with a `WWW-Authenticate`
+    /// challenge naming it.
+    #[error("insufficient scope")]
+    InsufficientScope { scope: &'static str },
     /// An error of the OAuth token and revocation endpoints, in the shape of RFC 6749 §5.2:
     /// `{"error": "<code>", "error_description": "…"}`; 401 with a Basic challenge for
     /// `invalid_client`, else 400.
@@ -84,6 +88,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 422: well-formed, but it contradicts what was sent before.
+    pub fn unprocessable(code: &'static str, message: impl Into<Msg>) -> Self {
+        ApiError::Status {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: message.into(),
+        }
+    }
     pub fn field(name: &'static str, reason: impl Into<Msg>) -> Self {
         ApiError::Validation(BTreeMap::from([(name, reason.into())]))
     }
@@ -99,7 +111,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } | ApiError::Validation(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } | ApiError::TotpRequired => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::InsufficientScope { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Status { status, .. } => *status,
@@ -142,6 +156,11 @@ impl ApiError {
                 "totp_required",
                 "A TOTP code is required for this account".into(),
                 Some(("totp_required", Value::Bool(true))),
+            ),
+            ApiError::InsufficientScope { scope } => (
+                "insufficient_scope",
+                format!("This access token lacks the {scope} scope").into(),
+                Some(("scope", json!(scope))),
             ),
             ApiError::TooManyRequests { retry_after } => (
                 "rate_limited",
@@ -217,6 +236,22 @@ impl IntoResponse for ApiError {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }
+            }
+            ApiError::InsufficientScope { scope } => {
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "Bearer error=\"insufficient_scope\", scope=\"{scope}\""
+                )) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            ApiError::Unauthorized {
+                code: "invalid_token",
+                ..
+            } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
             }
             ApiError::OAuth {
                 code: "invalid_client",

@@ -146,6 +146,81 @@ pub fn oauth_refresh_token(token_hash: &str) -> Key {
     Key::new(format!("OAUTHREFRESH#{token_hash}"), "OAUTHREFRESH")
 }
 
+pub const APP_BALANCE_PREFIX: &str = "BALANCE#";
+
+/// One write shard of an app's earned balance.
+pub fn app_balance_shard(app_id: &str, shard: u32) -> Key {
+    Key::new(
+        app_partition(app_id),
+        format!("{APP_BALANCE_PREFIX}{shard:03}"),
+    )
+}
+
+/// An entry of an app's ledger, in the partition of the balance shard it credited (so a busy
+/// app's entries spread as its balance does).
+pub fn app_ledger(app_id: &str, shard: u32, at: &str, entry_id: &str) -> Key {
+    Key::new(
+        format!("APPLEDGER#{app_id}#{shard:03}"),
+        format!("{at}#{entry_id}"),
+    )
+}
+
+/// An `Idempotency-Key` an app used for a user (hashed with the endpoint it was sent to).
+pub fn idempotency(app_id: &str, user_id: &str, key_hash: &str) -> Key {
+    Key::new(
+        format!("IDEMPOTENCY#{app_id}#{user_id}"),
+        key_hash.to_string(),
+    )
+}
+
+// ---- ads ----
+
+pub fn campaign(id: &str) -> Key {
+    Key::new(format!("CAMPAIGN#{id}"), "CAMPAIGN")
+}
+
+/// GSI1 partition of the campaigns of one surface (sorted by status, then creation).
+pub fn campaigns_by_surface(surface: &str) -> String {
+    format!("CAMPAIGNS#{surface}")
+}
+
+pub const BUDGET_PREFIX: &str = "BUDGET#";
+pub const STATS_PREFIX: &str = "STATS#";
+
+/// One write shard of a campaign's remaining budget.
+pub fn campaign_budget_shard(id: &str, shard: u32) -> Key {
+    Key::new(
+        format!("CAMPAIGN#{id}"),
+        format!("{BUDGET_PREFIX}{shard:03}"),
+    )
+}
+
+/// One write shard of a campaign's counts.
+pub fn campaign_stats_shard(id: &str, shard: u32) -> Key {
+    Key::new(
+        format!("CAMPAIGN#{id}"),
+        format!("{STATS_PREFIX}{shard:03}"),
+    )
+}
+
+/// A user saw a campaign (expires after the click window).
+pub fn ad_seen(user_id: &str, campaign_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("ADSEEN#{campaign_id}"))
+}
+
+/// A user was paid for an event type of a campaign (expires after the paid-event window).
+pub fn ad_paid(user_id: &str, campaign_id: &str, event_type: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("ADPAID#{campaign_id}#{event_type}"),
+    )
+}
+
+/// An ad event, in its user's partition.
+pub fn ad_event(user_id: &str, at: &str, event_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("ADEVENT#{at}#{event_id}"))
+}
+
 // ---- app sessions ----
 
 pub const APP_SESSION_PREFIX: &str = "APPSESSION#";

@@ -27,6 +27,8 @@ struct Group {
     routes: Vec<(String, &'static str)>,
     router: fn(AppState) -> axum::Router,
     route_keys: &'static [&'static str],
+    /// Its callers hold OAuth access tokens (operator apps), not user JWTs.
+    oauth: bool,
 }
 
 fn route_list(routes: buddo_shared::http::Routes) -> Vec<(String, &'static str)> {
@@ -44,6 +46,7 @@ fn groups() -> Vec<Group> {
             routes: route_list(buddo_auth::routes()),
             router: buddo_auth::router,
             route_keys: &["ANY /api/auth/{proxy+}"],
+            oauth: false,
         },
         Group {
             name: "oauth",
@@ -54,24 +57,35 @@ fn groups() -> Vec<Group> {
                 "GET /.well-known/oauth-authorization-server",
                 "GET /.well-known/jwks.json",
             ],
+            oauth: false,
         },
         Group {
             name: "session",
             routes: route_list(buddo_session::routes()),
             router: buddo_session::router,
             route_keys: &["ANY /api/session/{proxy+}"],
+            oauth: false,
         },
         Group {
             name: "user",
             routes: route_list(buddo_user::routes()),
             router: buddo_user::router,
             route_keys: &["ANY /api/user/{proxy+}"],
+            oauth: false,
         },
         Group {
             name: "admin",
             routes: route_list(buddo_admin::routes()),
             router: buddo_admin::router,
             route_keys: &["ANY /api/admin/{proxy+}"],
+            oauth: false,
+        },
+        Group {
+            name: "external",
+            routes: route_list(buddo_external::routes()),
+            router: buddo_external::router,
+            route_keys: &["ANY /api/external/{proxy+}"],
+            oauth: true,
         },
     ]
 }
@@ -374,10 +388,14 @@ async fn check_group(app: &TestApp, group: &Group) {
         if needs_auth {
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
             assert_eq!(body["error"], "invalid_token", "{name}: {body}");
-            // With a live session the handler itself runs and reads the body.
-            let session = app.login_ok(&app.new_user().await).await;
+            // With a live credential the handler itself runs and reads the body.
+            let credential = if group.oauth {
+                app.operated(&crate::helpers::ALL_SCOPES).await.access_token
+            } else {
+                app.login_ok(&app.new_user().await).await.token
+            };
             let mut event = event.clone();
-            event["headers"]["authorization"] = json!(format!("Bearer {}", session.token));
+            event["headers"]["authorization"] = json!(format!("Bearer {credential}"));
             let (status, body) = send(group.router, &app.state, name, &event).await;
             assert_handled(name, "with a live session", status, &body);
         } else {
@@ -555,5 +573,8 @@ fn the_template_allows_the_methods_and_headers_the_routes_use() {
         .collect();
     methods.sort();
     assert_eq!(list("AllowMethods:"), methods);
-    assert_eq!(list("AllowHeaders:"), ["authorization", "content-type"]);
+    assert_eq!(
+        list("AllowHeaders:"),
+        ["authorization", "content-type", "idempotency-key"]
+    );
 }

@@ -185,6 +185,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_wrapped(backend, tweak, |table| table).await
+    }
+
+    /// As [`TestApp::spawn_with`], over a table wrapped by `wrap` (fault injection, counting).
+    pub async fn spawn_wrapped(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        wrap: impl FnOnce(SharedTable) -> SharedTable,
+    ) -> TestApp {
         let mut config = test_config();
         tweak(&mut config);
         // Frozen at the start of an hour: every window a test uses (TOTP steps, rate limits)
@@ -192,7 +201,7 @@ impl TestApp {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let start = time::OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(3600)).unwrap();
         let clock = Arc::new(ManualClock::frozen_at(start));
-        let table = fresh_table(backend, clock.clone()).await;
+        let table = wrap(fresh_table(backend, clock.clone()).await);
         let pair = SigningKeyPair::generate();
         let signing_key = pair.to_secret_text();
         let keys = JwtKeys::new(&config.jwt, Some(pair), None).expect("keys");
@@ -695,5 +704,103 @@ impl TestApp {
         let body = resp.assert_status(200);
         assert_eq!(body["active"], false, "{body}");
         assert_keys(body, &["active", "reason"]);
+    }
+}
+
+/// Every scope an operator app can hold.
+pub const ALL_SCOPES: [&str; 6] = [
+    "profile:read",
+    "points:read",
+    "points:spend",
+    "points:transfer",
+    "app:balance:read",
+    "deploy:manage",
+];
+
+/// A user signed in, an app, and the app's access token for the user.
+pub struct Operated {
+    pub user: TestUser,
+    pub jwt: String,
+    pub client: TestClient,
+    pub access_token: String,
+    pub session_token: Option<String>,
+}
+
+impl TestApp {
+    /// An approved app with `scopes`, and a user who granted them to it.
+    pub async fn operated(&self, scopes: &[&str]) -> Operated {
+        let client = self.new_client(scopes, true).await;
+        self.operated_by(&client, scopes).await
+    }
+
+    /// A new user who granted `scopes` to an existing app.
+    pub async fn operated_by(&self, client: &TestClient, scopes: &[&str]) -> Operated {
+        let user = self.new_user().await;
+        let jwt = self.login_ok(&user).await.token;
+        let tokens = self.oauth_tokens(&jwt, client, &scopes.join(" ")).await;
+        Operated {
+            user,
+            jwt,
+            client: client.clone(),
+            access_token: tokens.access_token,
+            session_token: tokens.session_token,
+        }
+    }
+
+    /// An admin grants the user points.
+    pub async fn grant_points(&self, user: &TestUser, amount: i64) {
+        let admin = self.admin_token().await;
+        self.post_auth(
+            &format!("/api/admin/users/{}/points", user.id),
+            &admin,
+            Some(json!({ "amount": amount, "reason": "test balance" })),
+        )
+        .await
+        .assert_status(200);
+    }
+
+    /// A request with an `Idempotency-Key`.
+    pub async fn post_idempotent(&self, path: &str, token: &str, key: &str, body: Value) -> Resp {
+        let req = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(&body);
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    /// The user's balance and what their ledger adds up to.
+    pub async fn balance_and_ledger(&self, user_id: &str) -> (i64, i64) {
+        let user = buddo_shared::domain::identity::users::get(self.state.table.as_ref(), user_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut sum = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .state
+                .table
+                .query(
+                    &buddo_shared::store::Query::partition(buddo_shared::keys::user_pk(user_id))
+                        .sk(buddo_shared::store::SortKey::BeginsWith(
+                            buddo_shared::keys::LEDGER_PREFIX.into(),
+                        ))
+                        .limit(500)
+                        .cursor(cursor),
+                )
+                .await
+                .unwrap();
+            sum += page
+                .items
+                .iter()
+                .map(|e| e["amount"].as_i64().unwrap())
+                .sum::<i64>();
+            match page.cursor {
+                Some(c) => cursor = Some(c),
+                None => return (user.points, sum),
+            }
+        }
     }
 }

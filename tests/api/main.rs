@@ -7,4 +7,5 @@ mod cli;
 mod events;
 mod mail;
 mod oauth;
+mod operator;
 mod store;

@@ -1,13 +1,20 @@
 //! `/api/admin/*`: app review and scope requests. Admins only (403 `forbidden` for others).
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use buddo_shared::domain::ads::{
+    self, Campaign, CampaignChanges, CampaignStats, CampaignStatus, NewCampaign, Surface,
+};
+use buddo_shared::domain::input;
+use buddo_shared::domain::ledger::{self, MAX_AMOUNT};
 use buddo_shared::domain::oauth::apps::{self, OAuthApp, RequestStatus, ScopeRequest};
-use buddo_shared::http::{AdminUser, Query, Routes};
+use buddo_shared::http::{AdminUser, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 /// The group as a Lambda function serves it.
@@ -24,6 +31,12 @@ pub fn routes() -> Routes {
         .get("/api/admin/scope-requests", list_scope_requests)
         .post("/api/admin/scope-requests/{id}/approve", approve_scopes)
         .post("/api/admin/scope-requests/{id}/deny", deny_scopes)
+        .get("/api/admin/campaigns", list_campaigns)
+        .post("/api/admin/campaigns", create_campaign)
+        .patch("/api/admin/campaigns/{id}", update_campaign)
+        .post("/api/admin/campaigns/{id}/pause", pause_campaign)
+        .post("/api/admin/campaigns/{id}/resume", resume_campaign)
+        .post("/api/admin/users/{id}/points", adjust_points)
 }
 
 const DEFAULT_PAGE: usize = 50;
@@ -223,4 +236,316 @@ async fn deny_scopes(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     decide(&state, &admin, &id, false).await
+}
+
+/// A campaign with its counts, as an admin sees it.
+#[derive(Serialize)]
+struct CampaignView<'a> {
+    id: &'a str,
+    name: &'a str,
+    surface_type: &'static str,
+    payout_rate: i64,
+    targeting_metadata: &'a Value,
+    bitcoin_tier: &'a Value,
+    budget: i64,
+    status: &'static str,
+    starts_at: Option<&'a str>,
+    ends_at: Option<&'a str>,
+    created_at: &'a str,
+    #[serde(flatten)]
+    stats: &'a CampaignStats,
+}
+
+impl<'a> CampaignView<'a> {
+    fn new(c: &'a Campaign, stats: &'a CampaignStats) -> Self {
+        CampaignView {
+            id: &c.id,
+            name: &c.name,
+            surface_type: c.surface_type.as_str(),
+            payout_rate: c.payout_rate,
+            targeting_metadata: &c.targeting_metadata,
+            bitcoin_tier: &c.bitcoin_tier,
+            budget: c.budget,
+            status: c.status.as_str(),
+            starts_at: c.starts_at.as_deref(),
+            ends_at: c.ends_at.as_deref(),
+            created_at: &c.created_at,
+            stats,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CampaignEnvelope<'a> {
+    campaign: CampaignView<'a>,
+}
+
+#[derive(Serialize)]
+struct CampaignList<'a> {
+    campaigns: Vec<CampaignView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CampaignFilter {
+    #[serde(default)]
+    surface_type: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+async fn list_campaigns(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(filter): Query<CampaignFilter>,
+) -> ApiResult<Response> {
+    let surface = filter
+        .surface_type
+        .as_deref()
+        .map(|s| Surface::parse("surface_type", s))
+        .transpose()?;
+    let status = filter
+        .status
+        .as_deref()
+        .map(|s| CampaignStatus::parse("status", s))
+        .transpose()?;
+    let campaigns = ads::list(&state, surface, status).await?;
+    Ok(Body(CampaignList {
+        campaigns: campaigns
+            .iter()
+            .map(|(c, s)| CampaignView::new(c, s))
+            .collect(),
+    })
+    .into_response())
+}
+
+/// A whole number of points in `min..=MAX_AMOUNT`.
+fn points_field(field: &'static str, v: &Value, min: i64) -> ApiResult<i64> {
+    match v.as_i64() {
+        Some(n) if (min..=MAX_AMOUNT).contains(&n) => Ok(n),
+        _ => Err(ApiError::field(
+            field,
+            format!("must be a whole number from {min} to {MAX_AMOUNT}"),
+        )),
+    }
+}
+
+/// A JSON object (passed through to apps).
+fn object(field: &'static str, v: Option<Value>) -> ApiResult<Value> {
+    match v {
+        None | Some(Value::Null) => Ok(Value::Object(Default::default())),
+        Some(v @ Value::Object(_)) if v.to_string().len() <= 8192 => Ok(v),
+        Some(_) => Err(ApiError::field(
+            field,
+            "must be a JSON object (at most 8 KiB)",
+        )),
+    }
+}
+
+/// An RFC 3339 time, stored in the normal form.
+fn time_field(field: &'static str, raw: &str) -> ApiResult<String> {
+    time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339)
+        .map(buddo_shared::clock::rfc3339)
+        .map_err(|_| ApiError::field(field, "must be an RFC 3339 time"))
+}
+
+#[derive(Deserialize)]
+struct NewCampaignBody {
+    name: String,
+    surface_type: String,
+    payout_rate: Value,
+    budget: Value,
+    #[serde(default)]
+    targeting_metadata: Option<Value>,
+    #[serde(default)]
+    bitcoin_tier: Option<Value>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    starts_at: Option<String>,
+    #[serde(default)]
+    ends_at: Option<String>,
+}
+
+async fn create_campaign(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Json(body): Json<NewCampaignBody>,
+) -> ApiResult<Response> {
+    let new = NewCampaign {
+        name: input::text("name", &body.name, 1, 200)?,
+        surface_type: Surface::parse("surface_type", &body.surface_type)?,
+        payout_rate: points_field("payout_rate", &body.payout_rate, 1)?,
+        budget: points_field("budget", &body.budget, 0)?,
+        targeting_metadata: object("targeting_metadata", body.targeting_metadata)?,
+        bitcoin_tier: object("bitcoin_tier", body.bitcoin_tier)?,
+        status: body
+            .status
+            .as_deref()
+            .map(|s| CampaignStatus::parse("status", s))
+            .transpose()?
+            .unwrap_or(CampaignStatus::Active),
+        starts_at: body
+            .starts_at
+            .as_deref()
+            .map(|t| time_field("starts_at", t))
+            .transpose()?,
+        ends_at: body
+            .ends_at
+            .as_deref()
+            .map(|t| time_field("ends_at", t))
+            .transpose()?,
+    };
+    if let (Some(start), Some(end)) = (&new.starts_at, &new.ends_at) {
+        if end <= start {
+            return Err(ApiError::field("ends_at", "must be after starts_at"));
+        }
+    }
+    let campaign = ads::create(&state, new).await?;
+    let stats = ads::stats(state.table.as_ref(), &campaign.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Body(CampaignEnvelope {
+            campaign: CampaignView::new(&campaign, &stats),
+        }),
+    )
+        .into_response())
+}
+
+/// `null` clears an optional field; leaving it out keeps it.
+fn optional_field<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+#[derive(Deserialize)]
+struct CampaignChangesBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    payout_rate: Option<Value>,
+    #[serde(default)]
+    targeting_metadata: Option<Value>,
+    #[serde(default)]
+    bitcoin_tier: Option<Value>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, deserialize_with = "optional_field")]
+    starts_at: Option<Option<String>>,
+    #[serde(default, deserialize_with = "optional_field")]
+    ends_at: Option<Option<String>>,
+}
+
+async fn change_campaign(
+    state: &AppState,
+    id: &str,
+    changes: CampaignChanges,
+) -> ApiResult<Response> {
+    let campaign = ads::update(state, id, changes).await?;
+    let stats = ads::stats(state.table.as_ref(), &campaign.id).await?;
+    Ok(Body(CampaignEnvelope {
+        campaign: CampaignView::new(&campaign, &stats),
+    })
+    .into_response())
+}
+
+async fn update_campaign(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+    Json(body): Json<CampaignChangesBody>,
+) -> ApiResult<Response> {
+    let when = |field, v: Option<Option<String>>| {
+        v.map(|v| v.map(|t| time_field(field, &t)).transpose())
+            .transpose()
+    };
+    let changes = CampaignChanges {
+        name: body
+            .name
+            .map(|n| input::text("name", &n, 1, 200))
+            .transpose()?,
+        payout_rate: body
+            .payout_rate
+            .map(|v| points_field("payout_rate", &v, 1))
+            .transpose()?,
+        targeting_metadata: body
+            .targeting_metadata
+            .map(|v| object("targeting_metadata", Some(v)))
+            .transpose()?,
+        bitcoin_tier: body
+            .bitcoin_tier
+            .map(|v| object("bitcoin_tier", Some(v)))
+            .transpose()?,
+        status: body
+            .status
+            .as_deref()
+            .map(|s| CampaignStatus::parse("status", s))
+            .transpose()?,
+        starts_at: when("starts_at", body.starts_at)?,
+        ends_at: when("ends_at", body.ends_at)?,
+    };
+    change_campaign(&state, &id, changes).await
+}
+
+async fn pause_campaign(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let changes = CampaignChanges {
+        status: Some(CampaignStatus::Paused),
+        ..Default::default()
+    };
+    change_campaign(&state, &id, changes).await
+}
+
+async fn resume_campaign(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let changes = CampaignChanges {
+        status: Some(CampaignStatus::Active),
+        ..Default::default()
+    };
+    change_campaign(&state, &id, changes).await
+}
+
+#[derive(Deserialize)]
+struct AdjustBody {
+    amount: Value,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct Adjusted {
+    user_id: String,
+    amount: i64,
+    points: i64,
+}
+
+/// Grants (`amount > 0`) or deducts (`amount < 0`) points, with a reason.
+async fn adjust_points(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+    Json(body): Json<AdjustBody>,
+) -> ApiResult<Response> {
+    let amount = match body.amount.as_i64() {
+        Some(n) if n != 0 && n.abs() <= MAX_AMOUNT => n,
+        _ => {
+            return Err(ApiError::field(
+                "amount",
+                format!("must be a non-zero whole number from -{MAX_AMOUNT} to {MAX_AMOUNT}"),
+            ))
+        }
+    };
+    let reason = input::text("reason", &body.reason, 1, 500)?;
+    let points = ledger::adjust_by_admin(&state, &admin.user.id, &id, amount, &reason).await?;
+    Ok(Body(Adjusted {
+        user_id: id,
+        amount,
+        points,
+    })
+    .into_response())
 }

@@ -303,7 +303,7 @@ async fn introspect(
         .and_then(|p| p.token)
         .unwrap_or_default();
     Ok(no_store(match tokens::introspect(&state, &token).await? {
-        Introspection::Active(record) => Body(ActiveToken::new(&record)).into_response(),
+        Introspection::Active(record, _) => Body(ActiveToken::new(&record)).into_response(),
         Introspection::Inactive { reason } => Body(InactiveToken {
             active: false,
             reason,

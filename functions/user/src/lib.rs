@@ -4,11 +4,12 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use buddo_shared::domain::ledger::{self, LedgerEntry};
 use buddo_shared::domain::oauth::grants::{self, ConnectedApp};
-use buddo_shared::http::{AuthUser, Routes};
-use buddo_shared::{ApiResult, AppState};
+use buddo_shared::http::{AuthUser, Query, Routes};
+use buddo_shared::{ApiError, ApiResult, AppState};
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
@@ -20,6 +21,7 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/api/user/connected-apps", connected_apps)
         .delete("/api/user/connected-apps/{app_id}", revoke_app)
+        .get("/api/user/points/history", points_history)
 }
 
 /// A connected app, in the shape of the reference.
@@ -74,6 +76,64 @@ async fn revoke_app(
     grants::revoke(&state, &auth.user.id, &app_id).await?;
     Ok(Body(Message {
         message: "Access revoked; the app's tokens and session have ended",
+    })
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// One ledger entry as its owner sees it.
+#[derive(Serialize)]
+struct EntryView<'a> {
+    id: &'a str,
+    kind: ledger::EntryKind,
+    amount: i64,
+    description: Option<&'a str>,
+    reference: &'a str,
+    counterparty: Option<&'a str>,
+    created_at: &'a str,
+}
+
+impl<'a> EntryView<'a> {
+    fn new(e: &'a LedgerEntry) -> Self {
+        EntryView {
+            id: &e.id,
+            kind: e.kind,
+            amount: e.amount,
+            description: e.description.as_deref(),
+            reference: &e.reference,
+            counterparty: e.counterparty.as_deref(),
+            created_at: &e.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct HistoryView<'a> {
+    entries: Vec<EntryView<'a>>,
+    next_cursor: Option<String>,
+}
+
+async fn points_history(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(page): Query<Page>,
+) -> ApiResult<Response> {
+    let limit = match page.limit {
+        None => 50,
+        Some(n) if (1..=100).contains(&n) => n,
+        Some(_) => return Err(ApiError::field("limit", "must be 1 to 100")),
+    };
+    let history = ledger::history(&state, &auth.user.id, limit, page.cursor).await?;
+    Ok(Body(HistoryView {
+        entries: history.entries.iter().map(EntryView::new).collect(),
+        next_cursor: history.next_cursor,
     })
     .into_response())
 }

@@ -260,3 +260,21 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
         expires_at: rfc3339_at(next.token_expires_at),
     })
 }
+
+/// Ends the user's session with the app: no more heartbeats or earnings. 404 when there is
+/// no session that has not ended.
+pub async fn end(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<String> {
+    let no_session =
+        || ApiError::not_found("no_active_session", "The user has no session with this app");
+    let session = get(state, user_id, app_id).await?.ok_or_else(no_session)?;
+    let key = keys::app_session(user_id, app_id);
+    let update = Update::new(key.clone())
+        .set("ended_at", state.now_unix())
+        .when(Cond::eq("id", session.id.clone()).and(Cond::attr_not_exists("ended_at")));
+    state
+        .table
+        .write(vec![update.into_op()])
+        .await
+        .on_condition(&key, no_session)?;
+    Ok(session.id)
+}

@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::domain::identity::sessions::{self, Authenticated};
+use crate::domain::oauth::tokens::{self, AccessGrant};
 use crate::domain::RequestMeta;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -120,17 +121,49 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::invalid_token)?;
-        sessions::authenticate(&state, token).await.map(AuthUser)
+        sessions::authenticate(&state, bearer(parts)?)
+            .await
+            .map(AuthUser)
+    }
+}
+
+/// The `Authorization: Bearer` token, or 401 `invalid_token`.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(ApiError::invalid_token)
+}
+
+/// An operator app acting for a user with an OAuth access token. A user's JWT is not one:
+/// it gets 401 `invalid_token` like any inactive token.
+pub struct AppCaller(pub AccessGrant);
+
+impl std::ops::Deref for AppCaller {
+    type Target = AccessGrant;
+    fn deref(&self) -> &AccessGrant {
+        &self.0
+    }
+}
+
+impl<S> FromRequestParts<S> for AppCaller
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        tokens::authenticate(&state, bearer(parts)?)
+            .await
+            .map(AppCaller)
     }
 }
 

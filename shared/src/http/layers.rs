@@ -37,7 +37,11 @@ fn cors(origins: &[String], routes: &Routes) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods(routes.methods())
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 

@@ -6,7 +6,7 @@ mod layers;
 mod routes;
 mod runtime;
 
-pub use extract::{AdminUser, AuthUser, Json, Query};
+pub use extract::{AdminUser, AppCaller, AuthUser, Json, Query};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};

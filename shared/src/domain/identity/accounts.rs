@@ -146,7 +146,7 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
                     .into_op(),
             );
             if bonus > 0 {
-                ops.push(ledger::credit(
+                ops.push(ledger::entry_only(
                     &referrer.id,
                     bonus,
                     EntryKind::ReferralBonus,

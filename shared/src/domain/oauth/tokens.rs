@@ -13,11 +13,11 @@ use super::apps::{self, OAuthApp};
 use super::authorize::AuthorizationCode;
 use super::error::{OAuthError, OAuthErrorCode, OAuthResult};
 use super::grants::{self, TokenFamily};
-use super::scopes::Scopes;
+use super::scopes::{Scope, Scopes};
 use crate::clock::rfc3339;
 use crate::crypto::{constant_time_eq, hash_secret, random_token};
 use crate::domain::app_sessions::{self, SessionStart};
-use crate::domain::identity::users;
+use crate::domain::identity::users::{self, User};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::ratelimit::Counter;
@@ -437,8 +437,38 @@ async fn revoke_reused(state: &AppState, family: &TokenFamily) -> ApiResult<()> 
 
 /// What introspection says about a token.
 pub enum Introspection {
-    Active(AccessTokenRecord),
-    Inactive { reason: &'static str },
+    /// The token, and the user it acts for.
+    Active(AccessTokenRecord, Box<User>),
+    Inactive {
+        reason: &'static str,
+    },
+}
+
+/// A live access token: what an operator app may do for whom.
+pub struct AccessGrant {
+    pub token: AccessTokenRecord,
+    pub user: User,
+}
+
+impl AccessGrant {
+    /// 403 `insufficient_scope` unless the token carries `scope` (RFC 6750 §3.1).
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        if self.token.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope {
+                scope: scope.as_str(),
+            })
+        }
+    }
+}
+
+/// The grant behind a bearer access token, or 401 `invalid_token` for anything else.
+pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AccessGrant> {
+    match introspect(state, token).await? {
+        Introspection::Active(token, user) => Ok(AccessGrant { token, user: *user }),
+        Introspection::Inactive { .. } => Err(ApiError::invalid_token()),
+    }
 }
 
 /// Looks a token up: only a live access token is active. Anything else — a refresh token, a
@@ -466,7 +496,7 @@ pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspectio
     };
     match user {
         Some(user) if user.credential_generation == family.credential_generation => {
-            Ok(Introspection::Active(record))
+            Ok(Introspection::Active(record, Box::new(user)))
         }
         _ => inactive("revoked"),
     }

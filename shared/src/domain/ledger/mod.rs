@@ -1,0 +1,254 @@
+//! The points ledger (docs/architecture.md, "Points"). Points are integers and never negative;
+//! every change of a balance is an entry written in the same atomic write as the change, and a
+//! debit is conditional on the balance covering it, so concurrent spends can never overdraw.
+
+pub mod app_balance;
+pub mod idempotency;
+pub mod operator;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::rfc3339;
+use crate::error::{ApiError, ApiResult};
+use crate::keys;
+use crate::state::AppState;
+use crate::store::{self, Cond, Query, SortKey, StoreError, Update, WriteOp};
+
+/// The most points one movement can move.
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
+
+/// Why points moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    ReferralBonus,
+    SessionEarning,
+    AdReward,
+    AdminGrant,
+    AdminDeduction,
+    Spend,
+    TransferOut,
+    TransferIn,
+}
+
+impl EntryKind {
+    /// Counts toward `total_earned`: what the user earned, not what others sent.
+    pub fn is_earning(self) -> bool {
+        matches!(
+            self,
+            EntryKind::ReferralBonus
+                | EntryKind::SessionEarning
+                | EntryKind::AdReward
+                | EntryKind::AdminGrant
+        )
+    }
+
+    /// Counts toward `total_spent`.
+    pub fn is_spending(self) -> bool {
+        matches!(self, EntryKind::Spend | EntryKind::TransferOut)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub user_id: String,
+    pub kind: EntryKind,
+    /// Positive for credits, negative for debits.
+    pub amount: i64,
+    /// What caused it: the referred user, the app, the campaign, the admin.
+    pub reference: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The other side of a transfer.
+    #[serde(default)]
+    pub counterparty: Option<String>,
+    /// Counts toward `total_earned`.
+    pub earned: bool,
+    pub created_at: String,
+}
+
+/// One change of one user's balance.
+pub struct Movement<'a> {
+    pub user_id: &'a str,
+    /// Positive credits, negative debits.
+    pub amount: i64,
+    pub kind: EntryKind,
+    pub reference: &'a str,
+    pub description: Option<&'a str>,
+    pub counterparty: Option<&'a str>,
+}
+
+impl Movement<'_> {
+    /// The balance change and its entry, to go into one atomic write. A debit holds only
+    /// while the balance covers it; a failed condition on `keys::user(user_id)` means it did
+    /// not (or the user is gone).
+    pub fn ops(&self, now: time::OffsetDateTime) -> Result<[WriteOp; 2], StoreError> {
+        let mut balance = Update::new(keys::user(self.user_id)).add("points", self.amount);
+        if self.kind.is_earning() {
+            balance = balance.add("total_earned", self.amount);
+        }
+        if self.kind.is_spending() {
+            balance = balance.add("total_spent", -self.amount);
+        }
+        let cond = if self.amount < 0 {
+            Cond::Exists.and(Cond::ge("points", -self.amount))
+        } else {
+            Cond::Exists
+        };
+        let entry = LedgerEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: self.user_id.to_string(),
+            kind: self.kind,
+            amount: self.amount,
+            reference: self.reference.to_string(),
+            description: self.description.map(str::to_string),
+            counterparty: self.counterparty.map(str::to_string),
+            earned: self.kind.is_earning(),
+            created_at: rfc3339(now),
+        };
+        let key = keys::user_ledger(self.user_id, &entry.created_at, &entry.id);
+        Ok([
+            balance.when(cond).into_op(),
+            WriteOp::put_new(store::to_item(&key, &entry)?),
+        ])
+    }
+}
+
+/// A credit of `amount` earned points to `user_id`: the balance change and its entry.
+pub fn earn(
+    user_id: &str,
+    amount: i64,
+    kind: EntryKind,
+    reference: &str,
+    now: time::OffsetDateTime,
+) -> Result<[WriteOp; 2], StoreError> {
+    Movement {
+        user_id,
+        amount,
+        kind,
+        reference,
+        description: None,
+        counterparty: None,
+    }
+    .ops(now)
+}
+
+/// Only the entry of a credit (when the balance change is part of a larger update of the
+/// same user item, as the referral bonus is).
+pub fn entry_only(
+    user_id: &str,
+    amount: i64,
+    kind: EntryKind,
+    reference: &str,
+    now: time::OffsetDateTime,
+) -> Result<WriteOp, StoreError> {
+    let [_, entry] = earn(user_id, amount, kind, reference, now)?;
+    Ok(entry)
+}
+
+/// An amount of points as sent: a whole number from 1 to [`MAX_AMOUNT`].
+pub fn parse_amount(field: &'static str, raw: &serde_json::Value) -> ApiResult<i64> {
+    let invalid = || {
+        ApiError::field(
+            field,
+            format!("must be a whole number from 1 to {MAX_AMOUNT}"),
+        )
+    };
+    let n = raw.as_i64().ok_or_else(invalid)?;
+    if (1..=MAX_AMOUNT).contains(&n) {
+        Ok(n)
+    } else {
+        Err(invalid())
+    }
+}
+
+pub struct History {
+    pub entries: Vec<LedgerEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// A user's entries, newest first, a page at a time.
+pub async fn history(
+    state: &AppState,
+    user_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> ApiResult<History> {
+    let page = state
+        .table
+        .query(
+            &Query::partition(keys::user_pk(user_id))
+                .sk(SortKey::BeginsWith(keys::LEDGER_PREFIX.into()))
+                .reverse()
+                .limit(limit)
+                .cursor(cursor),
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
+            other => other.into(),
+        })?;
+    Ok(History {
+        entries: page
+            .items
+            .into_iter()
+            .map(store::from_item)
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.cursor,
+    })
+}
+
+/// An admin grants (`amount > 0`) or deducts (`amount < 0`) points with a reason; a deduction
+/// never takes a balance below zero. Returns the balance after it.
+pub async fn adjust_by_admin(
+    state: &AppState,
+    admin_id: &str,
+    user_id: &str,
+    amount: i64,
+    reason: &str,
+) -> ApiResult<i64> {
+    let not_found = || ApiError::not_found("user_not_found", "No user has that id");
+    if uuid::Uuid::parse_str(user_id).is_err() {
+        return Err(not_found());
+    }
+    let kind = if amount > 0 {
+        EntryKind::AdminGrant
+    } else {
+        EntryKind::AdminDeduction
+    };
+    let ops = Movement {
+        user_id,
+        amount,
+        kind,
+        reference: admin_id,
+        description: Some(reason),
+        counterparty: None,
+    }
+    .ops(state.now())?;
+    let user_key = keys::user(user_id);
+    let table = state.table.as_ref();
+    match table.write(ops.to_vec()).await {
+        Ok(()) => {}
+        Err(e) if e.failed_key() == Some(&user_key) => {
+            // Gone, or not enough points for the deduction.
+            return Err(
+                if crate::domain::identity::users::get(table, user_id)
+                    .await?
+                    .is_some()
+                {
+                    ApiError::bad_request(
+                        "insufficient_points",
+                        "The user does not have that many points",
+                    )
+                } else {
+                    not_found()
+                },
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(crate::domain::identity::users::require(table, user_id)
+        .await?
+        .points)
+}

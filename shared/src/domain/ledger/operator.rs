@@ -1,0 +1,212 @@
+//! What an operator app does with a user's points (with the scopes to do it): spend them at
+//! the app, transfer them to another user. Both accept an `Idempotency-Key`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::idempotency::{Claim, IdempotencyKey};
+use super::{app_balance, EntryKind, Movement};
+use crate::domain::identity::users;
+use crate::domain::oauth::tokens::AccessGrant;
+use crate::error::{ApiError, ApiResult, OnCondition};
+use crate::keys;
+use crate::state::AppState;
+use crate::store::WriteOp;
+
+/// The result of a spend.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Spent {
+    pub amount_spent: i64,
+    /// The user's balance after it.
+    pub points: i64,
+}
+
+/// The result of a transfer.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Transferred {
+    pub amount_transferred: i64,
+    /// The sender's balance after it.
+    pub points: i64,
+}
+
+fn insufficient() -> ApiError {
+    ApiError::bad_request(
+        "insufficient_points",
+        "The user does not have that many points",
+    )
+}
+
+async fn balance(state: &AppState, user_id: &str) -> ApiResult<i64> {
+    Ok(users::get(state.table.as_ref(), user_id)
+        .await?
+        .map(|u| u.points)
+        .unwrap_or(0))
+}
+
+/// Runs one movement write, once per idempotency key: a request seen before gets its first
+/// answer (or, when that was not stored, `rebuild`); a racing duplicate waits for the first.
+async fn once<T: Serialize + serde::de::DeserializeOwned>(
+    state: &AppState,
+    claim: Option<Claim>,
+    mut ops: Vec<WriteOp>,
+    on_failed: impl FnOnce(ApiResult<()>) -> ApiResult<()>,
+    answer: impl AsyncFnOnce() -> ApiResult<T>,
+) -> ApiResult<T> {
+    if let Some(claim) = &claim {
+        if let Some(first) = claim.replay(state).await? {
+            if let Ok(first) = serde_json::from_value(first) {
+                return Ok(first);
+            }
+            return answer().await;
+        }
+        ops.push(claim.record_op(state)?);
+    }
+    let written = state.table.write(ops).await;
+    if let Some(claim) = &claim {
+        if written.as_ref().err().and_then(|e| e.failed_key()) == Some(claim.key()) {
+            // The same key, at the same time: the other request moved the points.
+            if let Some(Ok(first)) = claim.replay(state).await?.map(serde_json::from_value) {
+                return Ok(first);
+            }
+            return answer().await;
+        }
+    }
+    on_failed(written.map_err(Into::into))?;
+    let result = answer().await?;
+    if let Some(claim) = &claim {
+        claim
+            .remember(
+                state,
+                &serde_json::to_value(&result).map_err(ApiError::internal)?,
+            )
+            .await;
+    }
+    Ok(result)
+}
+
+/// Moves `amount` points from the user to the app (its sharded balance).
+pub async fn spend(
+    state: &AppState,
+    grant: &AccessGrant,
+    amount: i64,
+    description: Option<String>,
+    key: Option<IdempotencyKey>,
+) -> ApiResult<Spent> {
+    let (user, app_id) = (&grant.user, &grant.token.app_id);
+    let claim = key.map(|k| {
+        Claim::new(
+            app_id,
+            &user.id,
+            "spend",
+            &k,
+            &json!({ "amount": amount, "description": description }),
+        )
+    });
+    let now = state.now();
+    let mut ops = Movement {
+        user_id: &user.id,
+        amount: -amount,
+        kind: EntryKind::Spend,
+        reference: app_id,
+        description: description.as_deref(),
+        counterparty: None,
+    }
+    .ops(now)?
+    .to_vec();
+    ops.extend(app_balance::credit_ops(
+        app_id,
+        state.config.economy.app_balance_shards,
+        amount,
+        EntryKind::Spend,
+        &user.id,
+        &user.id,
+        now,
+    )?);
+    let user_key = keys::user(&user.id);
+    once(
+        state,
+        claim,
+        ops,
+        |r| r.on_condition(&user_key, insufficient),
+        async || {
+            Ok(Spent {
+                amount_spent: amount,
+                points: balance(state, &user.id).await?,
+            })
+        },
+    )
+    .await
+}
+
+/// Moves `amount` points from the user to another user.
+pub async fn transfer(
+    state: &AppState,
+    grant: &AccessGrant,
+    to_user_id: &str,
+    amount: i64,
+    description: Option<String>,
+    key: Option<IdempotencyKey>,
+) -> ApiResult<Transferred> {
+    let (user, app_id) = (&grant.user, &grant.token.app_id);
+    let not_found = || ApiError::not_found("recipient_not_found", "No user has that id");
+    if uuid::Uuid::parse_str(to_user_id).is_err() {
+        return Err(ApiError::field("to_user_id", "must be a user id"));
+    }
+    if to_user_id == user.id {
+        return Err(ApiError::field("to_user_id", "must be another user"));
+    }
+    if users::get(state.table.as_ref(), to_user_id)
+        .await?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    let claim = key.map(|k| {
+        Claim::new(
+            app_id,
+            &user.id,
+            "transfer",
+            &k,
+            &json!({ "amount": amount, "description": description, "to_user_id": to_user_id }),
+        )
+    });
+    let now = state.now();
+    let mut ops = Movement {
+        user_id: &user.id,
+        amount: -amount,
+        kind: EntryKind::TransferOut,
+        reference: app_id,
+        description: description.as_deref(),
+        counterparty: Some(to_user_id),
+    }
+    .ops(now)?
+    .to_vec();
+    ops.extend(
+        Movement {
+            user_id: to_user_id,
+            amount,
+            kind: EntryKind::TransferIn,
+            reference: app_id,
+            description: description.as_deref(),
+            counterparty: Some(&user.id),
+        }
+        .ops(now)?,
+    );
+    let (from_key, to_key) = (keys::user(&user.id), keys::user(to_user_id));
+    once(
+        state,
+        claim,
+        ops,
+        |r| {
+            r.on_condition(&from_key, insufficient)
+                .on_condition(&to_key, not_found)
+        },
+        async || {
+            Ok(Transferred {
+                amount_transferred: amount,
+                points: balance(state, &user.id).await?,
+            })
+        },
+    )
+    .await
+}
