@@ -30,6 +30,7 @@
 #   BENCH_SKIP_CRITERION=1 only the HTTP load test
 #   BENCH_SKIP_HTTP=1      no HTTP load test
 #   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
+#   BENCH_SKIP_POINTS=1    no spend load tests
 #   BENCH_OPT_LEVEL=s      build with this release opt-level instead (into target/opt-s)
 #
 # Needs curl and python3; installs wrk with apt-get when it is missing (as root).
@@ -325,6 +326,78 @@ LUA
     SERVER_PID=""
 fi
 
+# ----------------------------------------------------------------- points --
+# Spends per second through the whole API: 32 connections spending 1 point each, from one
+# user (contention on one balance) and from many users into one app (its sharded balance), on
+# the memory store and on DynamoDB Local.
+SPEND_MEM_ONE="n/a"; SPEND_MEM_MANY="n/a"; SPEND_DDB_ONE="n/a"; SPEND_DDB_MANY="n/a"
+if [[ "${BENCH_SKIP_HTTP:-0}" != 1 && "${BENCH_SKIP_POINTS:-0}" != 1 ]]; then
+    # spend_load STORE -> sets SPEND_ONE and SPEND_MANY
+    spend_load() {
+        local store=$1 port data extra=()
+        port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+        data="$WORK_DIR/points-$store"
+        mkdir -p "$data"
+        if [[ "$store" == dynamodb ]]; then
+            extra=(BUDDO_STORE=dynamodb TABLE_NAME="bench-$RANDOM" AWS_ENDPOINT_URL_DYNAMODB="$DDB_ENDPOINT"
+                AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench)
+        else
+            extra=(BUDDO_STORE=memory)
+        fi
+        env "${extra[@]}" RUST_LOG=warn BUDDO_DATA_DIR="$data" BUDDO_ADMIN_EMAILS=bench-owner@buddo.test \
+            RATE_LIMIT_REGISTER=100000/60 RATE_LIMIT_LOGIN=1000000/60 \
+            "$BIN" serve --port "$port" --data-dir "$data" $([[ "$store" == dynamodb ]] && echo --dynamodb) \
+            >"$WORK_DIR/points-$store.log" 2>&1 &
+        SERVER_PID=$!
+        for ((i = 0; i < 300; i++)); do
+            curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/api/auth/me" && break
+            kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK_DIR/points-$store.log" >&2; die "server exited"; }
+            sleep 0.1
+        done
+        python3 tests/oauth_bench_setup.py "http://127.0.0.1:$port" "$data/mail" bench-owner@buddo.test 1 16 \
+            >"$WORK_DIR/points-$store.json" || die "points set-up failed"
+        python3 - "$WORK_DIR/points-$store.json" "$WORK_DIR/spend-$store" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+body = 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = \'{"amount":1}\'\n'
+open(f"{sys.argv[2]}-one.lua", "w").write(body + f'wrk.headers["Authorization"] = "Bearer {d["access_token"]}"\n')
+tokens = ",".join(f'"{t}"' for t in d["spender_tokens"])
+open(f"{sys.argv[2]}-many.lua", "w").write(body + f"""local tokens = {{{tokens}}}
+local i = 0
+function request()
+  i = i + 1
+  wrk.headers["Authorization"] = "Bearer " .. tokens[(i % #tokens) + 1]
+  return wrk.format()
+end
+""")
+PY
+        local kind
+        for kind in one many; do
+            log "wrk -t2 -c32 -d$WRK_DURATION spends ($kind, $store)"
+            wrk -t2 -c32 -d"$WRK_DURATION" -s "$WORK_DIR/spend-$store-$kind.lua" \
+                "http://127.0.0.1:$port/api/external/points/spend" | tee "$WORK_DIR/spend-$store-$kind.log"
+            ! grep -q 'Non-2xx or 3xx responses' "$WORK_DIR/spend-$store-$kind.log" ||
+                log "warning: some spends failed ($kind, $store)"
+        done
+        SPEND_ONE="$(rps "$WORK_DIR/spend-$store-one.log")"
+        SPEND_MANY="$(rps "$WORK_DIR/spend-$store-many.log")"
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    }
+    spend_load memory
+    SPEND_MEM_ONE=$SPEND_ONE; SPEND_MEM_MANY=$SPEND_MANY
+    LOG_PREFIX=tests/bench.sh
+    # shellcheck source=tests/lib/services.sh
+    source tests/lib/services.sh
+    LOG_DIR="$WORK_DIR"
+    start_dynamodb
+    DDB_ENDPOINT="$BUDDO_TEST_DYNAMODB_ENDPOINT"
+    spend_load dynamodb
+    SPEND_DDB_ONE=$SPEND_ONE; SPEND_DDB_MANY=$SPEND_MANY
+    stop_services
+fi
+
 # --------------------------------------------------------- start-to-ready --
 # Each Lambda binary against a stand-in runtime API (tests/lambda_start.py): exec until the
 # first "next invocation" request. Configured as on Lambda (DynamoDB store, SES mail) but with
@@ -384,6 +457,9 @@ echo "  POST /api/auth/login $LOGIN_RPS logins/s (wrk -t1 -c$LOGIN_CONNECTIONS -
 echo "OAuth, side by side with node-oidc-provider $OIDC_PROVIDER_VERSION (in-memory adapter), same wrk settings"
 echo "  introspection        Buddo $INTROSPECT_RPS req/s, oidc-provider $PEER_INTROSPECT_RPS req/s: $INTROSPECT_RATIO   [target: >= 5x]"
 echo "  token endpoint       Buddo $REFRESH_RPS refreshes/s (rotation, reuse detection), oidc-provider $PEER_TOKEN_RPS client-credentials grants/s: $TOKEN_RATIO"
+echo "Points: spends/s through the API, wrk -t2 -c32 (1 point each)"
+echo "  memory store         one user: $SPEND_MEM_ONE   16 users into one app: $SPEND_MEM_MANY"
+echo "  DynamoDB Local       one user: $SPEND_DDB_ONE   16 users into one app: $SPEND_DDB_MANY"
 echo "Reference Argon2id (C, argon2-cffi, m=19 MiB t=2 p=1, one process per core)"
 echo "  one hash             $REF_MS ms"
 echo "  hashes/s, all cores  $REF_RATE   logins reach $LOGIN_SHARE of it   [target: >= 85 %]"

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Prepares a running Buddo for the OAuth load tests: a verified owner (an admin through
-BUDDO_ADMIN_EMAILS) registers and approves an app, a user authorizes it N times with PKCE, and
-the codes are exchanged. Prints JSON: client_id, client_secret, access_token, refresh_tokens.
+"""Prepares a running Buddo for the OAuth and points load tests: a verified owner (an admin
+through BUDDO_ADMIN_EMAILS) registers and approves an app (its points:spend request too), a
+user authorizes it N times with PKCE and the codes are exchanged, and S more users, each given
+a billion points, authorize it once. Prints JSON: client_id, client_secret, access_token,
+refresh_tokens, spender_tokens.
 
-Usage: oauth_bench_setup.py BASE_URL MAIL_DIR OWNER_EMAIL N
+Usage: oauth_bench_setup.py BASE_URL MAIL_DIR OWNER_EMAIL N [S]
 MAIL_DIR is where the local server saves mail (<data dir>/mail).
 """
 import base64
@@ -49,36 +51,51 @@ def verification_token(mail_dir, email):
 
 def main():
     base, mail_dir, owner, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    spenders = int(sys.argv[5]) if len(sys.argv) > 5 else 0
     password = "correct horse battery staple"
     call("POST", f"{base}/api/auth/register", {"email": owner, "username": "bench_owner", "password": password})
     call("POST", f"{base}/api/auth/verify-email", {"token": verification_token(mail_dir, owner)})
     owner_jwt = call("POST", f"{base}/api/auth/login", {"email": owner, "password": password})["token"]
     redirect = "https://bench.example/callback"
     app = call("POST", f"{base}/api/oauth/apps", {
-        "app_name": "Bench", "redirect_uris": [redirect], "allowed_scopes": ["profile:read", "points:read"],
+        "app_name": "Bench", "redirect_uris": [redirect],
+        "allowed_scopes": ["profile:read", "points:read", "points:spend"],
     }, owner_jwt)["app"]
     call("POST", f"{base}/api/admin/apps/{app['id']}/approve", token=owner_jwt)
-    user = "bench-user@buddo.test"
-    call("POST", f"{base}/api/auth/register", {"email": user, "username": "bench_user2", "password": password})
-    user_jwt = call("POST", f"{base}/api/auth/login", {"email": user, "password": password})["token"]
-    access, refresh = None, []
-    for _ in range(n):
+    for request in call("GET", f"{base}/api/oauth/my-apps/{app['id']}/scope-requests", token=owner_jwt):
+        if request["status"] == "pending":
+            call("POST", f"{base}/api/admin/scope-requests/{request['id']}/approve", token=owner_jwt)
+
+    def tokens_for(user_jwt):
         verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         query = urllib.parse.urlencode({
             "client_id": app["client_id"], "response_type": "code", "redirect_uri": redirect,
-            "scope": "profile:read points:read", "code_challenge": challenge, "code_challenge_method": "S256",
+            "scope": "profile:read points:read points:spend", "code_challenge": challenge,
+            "code_challenge_method": "S256",
         })
         code = call("GET", f"{base}/api/oauth/authorize?{query}", token=user_jwt)["code"]
-        tokens = call("POST", f"{base}/api/oauth/token", {
+        return call("POST", f"{base}/api/oauth/token", {
             "grant_type": "authorization_code", "client_id": app["client_id"], "client_secret": app["client_secret"],
             "code": code, "redirect_uri": redirect, "code_verifier": verifier,
         }, form=True)
+
+    def new_user(i):
+        email = f"bench-user-{i}@buddo.test"
+        user = call("POST", f"{base}/api/auth/register", {"email": email, "username": f"bench_user_{i}", "password": password})["user"]
+        call("POST", f"{base}/api/admin/users/{user['id']}/points", {"amount": 1_000_000_000, "reason": "bench"}, owner_jwt)
+        return call("POST", f"{base}/api/auth/login", {"email": email, "password": password})["token"]
+
+    user_jwt = new_user(0)
+    access, refresh = None, []
+    for _ in range(n):
+        tokens = tokens_for(user_jwt)
         access = access or tokens["access_token"]
         refresh.append(tokens["refresh_token"])
+    spender_tokens = [tokens_for(new_user(i))["access_token"] for i in range(1, spenders + 1)]
     print(json.dumps({
         "client_id": app["client_id"], "client_secret": app["client_secret"],
-        "access_token": access, "refresh_tokens": refresh,
+        "access_token": access, "refresh_tokens": refresh, "spender_tokens": spender_tokens,
     }))
 
 

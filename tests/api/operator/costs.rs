@@ -1,0 +1,128 @@
+//! What each operator endpoint costs the store: reads (GetItem and Query calls) and items
+//! written, counted in the store itself. The README's cost table is this table; a change that
+//! makes an endpoint dearer fails here first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use buddo_shared::store::{Item, Key, Page, Query, SharedTable, StoreError, Table, Update, WriteOp};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, ALL_SCOPES};
+
+#[derive(Default)]
+struct Counts {
+    gets: AtomicUsize,
+    queries: AtomicUsize,
+    writes: AtomicUsize,
+    items: AtomicUsize,
+}
+
+struct CountingTable {
+    inner: SharedTable,
+    counts: Arc<Counts>,
+}
+
+#[async_trait]
+impl Table for CountingTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.counts.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.counts.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.query(query).await
+    }
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.counts.items.fetch_add(ops.len(), Ordering::SeqCst);
+        self.inner.write(ops).await
+    }
+    async fn update_returning(&self, update: Update) -> Result<Item, StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.counts.items.fetch_add(1, Ordering::SeqCst);
+        self.inner.update_returning(update).await
+    }
+}
+
+impl Counts {
+    fn take(&self) -> (usize, usize, usize, usize) {
+        (
+            self.gets.swap(0, Ordering::SeqCst),
+            self.queries.swap(0, Ordering::SeqCst),
+            self.writes.swap(0, Ordering::SeqCst),
+            self.items.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+/// (endpoint, GetItem calls, Query calls, write calls, items written): one request each, in
+/// the state a live app is in (a user with points, a running session, a campaign to serve,
+/// an impression before the click).
+const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
+    ("GET /api/external/user", 3, 0, 0, 0),
+    ("GET /api/external/points", 3, 0, 0, 0),
+    ("POST /api/external/points/spend", 4, 0, 1, 4),
+    ("POST /api/external/points/spend (Idempotency-Key)", 5, 0, 2, 6),
+    ("POST /api/external/points/transfer", 5, 0, 1, 4),
+    ("GET /api/external/app/balance", 3, 1, 0, 0),
+    ("GET /api/external/session/status", 4, 0, 0, 0),
+    ("GET /api/external/ads/serve", 3, 2, 0, 0),
+    ("POST /api/external/ads/event (paid click)", 5, 0, 1, 8),
+    ("POST /api/external/session/end", 4, 0, 1, 1),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_operator_endpoint_costs_what_the_readme_says() {
+    let counts = Arc::new(Counts::default());
+    let handle = counts.clone();
+    let app = TestApp::spawn_wrapped(Backend::Embedded, |_| {}, move |inner| {
+        Arc::new(CountingTable { inner, counts: handle })
+    })
+    .await;
+    let op = app.operated(&ALL_SCOPES).await;
+    let friend = app.new_user().await;
+    app.grant_points(&op.user, 1000).await;
+    let admin = app.admin_token().await;
+    let created = app.post_auth("/api/admin/campaigns", &admin, Some(json!({
+        "name": "Banner", "surface_type": "banner", "payout_rate": 10, "budget": 100000,
+    }))).await;
+    let campaign = created.assert_status(201)["campaign"]["id"].as_str().unwrap().to_string();
+    app.post_auth("/api/external/ads/event", &op.access_token, Some(json!({ "campaign_id": campaign, "event_type": "impression" })))
+        .await
+        .assert_status(200);
+    let token = op.access_token.as_str();
+    let mut measured = Vec::new();
+    for (name, ..) in EXPECTED {
+        counts.take();
+        let resp = match name {
+            "GET /api/external/user" => app.get_auth("/api/external/user", token).await,
+            "GET /api/external/points" => app.get_auth("/api/external/points", token).await,
+            "POST /api/external/points/spend" => app.post_auth("/api/external/points/spend", token, Some(json!({ "amount": 1 }))).await,
+            "POST /api/external/points/spend (Idempotency-Key)" => {
+                app.post_idempotent("/api/external/points/spend", token, "cost-1", json!({ "amount": 1 })).await
+            }
+            "POST /api/external/points/transfer" => {
+                app.post_auth("/api/external/points/transfer", token, Some(json!({ "amount": 1, "to_user_id": friend.id }))).await
+            }
+            "GET /api/external/app/balance" => app.get_auth("/api/external/app/balance", token).await,
+            "GET /api/external/session/status" => app.get_auth("/api/external/session/status", token).await,
+            "GET /api/external/ads/serve" => app.get_auth("/api/external/ads/serve?surface_type=banner", token).await,
+            "POST /api/external/ads/event (paid click)" => {
+                app.post_auth("/api/external/ads/event", token, Some(json!({ "campaign_id": campaign, "event_type": "click" }))).await
+            }
+            "POST /api/external/session/end" => app.request(Method::POST, "/api/external/session/end", Some(token), None).await,
+            other => unreachable!("{other}"),
+        };
+        resp.assert_status(200);
+        let (gets, queries, writes, items) = counts.take();
+        measured.push((name, gets, queries, writes, items));
+    }
+    println!("| endpoint | GetItem | Query | writes | items written |\n|---|---|---|---|---|");
+    for (name, gets, queries, writes, items) in &measured {
+        println!("| `{name}` | {gets} | {queries} | {writes} | {items} |");
+    }
+    assert_eq!(measured, EXPECTED.to_vec());
+}
