@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use buddo_shared::store::{Item, Key, Page, Query, SharedTable, StoreError, Table, Update, WriteOp};
+use buddo_shared::store::{
+    Item, Key, Page, Query, SharedTable, StoreError, Table, Update, WriteOp,
+};
 use reqwest::Method;
 use serde_json::json;
 
@@ -65,7 +67,13 @@ const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
     ("GET /api/external/user", 3, 0, 0, 0),
     ("GET /api/external/points", 3, 0, 0, 0),
     ("POST /api/external/points/spend", 4, 0, 1, 4),
-    ("POST /api/external/points/spend (Idempotency-Key)", 5, 0, 2, 6),
+    (
+        "POST /api/external/points/spend (Idempotency-Key)",
+        5,
+        0,
+        2,
+        6,
+    ),
     ("POST /api/external/points/transfer", 5, 0, 1, 4),
     ("GET /api/external/app/balance", 3, 1, 0, 0),
     ("GET /api/external/session/status", 4, 0, 0, 0),
@@ -78,21 +86,41 @@ const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
 async fn each_operator_endpoint_costs_what_the_readme_says() {
     let counts = Arc::new(Counts::default());
     let handle = counts.clone();
-    let app = TestApp::spawn_wrapped(Backend::Embedded, |_| {}, move |inner| {
-        Arc::new(CountingTable { inner, counts: handle })
-    })
+    let app = TestApp::spawn_wrapped(
+        Backend::Embedded,
+        |_| {},
+        move |inner| {
+            Arc::new(CountingTable {
+                inner,
+                counts: handle,
+            })
+        },
+    )
     .await;
     let op = app.operated(&ALL_SCOPES).await;
     let friend = app.new_user().await;
     app.grant_points(&op.user, 1000).await;
     let admin = app.admin_token().await;
-    let created = app.post_auth("/api/admin/campaigns", &admin, Some(json!({
-        "name": "Banner", "surface_type": "banner", "payout_rate": 10, "budget": 100000,
-    }))).await;
-    let campaign = created.assert_status(201)["campaign"]["id"].as_str().unwrap().to_string();
-    app.post_auth("/api/external/ads/event", &op.access_token, Some(json!({ "campaign_id": campaign, "event_type": "impression" })))
-        .await
-        .assert_status(200);
+    let created = app
+        .post_auth(
+            "/api/admin/campaigns",
+            &admin,
+            Some(json!({
+                "name": "Banner", "surface_type": "banner", "payout_rate": 10, "budget": 100000,
+            })),
+        )
+        .await;
+    let campaign = created.assert_status(201)["campaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.post_auth(
+        "/api/external/ads/event",
+        &op.access_token,
+        Some(json!({ "campaign_id": campaign, "event_type": "impression" })),
+    )
+    .await
+    .assert_status(200);
     let token = op.access_token.as_str();
     let mut measured = Vec::new();
     for (name, ..) in EXPECTED {
@@ -100,20 +128,53 @@ async fn each_operator_endpoint_costs_what_the_readme_says() {
         let resp = match name {
             "GET /api/external/user" => app.get_auth("/api/external/user", token).await,
             "GET /api/external/points" => app.get_auth("/api/external/points", token).await,
-            "POST /api/external/points/spend" => app.post_auth("/api/external/points/spend", token, Some(json!({ "amount": 1 }))).await,
+            "POST /api/external/points/spend" => {
+                app.post_auth(
+                    "/api/external/points/spend",
+                    token,
+                    Some(json!({ "amount": 1 })),
+                )
+                .await
+            }
             "POST /api/external/points/spend (Idempotency-Key)" => {
-                app.post_idempotent("/api/external/points/spend", token, "cost-1", json!({ "amount": 1 })).await
+                app.post_idempotent(
+                    "/api/external/points/spend",
+                    token,
+                    "cost-1",
+                    json!({ "amount": 1 }),
+                )
+                .await
             }
             "POST /api/external/points/transfer" => {
-                app.post_auth("/api/external/points/transfer", token, Some(json!({ "amount": 1, "to_user_id": friend.id }))).await
+                app.post_auth(
+                    "/api/external/points/transfer",
+                    token,
+                    Some(json!({ "amount": 1, "to_user_id": friend.id })),
+                )
+                .await
             }
-            "GET /api/external/app/balance" => app.get_auth("/api/external/app/balance", token).await,
-            "GET /api/external/session/status" => app.get_auth("/api/external/session/status", token).await,
-            "GET /api/external/ads/serve" => app.get_auth("/api/external/ads/serve?surface_type=banner", token).await,
+            "GET /api/external/app/balance" => {
+                app.get_auth("/api/external/app/balance", token).await
+            }
+            "GET /api/external/session/status" => {
+                app.get_auth("/api/external/session/status", token).await
+            }
+            "GET /api/external/ads/serve" => {
+                app.get_auth("/api/external/ads/serve?surface_type=banner", token)
+                    .await
+            }
             "POST /api/external/ads/event (paid click)" => {
-                app.post_auth("/api/external/ads/event", token, Some(json!({ "campaign_id": campaign, "event_type": "click" }))).await
+                app.post_auth(
+                    "/api/external/ads/event",
+                    token,
+                    Some(json!({ "campaign_id": campaign, "event_type": "click" })),
+                )
+                .await
             }
-            "POST /api/external/session/end" => app.request(Method::POST, "/api/external/session/end", Some(token), None).await,
+            "POST /api/external/session/end" => {
+                app.request(Method::POST, "/api/external/session/end", Some(token), None)
+                    .await
+            }
             other => unreachable!("{other}"),
         };
         resp.assert_status(200);
