@@ -85,6 +85,8 @@ pub struct RateLimits {
     pub app_registration: Limit,
     /// Per client.
     pub token_endpoint: Limit,
+    /// Per IP.
+    pub user_search: Limit,
 }
 
 impl RateLimits {
@@ -101,6 +103,7 @@ impl RateLimits {
             session_refresh: limit,
             app_registration: limit,
             token_endpoint: limit,
+            user_search: limit,
         }
     }
 }
@@ -118,6 +121,7 @@ impl Default for RateLimits {
             session_refresh: Limit::new(20, 60),
             app_registration: Limit::new(3, 3600),
             token_endpoint: Limit::new(60, 60),
+            user_search: Limit::new(60, 60),
         }
     }
 }
@@ -197,6 +201,8 @@ pub struct Config {
     pub oauth: OAuthConfig,
     pub app_sessions: AppSessionConfig,
     pub economy: EconomyConfig,
+    /// How long activity entries are kept.
+    pub activity_retention: Duration,
     /// How recent a login must be for security-sensitive changes (TOTP, recovery codes,
     /// email change).
     pub recent_login: Duration,
@@ -277,6 +283,7 @@ impl Default for Config {
                 click_after_impression: Duration::from_secs(30 * 60),
                 paid_event_window: Duration::from_secs(24 * 3600),
             },
+            activity_retention: Duration::from_secs(90 * 24 * 3600),
             recent_login: Duration::from_secs(15 * 60),
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
@@ -470,6 +477,7 @@ impl Config {
             session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
             app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
             token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
+            user_search: env.limit("RATE_LIMIT_USER_SEARCH", r.user_search)?,
         };
         let tiers = match env.raw("TIERS") {
             None => d.tiers,
@@ -507,6 +515,9 @@ impl Config {
             oauth,
             app_sessions,
             economy,
+            activity_retention: Duration::from_secs(
+                env.parse::<u64>("ACTIVITY_RETENTION_DAYS", 90)?.clamp(1, 3650) * 24 * 3600,
+            ),
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env

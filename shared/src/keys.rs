@@ -173,6 +173,30 @@ pub fn idempotency(app_id: &str, user_id: &str, key_hash: &str) -> Key {
     )
 }
 
+// ---- accounts ----
+
+/// A user's settings.
+pub fn settings(user_id: &str) -> Key {
+    Key::new(user_pk(user_id), "SETTINGS")
+}
+
+pub const ACTIVITY_PREFIX: &str = "ACTIVITY#";
+
+/// An activity entry; `sort` is `<rfc3339>#<entry id>`.
+pub fn activity(user_id: &str, sort: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{ACTIVITY_PREFIX}{sort}"))
+}
+
+/// GSI1 partition of one shard of everyone's activity (the admin list).
+pub fn activity_shard(shard: u32) -> String {
+    format!("ACTIVITY#{shard}")
+}
+
+/// GSI1 partition of the usernames starting with one character (prefix search).
+pub fn usernames_by_initial(initial: char) -> String {
+    format!("USERNAMES#{initial}")
+}
+
 // ---- ads ----
 
 pub fn campaign(id: &str) -> Key {

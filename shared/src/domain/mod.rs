@@ -2,6 +2,7 @@
 //! folder per bounded context. Handlers call these and never see keys or items; nothing here
 //! knows about HTTP: requests arrive as plain values ([`RequestMeta`], validated input).
 
+pub mod account;
 pub mod ads;
 pub mod app_sessions;
 pub mod identity;

@@ -7,6 +7,7 @@ use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::sessions::{self, Authenticated, Tokens};
 use super::users::{self, User};
+use crate::domain::account::directory;
 use crate::clock::rfc3339;
 use crate::crypto::random_code;
 use crate::domain::input::{Email, OtpCode, Password, Username};
@@ -76,6 +77,9 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
             state.config.rate_limits.register,
         ))
         .await?;
+    if directory::is_reserved(&reg.username.lower()) {
+        return Err(ApiError::field("username", "is reserved"));
+    }
     let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
     let table = state.table.as_ref();
     let email_key = keys::email_marker(reg.email.as_str());
@@ -119,6 +123,11 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         session_generation: 0,
         credential_generation: 0,
         created_at: rfc3339(now),
+        display_name: None,
+        bio: None,
+        avatar_url: None,
+        banner_url: None,
+        disabled: false,
     };
 
     for _ in 0..REFERRAL_CODE_TRIES {
@@ -127,7 +136,7 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         let mut ops = vec![
             WriteOp::put_new(store::to_item(&keys::user(&user.id), &user)?),
             WriteOp::put_new(users::marker_item(&email_key, &user.id)),
-            WriteOp::put_new(users::marker_item(&username_key, &user.id)),
+            WriteOp::put_new(directory::username_marker(&user.id, &reg.username)?),
             WriteOp::put_new(users::marker_item(&referral_key, &user.id)),
         ];
         ops.extend(mail_tokens::issue(

@@ -51,6 +51,18 @@ pub struct User {
     #[serde(default)]
     pub credential_generation: i64,
     pub created_at: String,
+    // ---- the public profile ----
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub bio: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub banner_url: Option<String>,
+    /// Set by an admin: a disabled user cannot sign in, refresh, or use any token.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// What a uniqueness marker points at.

@@ -1,0 +1,159 @@
+//! Deleting an account (by its owner) and disabling one (by an admin).
+//!
+//! Deletion takes the user item and its email, username and referral-code markers away in one
+//! atomic write: from then on no token works and the address and name are free. What else lived
+//! in the user's partition — sessions, grants and token families, app sessions, recovery codes,
+//! settings, activity, ad markers — is deleted after it; ledger entries stay, without their
+//! free-text descriptions, so that balances elsewhere (a transfer's other side, an app's
+//! balance) still add up.
+
+use serde_json::json;
+
+use super::activity::{self, ActivityKind};
+use crate::domain::identity::attempts;
+use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
+use crate::domain::identity::{accounts, users};
+use crate::domain::input::OtpCode;
+use crate::domain::RequestMeta;
+use crate::error::{ApiError, ApiResult, OnCondition};
+use crate::keys;
+use crate::state::AppState;
+use crate::store::{self, Cond, Item, Query, SortKey, Update, WriteOp, SK};
+
+/// Deletes the signed-in user's account after checking the password (and a TOTP or recovery
+/// code when two-factor authentication is on), under the usual limits on guessing.
+pub async fn delete_account(
+    state: &AppState,
+    auth: &Authenticated,
+    password: String,
+    code: Option<OtpCode>,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let user = &auth.user;
+    accounts::confirm_password(state, user, password, meta).await?;
+    if user.totp_enabled {
+        let code = code.ok_or_else(|| {
+            ApiError::field("totp_code", "is required: two-factor authentication is on")
+        })?;
+        if !attempts::check_code(state, user, code.as_str()).await? {
+            return Err(ApiError::bad_request(
+                "invalid_code",
+                "The code is invalid or was already used",
+            ));
+        }
+    }
+    let user_key = keys::user(&user.id);
+    let ops = vec![
+        WriteOp::Delete {
+            key: user_key.clone(),
+            cond: Cond::eq("credential_generation", user.credential_generation),
+        },
+        WriteOp::Delete {
+            key: keys::email_marker(&user.email),
+            cond: Cond::eq("user_id", user.id.clone()),
+        },
+        WriteOp::Delete {
+            key: keys::username_marker(&user.username.to_lowercase()),
+            cond: Cond::eq("user_id", user.id.clone()),
+        },
+        WriteOp::delete(keys::referral_code(&user.referral_code)),
+    ];
+    state.table.write(ops).await.on_any_condition(|| {
+        ApiError::conflict("account_changed", "The account changed meanwhile; try again")
+    })?;
+    tidy_up(state, &user.id).await;
+    Ok(())
+}
+
+/// Removes what a deleted user left in their partition, a batch at a time. Failures are logged:
+/// nothing here can be used any more, and ledger entries stay either way.
+async fn tidy_up(state: &AppState, user_id: &str) {
+    let mut cursor = None;
+    loop {
+        let page = match state
+            .table
+            .query(
+                &Query::partition(keys::user_pk(user_id))
+                    .sk(SortKey::Any)
+                    .limit(25)
+                    .cursor(cursor),
+            )
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(error = %e, "tidying up a deleted account");
+                return;
+            }
+        };
+        let ops: Vec<WriteOp> = page.items.iter().filter_map(tidy_op).flatten().collect();
+        if !ops.is_empty() {
+            if let Err(e) = state.table.write(ops).await {
+                tracing::warn!(error = %e, "tidying up a deleted account");
+            }
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return,
+        }
+    }
+}
+
+/// What becomes of one item of a deleted user's partition (and, for a login session, of its
+/// refresh token).
+fn tidy_op(item: &Item) -> Option<Vec<WriteOp>> {
+    let key = store::item_key(item).ok()?;
+    let sk = item.get(SK)?.as_str()?;
+    if sk.starts_with(keys::LEDGER_PREFIX) {
+        return Some(vec![Update::new(key).remove("description").when(Cond::Exists).into_op()]);
+    }
+    let mut ops = vec![WriteOp::delete(key)];
+    if sk.starts_with(keys::LOGIN_PREFIX) {
+        if let Ok(session) = store::from_item::<LoginSession>(item.clone()) {
+            ops.push(WriteOp::delete(keys::refresh_token(&session.refresh_hash)));
+        }
+    }
+    Some(ops)
+}
+
+/// Disables (or enables again) an account (admin). A disabled user cannot sign in, refresh, or
+/// use any token; disabling ends every login session at once.
+pub async fn set_disabled(
+    state: &AppState,
+    admin_id: &str,
+    user_id: &str,
+    disabled: bool,
+) -> ApiResult<users::User> {
+    let not_found = || ApiError::not_found("user_not_found", "No user has that id");
+    if uuid::Uuid::parse_str(user_id).is_err() {
+        return Err(not_found());
+    }
+    let user = users::get(state.table.as_ref(), user_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let update = Update::new(keys::user(user_id))
+        .set("disabled", disabled)
+        .when(Cond::Exists);
+    let mut ops = if disabled {
+        sessions::end_other_sessions(&user, update, None)
+    } else {
+        vec![update.into_op()]
+    };
+    let kind = if disabled {
+        ActivityKind::AccountDisabled
+    } else {
+        ActivityKind::AccountEnabled
+    };
+    ops.push(activity::record(state, user_id, kind, None, json!({ "by": admin_id }))?);
+    state
+        .table
+        .write(ops)
+        .await
+        .on_condition(&keys::user(user_id), || {
+            ApiError::conflict("account_changed", "The account changed meanwhile; try again")
+        })?;
+    if disabled {
+        sessions::remove_stale(state, user_id, None).await;
+    }
+    users::require(state.table.as_ref(), user_id).await
+}

@@ -1,0 +1,8 @@
+//! Accounts beyond signing in: the public profile, settings, finding other users, the activity
+//! log, deleting an account, and admins disabling one.
+
+pub mod activity;
+pub mod deletion;
+pub mod directory;
+pub mod profile;
+pub mod settings;
