@@ -25,6 +25,8 @@ USAGE:
     buddo admin create-table [OPTIONS]    create the DynamoDB table if it is missing
                                           (with --dynamodb; for DynamoDB Local)
     buddo keygen                          print a new JWT signing key and its JWKS
+    buddo openapi                         print the API's OpenAPI document (the one in
+                                          docs/openapi.json and at /api/openapi.json)
 
 OPTIONS:
     -p, --port <PORT>        port to listen on (default 3000, or $PORT)
@@ -219,6 +221,10 @@ async fn main() {
         Some("admin") => admin(&args).await,
         Some("keygen") => {
             keygen();
+            Ok(())
+        }
+        Some("openapi") => {
+            print!("{}", buddo::openapi_json());
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!("unknown command {other:?}; see --help")),

@@ -18,7 +18,7 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: Msg },
     /// 400 `validation_failed` with a reason per field.
     #[error("validation failed")]
-    Validation(BTreeMap<&'static str, Msg>),
+    Validation(BTreeMap<Msg, Msg>),
     #[error("{message}")]
     Unauthorized { code: &'static str, message: Msg },
     /// 401 with `totp_required: true`: the password was right, a TOTP code is needed.
@@ -96,8 +96,8 @@ impl ApiError {
             message: message.into(),
         }
     }
-    pub fn field(name: &'static str, reason: impl Into<Msg>) -> Self {
-        ApiError::Validation(BTreeMap::from([(name, reason.into())]))
+    pub fn field(name: impl Into<Msg>, reason: impl Into<Msg>) -> Self {
+        ApiError::Validation(BTreeMap::from([(name.into(), reason.into())]))
     }
     /// The bearer token is missing, malformed, expired or revoked.
     pub fn invalid_token() -> Self {

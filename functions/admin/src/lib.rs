@@ -6,21 +6,30 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use serde_json::Value;
 
 use buddo_shared::domain::ads::{
     self, Campaign, CampaignChanges, CampaignStats, CampaignStatus, NewCampaign, Surface,
 };
+use buddo_shared::domain::account::activity::{self, ActivityKind};
+use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::input;
 use buddo_shared::domain::ledger::{self, MAX_AMOUNT};
 use buddo_shared::domain::oauth::apps::{self, OAuthApp, RequestStatus, ScopeRequest};
-use buddo_shared::http::{AdminUser, Json, Query, Routes};
+use buddo_shared::http::openapi::ErrorBody;
+use buddo_shared::http::{nullable, AdminUser, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
     buddo_shared::http::finish(routes(), state)
 }
+
+/// The group's operations, for the API's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(disable_user, enable_user, everyones_activity))]
+pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
@@ -37,6 +46,9 @@ pub fn routes() -> Routes {
         .post("/api/admin/campaigns/{id}/pause", pause_campaign)
         .post("/api/admin/campaigns/{id}/resume", resume_campaign)
         .post("/api/admin/users/{id}/points", adjust_points)
+        .post("/api/admin/users/{id}/disable", disable_user)
+        .post("/api/admin/users/{id}/enable", enable_user)
+        .get("/api/admin/activity", everyones_activity)
 }
 
 const DEFAULT_PAGE: usize = 50;
@@ -411,13 +423,6 @@ async fn create_campaign(
         .into_response())
 }
 
-/// `null` clears an optional field; leaving it out keeps it.
-fn optional_field<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
-}
-
 #[derive(Deserialize)]
 struct CampaignChangesBody {
     #[serde(default)]
@@ -430,9 +435,9 @@ struct CampaignChangesBody {
     bitcoin_tier: Option<Value>,
     #[serde(default)]
     status: Option<String>,
-    #[serde(default, deserialize_with = "optional_field")]
+    #[serde(default, deserialize_with = "nullable")]
     starts_at: Option<Option<String>>,
-    #[serde(default, deserialize_with = "optional_field")]
+    #[serde(default, deserialize_with = "nullable")]
     ends_at: Option<Option<String>>,
 }
 
@@ -546,6 +551,147 @@ async fn adjust_points(
         user_id: id,
         amount,
         points,
+    })
+    .into_response())
+}
+
+// ---- accounts ----
+
+/// An account's state after an admin changed it.
+#[derive(Serialize, ToSchema)]
+struct AccountStatus<'a> {
+    id: &'a str,
+    username: &'a str,
+    disabled: bool,
+}
+
+/// Disables an account: its owner can no longer sign in, refresh, or use any token, and
+/// every login session ends at once.
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Disabled", body = AccountStatus),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+    ))]
+async fn disable_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user = deletion::set_disabled(&state, &admin.user.id, &id, true).await?;
+    Ok(Body(AccountStatus {
+        id: &user.id,
+        username: &user.username,
+        disabled: user.disabled,
+    })
+    .into_response())
+}
+
+/// Enables a disabled account again; its owner signs in anew.
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Enabled", body = AccountStatus),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+    ))]
+async fn enable_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let user = deletion::set_disabled(&state, &admin.user.id, &id, false).await?;
+    Ok(Body(AccountStatus {
+        id: &user.id,
+        username: &user.username,
+        disabled: user.disabled,
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ActivityFilter {
+    /// Only this user's entries.
+    #[serde(default)]
+    user_id: Option<String>,
+    /// Only entries of this kind.
+    #[serde(default)]
+    #[param(schema_with = buddo_shared::http::openapi::activity_kind)]
+    kind: Option<String>,
+    /// Entries per page, 1 to 100 (50 when left out).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// The `next_cursor` of the page before.
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// One event of some account.
+#[derive(Serialize, ToSchema)]
+struct AdminActivity<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    #[schema(schema_with = buddo_shared::http::openapi::activity_kind)]
+    kind: &'static str,
+    at: &'a str,
+    ip_address: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    #[schema(value_type = Object)]
+    details: &'a Value,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AdminActivityPage<'a> {
+    activity: Vec<AdminActivity<'a>>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    next_cursor: Option<String>,
+}
+
+/// Everyone's activity (or one user's), newest first.
+#[utoipa::path(get, path = "/api/admin/activity", tag = "admin",
+    security(("user_jwt" = [])), params(ActivityFilter),
+    responses(
+        (status = 200, description = "A page of activity", body = AdminActivityPage),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ))]
+async fn everyones_activity(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(filter): Query<ActivityFilter>,
+) -> ApiResult<Response> {
+    let kind = filter
+        .kind
+        .as_deref()
+        .map(|k| ActivityKind::parse("kind", k))
+        .transpose()?;
+    let limit = input::page_limit(filter.limit, DEFAULT_PAGE, MAX_PAGE)?;
+    let table = state.table.as_ref();
+    let page = match filter.user_id.as_deref() {
+        Some(user_id) => {
+            let user_id = input::id("user_id", user_id)?;
+            activity::of_user(table, &user_id, kind, limit, filter.cursor).await?
+        }
+        None => activity::of_everyone(table, kind, limit, filter.cursor).await?,
+    };
+    Ok(Body(AdminActivityPage {
+        activity: page
+            .entries
+            .iter()
+            .map(|a| AdminActivity {
+                id: &a.id,
+                user_id: &a.user_id,
+                kind: a.kind.as_str(),
+                at: &a.at,
+                ip_address: a.ip_address.as_deref(),
+                user_agent: a.user_agent.as_deref(),
+                details: &a.details,
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
     })
     .into_response())
 }

@@ -25,6 +25,11 @@ pub fn router(state: AppState) -> Router {
     buddo_shared::http::finish(routes(), state)
 }
 
+/// The group's operations, for the API's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths())]
+pub struct Api;
+
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
     Routes::new()
@@ -154,9 +159,10 @@ async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResu
 async fn revoke_session(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    if id.len() > 64 || !sessions::revoke(&state, &auth.user.id, &id).await? {
+    if id.len() > 64 || !sessions::revoke_by_owner(&state, &auth.user.id, &id, &meta).await? {
         return Err(ApiError::not_found("session_not_found", "No such session"));
     }
     message("Session revoked")
@@ -185,11 +191,12 @@ struct ResetBody {
 
 async fn reset_password(
     State(state): State<AppState>,
+    meta: RequestMeta,
     Json(body): Json<ResetBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
-    accounts::reset_password(&state, &token, password).await?;
+    accounts::reset_password(&state, &token, password, &meta).await?;
     message("Your password has been reset; sign in with the new one")
 }
 
@@ -251,10 +258,11 @@ async fn change_email(
 
 async fn confirm_email_change(
     State(state): State<AppState>,
+    meta: RequestMeta,
     Json(body): Json<TokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
-    accounts::confirm_email_change(&state, &token).await?;
+    accounts::confirm_email_change(&state, &token, &meta).await?;
     message("Email address changed")
 }
 
@@ -274,10 +282,11 @@ struct CodeBody {
 async fn totp_enable(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<CodeBody>,
 ) -> ApiResult<Response> {
     let code = OtpCode::parse_totp("code", &body.code)?;
-    let recovery_codes = mfa::enable(&state, &auth, &code).await?;
+    let recovery_codes = mfa::enable(&state, &auth, &code, &meta).await?;
     ok(TotpEnabled {
         message: "Two-factor authentication enabled; store the recovery codes safely",
         recovery_codes,

@@ -25,6 +25,11 @@ pub fn router(state: AppState) -> Router {
     buddo_shared::http::finish(routes(), state)
 }
 
+/// The group's operations, for the API's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths())]
+pub struct Api;
+
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
     Routes::new()

@@ -18,7 +18,8 @@ use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
 use buddo_shared::domain::oauth::error::OAuthErrorCode;
 use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
 use buddo_shared::domain::oauth::{OAuthError, Scopes};
-use buddo_shared::http::{AuthUser, Json, Query, Routes};
+use buddo_shared::domain::RequestMeta;
+use buddo_shared::http::{nullable, AuthUser, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 use views::*;
@@ -27,6 +28,11 @@ use views::*;
 pub fn router(state: AppState) -> Router {
     buddo_shared::http::finish(routes(), state)
 }
+
+/// The group's operations, for the API's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths())]
+pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
@@ -144,9 +150,10 @@ async fn public_app(
 async fn authorize(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Query(request): Query<AuthorizationRequest>,
 ) -> ApiResult<Response> {
-    let granted = authorize::authorize(&state, &auth.user, request).await?;
+    let granted = authorize::authorize(&state, &auth.user, request, &meta).await?;
     ok(AuthorizationView {
         code: granted.code,
         expires_in: granted.expires_in,
@@ -160,22 +167,15 @@ async fn my_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Res
     ok(owned.iter().map(AppView::new).collect::<Vec<_>>())
 }
 
-/// `null` clears an optional field; leaving it out keeps it.
-fn optional_field<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<String>>, D::Error> {
-    Ok(Some(Option::deserialize(d)?))
-}
-
 #[derive(Deserialize)]
 struct UpdateBody {
     #[serde(default)]
     app_name: Option<String>,
-    #[serde(default, deserialize_with = "optional_field")]
+    #[serde(default, deserialize_with = "nullable")]
     app_description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "optional_field")]
+    #[serde(default, deserialize_with = "nullable")]
     logo_url: Option<Option<String>>,
-    #[serde(default, deserialize_with = "optional_field")]
+    #[serde(default, deserialize_with = "nullable")]
     website_url: Option<Option<String>>,
     #[serde(default)]
     redirect_uris: Option<Vec<String>>,

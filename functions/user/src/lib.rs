@@ -1,15 +1,30 @@
-//! `/api/user/*`: the signed-in user's own things. So far their connected apps.
+//! `/api/user/*`: the signed-in user's own things (profile, settings, activity, connected
+//! apps, points history, deleting the account); `/api/users/*`: other users' public profiles
+//! and search; `/api/health`; and the API's description (`/api/openapi.json`, `/api/docs`).
+
+mod views;
 
 use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
-use buddo_shared::domain::ledger::{self, LedgerEntry};
-use buddo_shared::domain::oauth::grants::{self, ConnectedApp};
-use buddo_shared::http::{AuthUser, Query, Routes};
-use buddo_shared::{ApiError, ApiResult, AppState};
+use buddo_shared::domain::account::activity::{self, ActivityKind};
+use buddo_shared::domain::account::profile::{self, ProfileChanges};
+use buddo_shared::domain::account::settings::{self, SettingsChanges};
+use buddo_shared::domain::account::{deletion, directory, health};
+use buddo_shared::domain::input::{self, OtpCode};
+use buddo_shared::domain::ledger;
+use buddo_shared::domain::oauth::grants;
+use buddo_shared::domain::RequestMeta;
+use buddo_shared::http::openapi::{ErrorBody, Message};
+use buddo_shared::http::{nullable, AuthUser, Json, Query, Routes};
+use buddo_shared::{ApiResult, AppState};
+
+use views::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
@@ -19,121 +34,423 @@ pub fn router(state: AppState) -> Router {
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
     Routes::new()
+        .get("/api/user/profile", get_profile)
+        .patch("/api/user/profile", update_profile)
+        .get("/api/user/settings", get_settings)
+        .patch("/api/user/settings", update_settings)
+        .get("/api/user/activity", my_activity)
+        .delete("/api/user/me", delete_account)
         .get("/api/user/connected-apps", connected_apps)
         .delete("/api/user/connected-apps/{app_id}", revoke_app)
         .get("/api/user/points/history", points_history)
+        .get("/api/users/search", search_users)
+        .get("/api/users/id/{id}", user_by_id)
+        .get("/api/users/{username}", user_by_name)
+        .get("/api/users/{username}/available", username_available)
+        .get("/api/health", health_check)
+        .get("/api/openapi.json", openapi_document)
+        .get("/api/docs", docs_page)
 }
 
-/// A connected app, in the shape of the reference.
-#[derive(Serialize)]
-struct ConnectedAppView<'a> {
-    app_description: Option<&'a str>,
-    app_id: &'a str,
-    app_name: &'a str,
-    connected_at: &'a str,
-    last_used: Option<&'a str>,
-    logo_url: Option<&'a str>,
-    scopes: Vec<&'static str>,
+/// The group's operations, for the API's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    get_profile,
+    update_profile,
+    get_settings,
+    update_settings,
+    my_activity,
+    delete_account,
+    connected_apps,
+    revoke_app,
+    points_history,
+    search_users,
+    user_by_id,
+    user_by_name,
+    username_available,
+    health_check,
+    openapi_document,
+    docs_page,
+))]
+pub struct Api;
+
+/// The API's OpenAPI document, as committed (a test checks it against the code).
+const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
+    Ok(Body(body).into_response())
 }
 
-impl<'a> ConnectedAppView<'a> {
-    fn new(c: &'a ConnectedApp) -> Self {
-        ConnectedAppView {
-            app_description: c.app.app_description.as_deref(),
-            app_id: &c.app.id,
-            app_name: &c.app.app_name,
-            connected_at: &c.grant.connected_at,
-            last_used: c.grant.last_used.as_deref(),
-            logo_url: c.app.logo_url.as_deref(),
-            scopes: c.grant.scopes.to_strings(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ConnectedApps<'a> {
-    connected_apps: Vec<ConnectedAppView<'a>>,
-}
-
-#[derive(Serialize)]
-struct Message {
-    message: &'static str,
-}
-
-async fn connected_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
-    let apps = grants::connected_apps(&state, &auth.user.id).await?;
-    Ok(Body(ConnectedApps {
-        connected_apps: apps.iter().map(ConnectedAppView::new).collect(),
-    })
-    .into_response())
-}
-
-async fn revoke_app(
-    State(state): State<AppState>,
-    auth: AuthUser,
-    Path(app_id): Path<String>,
-) -> ApiResult<Response> {
-    grants::revoke(&state, &auth.user.id, &app_id).await?;
-    Ok(Body(Message {
-        message: "Access revoked; the app's tokens and session have ended",
-    })
-    .into_response())
-}
-
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
+    /// Entries per page, 1 to 100 (50 when left out).
     #[serde(default)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     #[serde(default)]
     cursor: Option<String>,
 }
 
-/// One ledger entry as its owner sees it.
-#[derive(Serialize)]
-struct EntryView<'a> {
-    id: &'a str,
-    kind: ledger::EntryKind,
-    amount: i64,
-    description: Option<&'a str>,
-    reference: &'a str,
-    counterparty: Option<&'a str>,
-    created_at: &'a str,
+// ---- profile ----
+
+/// Your public profile.
+#[utoipa::path(get, path = "/api/user/profile", tag = "account",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Your profile: what others see of you", body = ProfileView)))]
+async fn get_profile(auth: AuthUser) -> ApiResult<Response> {
+    ok(ProfileView::new(&auth.user))
 }
 
-impl<'a> EntryView<'a> {
-    fn new(e: &'a LedgerEntry) -> Self {
-        EntryView {
-            id: &e.id,
-            kind: e.kind,
-            amount: e.amount,
-            description: e.description.as_deref(),
-            reference: &e.reference,
-            counterparty: e.counterparty.as_deref(),
-            created_at: &e.created_at,
-        }
-    }
+/// Changes to a profile: fields left out stay, `null` or `""` clears one.
+#[derive(Deserialize, ToSchema)]
+struct ProfileBody {
+    /// One line, 1 to 50 characters.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 50)]
+    display_name: Option<Option<String>>,
+    /// Up to 500 characters.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    bio: Option<Option<String>>,
+    /// An `https://` URL of an image.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri")]
+    avatar_url: Option<Option<String>>,
+    /// An `https://` URL of an image.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri")]
+    banner_url: Option<Option<String>>,
 }
 
-#[derive(Serialize)]
-struct HistoryView<'a> {
-    entries: Vec<EntryView<'a>>,
-    next_cursor: Option<String>,
+/// Changes your public profile.
+#[utoipa::path(patch, path = "/api/user/profile", tag = "account",
+    security(("user_jwt" = [])), request_body = ProfileBody,
+    responses((status = 200, description = "The profile as it is now", body = ProfileView)))]
+async fn update_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<ProfileBody>,
+) -> ApiResult<Response> {
+    let changes =
+        ProfileChanges::parse(body.display_name, body.bio, body.avatar_url, body.banner_url)?;
+    let user = profile::update(&state, &auth.user, changes).await?;
+    ok(ProfileView::new(&user))
 }
 
+// ---- settings ----
+
+/// Your settings (defaults for what you never set).
+#[utoipa::path(get, path = "/api/user/settings", tag = "account",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Your settings", body = SettingsView)))]
+async fn get_settings(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    ok(SettingsView::from(settings::get(&state, &auth.user.id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct NotificationsBody {
+    #[serde(default)]
+    email: Option<bool>,
+    #[serde(default)]
+    push: Option<bool>,
+    #[serde(default)]
+    sms: Option<bool>,
+}
+
+/// Changes to settings: what is left out stays.
+#[derive(Deserialize, ToSchema)]
+struct SettingsBody {
+    /// An IANA time zone name (`Europe/Paris`).
+    #[serde(default)]
+    timezone: Option<String>,
+    /// A BCP 47 language tag (`en`, `pt-BR`).
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<ThemeView>)]
+    theme: Option<String>,
+    #[serde(default)]
+    notifications: Option<NotificationsBody>,
+}
+
+/// Changes your settings.
+#[utoipa::path(patch, path = "/api/user/settings", tag = "account",
+    security(("user_jwt" = [])), request_body = SettingsBody,
+    responses((status = 200, description = "The settings as they are now", body = SettingsView)))]
+async fn update_settings(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<SettingsBody>,
+) -> ApiResult<Response> {
+    let n = body.notifications.unwrap_or(NotificationsBody {
+        email: None,
+        push: None,
+        sms: None,
+    });
+    let changes =
+        SettingsChanges::parse(body.timezone, body.language, body.theme, [n.email, n.push, n.sms])?;
+    ok(SettingsView::from(settings::update(&state, &auth.user.id, changes).await?))
+}
+
+// ---- activity ----
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ActivityFilter {
+    /// Only entries of this kind.
+    #[serde(default)]
+    #[param(schema_with = buddo_shared::http::openapi::activity_kind)]
+    kind: Option<String>,
+    /// Entries per page, 1 to 100 (50 when left out).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// The `next_cursor` of the page before.
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// Your account's security and account events, newest first.
+#[utoipa::path(get, path = "/api/user/activity", tag = "account",
+    security(("user_jwt" = [])), params(ActivityFilter),
+    responses((status = 200, description = "A page of your activity", body = ActivityPageView)))]
+async fn my_activity(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(filter): Query<ActivityFilter>,
+) -> ApiResult<Response> {
+    let kind = filter
+        .kind
+        .as_deref()
+        .map(|k| ActivityKind::parse("kind", k))
+        .transpose()?;
+    let limit = input::page_limit(filter.limit, 50, 100)?;
+    let page =
+        activity::of_user(state.table.as_ref(), &auth.user.id, kind, limit, filter.cursor).await?;
+    ok(ActivityPageView {
+        activity: page.entries.iter().map(ActivityView::new).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+// ---- deleting the account ----
+
+#[derive(Deserialize, ToSchema)]
+struct DeleteAccountBody {
+    password: String,
+    /// A TOTP or recovery code; required when two-factor authentication is on.
+    #[serde(default)]
+    totp_code: Option<String>,
+}
+
+/// Deletes your account: your personal data, sessions and app grants go, your email and
+/// username are free again; points you sent or received stay in others' ledgers, anonymised.
+#[utoipa::path(delete, path = "/api/user/me", tag = "account",
+    security(("user_jwt" = [])), request_body = DeleteAccountBody,
+    responses(
+        (status = 200, description = "The account is gone", body = Message),
+        (status = 400, description = "`invalid_password`, `invalid_code` (TOTP or recovery code), `validation_failed`", body = ErrorBody),
+        (status = 409, description = "`account_changed`: the account changed meanwhile", body = ErrorBody),
+    ))]
+async fn delete_account(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    meta: RequestMeta,
+    Json(body): Json<DeleteAccountBody>,
+) -> ApiResult<Response> {
+    let password = input::login_password(&body.password)?;
+    let code = body
+        .totp_code
+        .as_deref()
+        .map(|c| OtpCode::parse("totp_code", c))
+        .transpose()?;
+    deletion::delete_account(&state, &auth, password, code, &meta).await?;
+    ok(views::message("Your account has been deleted"))
+}
+
+// ---- connected apps ----
+
+/// The apps you have authorized.
+#[utoipa::path(get, path = "/api/user/connected-apps", tag = "connected apps",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Your connected apps, oldest first", body = ConnectedApps)))]
+async fn connected_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+    let apps = grants::connected_apps(&state, &auth.user.id).await?;
+    ok(ConnectedApps {
+        connected_apps: apps.iter().map(ConnectedAppView::new).collect(),
+    })
+}
+
+/// Revokes an app's access: its tokens and its session end at once.
+#[utoipa::path(delete, path = "/api/user/connected-apps/{app_id}", tag = "connected apps",
+    security(("user_jwt" = [])),
+    params(("app_id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "Access revoked", body = Message),
+        (status = 404, description = "`app_not_connected`", body = ErrorBody),
+        (status = 409, description = "`app_busy`: the app is being authorized right now", body = ErrorBody),
+    ))]
+async fn revoke_app(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    meta: RequestMeta,
+    Path(app_id): Path<String>,
+) -> ApiResult<Response> {
+    grants::revoke(&state, &auth.user.id, &app_id, &meta).await?;
+    ok(views::message(
+        "Access revoked; the app's tokens and session have ended",
+    ))
+}
+
+// ---- points ----
+
+/// Your points history, newest first.
+#[utoipa::path(get, path = "/api/user/points/history", tag = "points",
+    security(("user_jwt" = [])), params(Page),
+    responses((status = 200, description = "A page of your ledger", body = HistoryView)))]
 async fn points_history(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(page): Query<Page>,
 ) -> ApiResult<Response> {
-    let limit = match page.limit {
-        None => 50,
-        Some(n) if (1..=100).contains(&n) => n,
-        Some(_) => return Err(ApiError::field("limit", "must be 1 to 100")),
-    };
+    let limit = input::page_limit(page.limit, 50, 100)?;
     let history = ledger::history(&state, &auth.user.id, limit, page.cursor).await?;
-    Ok(Body(HistoryView {
+    ok(HistoryView {
         entries: history.entries.iter().map(EntryView::new).collect(),
         next_cursor: history.next_cursor,
     })
-    .into_response())
 }
+
+// ---- other users ----
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SearchQuery {
+    /// The start of a username, any case (1 to 30 letters, digits or underscores).
+    q: String,
+    /// Users per page, 1 to 50 (20 when left out).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// The `next_cursor` of the page before.
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// Finds users whose username starts with `q`, in username order.
+#[utoipa::path(get, path = "/api/users/search", tag = "users", params(SearchQuery),
+    responses((status = 200, description = "A page of users", body = SearchView)))]
+async fn search_users(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Query(query): Query<SearchQuery>,
+) -> ApiResult<Response> {
+    let limit = input::page_limit(query.limit, 20, 50)?;
+    let page = directory::search(&state, &query.q, limit, query.cursor, &meta).await?;
+    ok(SearchView {
+        users: page.users.iter().map(ProfileView::new).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// A user's public profile, by username (any case).
+#[utoipa::path(get, path = "/api/users/{username}", tag = "users",
+    params(("username" = String, Path)),
+    responses(
+        (status = 200, description = "The user's public profile", body = ProfileView),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+    ))]
+async fn user_by_name(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> ApiResult<Response> {
+    ok(ProfileView::new(
+        &directory::by_username(&state, &username).await?,
+    ))
+}
+
+/// A user's public profile, by id.
+#[utoipa::path(get, path = "/api/users/id/{id}", tag = "users",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The user's public profile", body = ProfileView),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+    ))]
+async fn user_by_id(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    ok(ProfileView::new(&directory::by_id(&state, &id).await?))
+}
+
+/// Whether a username could be registered now: valid, not reserved, not taken in any case.
+#[utoipa::path(get, path = "/api/users/{username}/available", tag = "users",
+    params(("username" = String, Path)),
+    responses((status = 200, description = "Whether the name is free", body = AvailabilityView)))]
+async fn username_available(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+) -> ApiResult<Response> {
+    let available = directory::available(&state, &username).await?;
+    ok(AvailabilityView {
+        username: &username,
+        available,
+    })
+}
+
+// ---- the service ----
+
+/// Whether the service can answer: 200 when its store answers, 503 when not.
+#[utoipa::path(get, path = "/api/health", tag = "service",
+    responses(
+        (status = 200, description = "Up", body = HealthView),
+        (status = 503, description = "`service_unavailable`: the store does not answer", body = ErrorBody),
+    ))]
+async fn health_check(State(state): State<AppState>) -> ApiResult<Response> {
+    health::check(state.table.as_ref()).await?;
+    ok(HealthView {
+        status: "ok",
+        version: health::VERSION,
+    })
+}
+
+/// This document (OpenAPI 3.1).
+#[utoipa::path(get, path = "/api/openapi.json", tag = "service",
+    responses((status = 200, description = "The OpenAPI document of the whole API", content_type = "application/json", body = Object)))]
+async fn openapi_document() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        OPENAPI_JSON,
+    )
+        .into_response()
+}
+
+/// The API reference for people (rendered from this document).
+#[utoipa::path(get, path = "/api/docs", tag = "service",
+    responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
+async fn docs_page() -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        DOCS_HTML,
+    )
+        .into_response()
+}
+
+/// Scalar's API reference, reading the document next to it (relative, so it works under any
+/// stage path).
+const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Buddo API</title>
+</head>
+<body>
+<script id="api-reference" data-url="openapi.json"></script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1"></script>
+</body>
+</html>
+"#;

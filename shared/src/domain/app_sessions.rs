@@ -183,7 +183,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
     let Some(session) = session.map(store::from_item::<AppSession>).transpose()? else {
         return Err(invalid_session());
     };
-    let Some(user) = user else {
+    let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(invalid_session());
     };
     if session.id != record.session_id || session.token_hash != presented {

@@ -287,6 +287,57 @@ pub fn redirect_uri(field: &'static str, raw: &str) -> Result<String, ApiError> 
     }
 }
 
+/// An id of a user, an app, a session: a UUID.
+pub fn id(field: &'static str, raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw.trim())
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::field(field, "must be an id"))
+}
+
+/// How many items a page of a list holds: `default` when not asked, else 1 to `max`.
+pub fn page_limit(raw: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::field("limit", format!("must be 1 to {max}"))),
+    }
+}
+
+/// Collects the field errors of several parses into one `validation_failed` answer, so a form
+/// learns of every bad field at once.
+#[derive(Default)]
+pub struct FieldErrors(Vec<ApiError>);
+
+impl FieldErrors {
+    /// The value, or `None` after noting why not.
+    pub fn take<T>(&mut self, parsed: Result<T, ApiError>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when nothing was wrong; else every field's reason (or the first error that is not
+    /// about a field).
+    pub fn finish(self) -> Result<(), ApiError> {
+        let mut fields = std::collections::BTreeMap::new();
+        for e in self.0 {
+            match e {
+                ApiError::Validation(f) => fields.extend(f),
+                other => return Err(other),
+            }
+        }
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(fields))
+        }
+    }
+}
+
 /// A single-use token from a mail link: base64url, bounded length.
 pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
     let t = raw.trim();

@@ -5,6 +5,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::domain::identity::sessions::{self, Authenticated};
 use crate::domain::oauth::tokens::{self, AccessGrant};
@@ -33,8 +34,27 @@ where
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => {
-            // serde's message names the field and what was wrong with it.
-            ApiError::bad_request("invalid_request", e.body_text())
+            // The field at fault when serde knows it: a wrong type, an unknown value, a field
+            // left out.
+            let Some(err) = std::error::Error::source(&e)
+                .and_then(|s| s.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>())
+            else {
+                return ApiError::bad_request("invalid_request", e.body_text());
+            };
+            let reason = field_reason(err.inner());
+            let path = err.path().to_string();
+            let parent = if path == "." { String::new() } else { format!("{path}.") };
+            if let Some(missing) = reason
+                .strip_prefix("missing field `")
+                .and_then(|r| r.strip_suffix('`'))
+            {
+                return ApiError::field(format!("{parent}{missing}"), "is required");
+            }
+            if path == "." {
+                ApiError::bad_request("invalid_request", reason)
+            } else {
+                ApiError::field(path, reason)
+            }
         }
         JsonRejection::JsonSyntaxError(_) => {
             ApiError::bad_request("malformed_json", "The request body is not valid JSON")
@@ -50,6 +70,26 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             message: "The request body is larger than 64 KiB".into(),
         },
         other => ApiError::bad_request("invalid_request", other.body_text()),
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`: a field
+/// left out is `None` (keep), `null` is `Some(None)` (clear), a value is `Some(Some(v))`.
+pub fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(d)?))
+}
+
+/// serde's reason without its position in the text (`invalid type: integer `5`, expected a
+/// string`).
+fn field_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
 }
 

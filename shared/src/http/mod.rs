@@ -3,10 +3,11 @@
 
 mod extract;
 mod layers;
+pub mod openapi;
 mod routes;
 mod runtime;
 
-pub use extract::{AdminUser, AppCaller, AuthUser, Json, Query};
+pub use extract::{nullable, AdminUser, AppCaller, AuthUser, Json, Query};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};

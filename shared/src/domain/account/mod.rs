@@ -4,5 +4,6 @@
 pub mod activity;
 pub mod deletion;
 pub mod directory;
+pub mod health;
 pub mod profile;
 pub mod settings;

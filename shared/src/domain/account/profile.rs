@@ -2,13 +2,17 @@
 //! control characters refused; images are `https` URLs.
 
 use crate::domain::identity::users::{self, User};
+use crate::domain::input::{self, FieldErrors};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
 use crate::store::{Cond, Update};
 
+pub const DISPLAY_NAME_MAX: usize = 50;
+pub const BIO_MAX: usize = 500;
+
 /// Changes to a profile; `Some(None)` clears a field, `None` leaves it.
-#[derive(Default)]
+#[derive(Default, Debug, PartialEq)]
 pub struct ProfileChanges {
     pub display_name: Option<Option<String>>,
     pub bio: Option<Option<String>>,
@@ -16,7 +20,49 @@ pub struct ProfileChanges {
     pub banner_url: Option<Option<String>>,
 }
 
+/// One field of a change as sent: absent (`None`), cleared (`Some(None)` or an empty string),
+/// or set.
+type Sent = Option<Option<String>>;
+
+fn clearing(sent: &Sent) -> bool {
+    matches!(sent, Some(None)) || matches!(sent, Some(Some(s)) if s.trim().is_empty())
+}
+
+fn parse_field(
+    errors: &mut FieldErrors,
+    sent: Sent,
+    parse: impl FnOnce(&str) -> ApiResult<String>,
+) -> Sent {
+    if clearing(&sent) {
+        return Some(None);
+    }
+    let raw = sent??;
+    errors.take(parse(&raw)).map(Some)
+}
+
 impl ProfileChanges {
+    /// Validates every sent field, reporting all bad ones at once.
+    pub fn parse(display_name: Sent, bio: Sent, avatar_url: Sent, banner_url: Sent) -> ApiResult<Self> {
+        let mut errors = FieldErrors::default();
+        let changes = ProfileChanges {
+            display_name: parse_field(&mut errors, display_name, |raw| {
+                if raw.contains('\n') {
+                    return Err(ApiError::field("display_name", "must be one line"));
+                }
+                input::text("display_name", raw, 1, DISPLAY_NAME_MAX)
+            }),
+            bio: parse_field(&mut errors, bio, |raw| input::text("bio", raw, 1, BIO_MAX)),
+            avatar_url: parse_field(&mut errors, avatar_url, |raw| {
+                input::https_url("avatar_url", raw)
+            }),
+            banner_url: parse_field(&mut errors, banner_url, |raw| {
+                input::https_url("banner_url", raw)
+            }),
+        };
+        errors.finish()?;
+        Ok(changes)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.display_name.is_none()
             && self.bio.is_none()
@@ -49,4 +95,35 @@ pub async fn update(state: &AppState, user: &User, changes: ProfileChanges) -> A
         .await
         .on_condition(&keys::user(&user.id), ApiError::invalid_token)?;
     users::require(state.table.as_ref(), &user.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(s: &str) -> Sent {
+        Some(Some(s.to_string()))
+    }
+
+    #[test]
+    fn fields_are_trimmed_cleared_and_checked_together() {
+        let c = ProfileChanges::parse(set("  Ann  "), set(""), Some(None), None).unwrap();
+        assert_eq!(c.display_name, Some(Some("Ann".into())));
+        assert_eq!(c.bio, Some(None));
+        assert_eq!(c.avatar_url, Some(None));
+        assert_eq!(c.banner_url, None);
+
+        let err = ProfileChanges::parse(
+            set("a\u{7}b"),
+            set(&"x".repeat(BIO_MAX + 1)),
+            set("http://example.com/a.png"),
+            set("javascript:alert(1)"),
+        )
+        .unwrap_err();
+        let ApiError::Validation(fields) = err else { panic!("{err:?}") };
+        let names: Vec<&str> = fields.keys().map(|k| k.as_ref()).collect();
+        assert_eq!(names, ["avatar_url", "banner_url", "bio", "display_name"]);
+        assert!(ProfileChanges::parse(set("two\nlines"), None, None, None).is_err());
+        assert!(ProfileChanges::parse(None, set("two\nlines"), None, None).is_ok());
+    }
 }

@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ApiError, ApiResult};
+use crate::domain::input::FieldErrors;
+use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
-use crate::store::{self, WriteOp};
+use crate::store::{self, Cond, Update, WriteOp};
 
 /// Every IANA time zone name of the tz database.
 const TIME_ZONES: &str = include_str!("timezones.txt");
@@ -60,6 +61,29 @@ pub struct SettingsChanges {
     pub sms: Option<bool>,
 }
 
+impl SettingsChanges {
+    /// Validates every sent value, reporting all bad ones at once.
+    pub fn parse(
+        timezone: Option<String>,
+        language: Option<String>,
+        theme: Option<String>,
+        notifications: [Option<bool>; 3],
+    ) -> ApiResult<Self> {
+        let mut errors = FieldErrors::default();
+        let [email, push, sms] = notifications;
+        let changes = SettingsChanges {
+            timezone: timezone.and_then(|v| errors.take(parse_timezone("timezone", &v))),
+            language: language.and_then(|v| errors.take(parse_language("language", &v))),
+            theme: theme.and_then(|v| errors.take(parse_theme("theme", &v))),
+            email,
+            push,
+            sms,
+        };
+        errors.finish()?;
+        Ok(changes)
+    }
+}
+
 /// An IANA time zone name.
 pub fn parse_timezone(field: &'static str, raw: &str) -> ApiResult<String> {
     if TIME_ZONES.lines().any(|zone| zone == raw) {
@@ -89,39 +113,73 @@ pub fn parse_theme(field: &'static str, raw: &str) -> ApiResult<Theme> {
     }
 }
 
-pub async fn get(state: &AppState, user_id: &str) -> ApiResult<Settings> {
-    match state.table.get(&keys::settings(user_id)).await? {
-        Some(item) => Ok(store::from_item(item)?),
-        None => Ok(Settings::default()),
+/// The settings item: one attribute per setting, each written only when changed, so two
+/// updates of different settings at once both hold.
+#[derive(Default, Deserialize)]
+struct Stored {
+    timezone: Option<String>,
+    language: Option<String>,
+    theme: Option<Theme>,
+    notify_email: Option<bool>,
+    notify_push: Option<bool>,
+    notify_sms: Option<bool>,
+}
+
+impl From<Stored> for Settings {
+    fn from(s: Stored) -> Self {
+        let d = Settings::default();
+        Settings {
+            timezone: s.timezone.unwrap_or(d.timezone),
+            language: s.language.unwrap_or(d.language),
+            theme: s.theme.unwrap_or(d.theme),
+            notifications: Notifications {
+                email: s.notify_email.unwrap_or(d.notifications.email),
+                push: s.notify_push.unwrap_or(d.notifications.push),
+                sms: s.notify_sms.unwrap_or(d.notifications.sms),
+            },
+        }
     }
 }
 
-/// Applies the changes to the current settings and returns them.
+pub async fn get(state: &AppState, user_id: &str) -> ApiResult<Settings> {
+    let stored: Stored = match state.table.get(&keys::settings(user_id)).await? {
+        Some(item) => store::from_item(item)?,
+        None => Stored::default(),
+    };
+    Ok(stored.into())
+}
+
+/// Changes what is named and returns the settings as they are now.
 pub async fn update(state: &AppState, user_id: &str, changes: SettingsChanges) -> ApiResult<Settings> {
-    let mut settings = get(state, user_id).await?;
+    let mut update = Update::new(keys::settings(user_id));
     if let Some(v) = changes.timezone {
-        settings.timezone = v;
+        update = update.set("timezone", v);
     }
     if let Some(v) = changes.language {
-        settings.language = v;
+        update = update.set("language", v);
     }
     if let Some(v) = changes.theme {
-        settings.theme = v;
+        update = update.set("theme", serde_json::to_value(v).map_err(ApiError::internal)?);
     }
-    if let Some(v) = changes.email {
-        settings.notifications.email = v;
+    for (name, value) in [
+        ("notify_email", changes.email),
+        ("notify_push", changes.push),
+        ("notify_sms", changes.sms),
+    ] {
+        if let Some(v) = value {
+            update = update.set(name, v);
+        }
     }
-    if let Some(v) = changes.push {
-        settings.notifications.push = v;
+    if !update.set.is_empty() {
+        // Only while the account exists: a deleted account's settings are not written back.
+        let user_key = keys::user(user_id);
+        state
+            .table
+            .write(vec![update.into_op(), WriteOp::check(user_key.clone(), Cond::Exists)])
+            .await
+            .on_condition(&user_key, ApiError::invalid_token)?;
     }
-    if let Some(v) = changes.sms {
-        settings.notifications.sms = v;
-    }
-    state
-        .table
-        .write(vec![WriteOp::put(store::to_item(&keys::settings(user_id), &settings)?)])
-        .await?;
-    Ok(settings)
+    get(state, user_id).await
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! Account workflows: registration, login, email verification, password reset and change,
 //! email change, and admin promotion.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::sessions::{self, Authenticated, Tokens};
 use super::users::{self, User};
+use crate::domain::account::activity::{self, ActivityKind};
 use crate::domain::account::directory;
 use crate::clock::rfc3339;
 use crate::crypto::random_code;
@@ -217,6 +218,12 @@ pub async fn login(
             }
             user
         }
+        (Some(user), Verified::No) => {
+            let details = json!({ "reason": "password" });
+            activity::record_alone(state, &user.id, ActivityKind::LoginFailed, Some(meta), details)
+                .await;
+            return Err(invalid_credentials());
+        }
         _ => return Err(invalid_credentials()),
     };
     if user.totp_enabled {
@@ -224,11 +231,20 @@ pub async fn login(
             return Err(ApiError::TotpRequired);
         };
         if !attempts::check_code(state, &user, code.as_str()).await? {
+            let details = json!({ "reason": "totp" });
+            activity::record_alone(state, &user.id, ActivityKind::LoginFailed, Some(meta), details)
+                .await;
             return Err(ApiError::unauthorized(
                 "invalid_totp_code",
                 "The TOTP or recovery code is invalid",
             ));
         }
+    }
+    if user.disabled {
+        return Err(ApiError::forbidden(
+            "account_disabled",
+            "This account has been disabled",
+        ));
     }
     let tokens = sessions::start(state, &user, meta).await?;
     Ok((user, tokens))
@@ -280,6 +296,7 @@ pub async fn reset_password(
     state: &AppState,
     raw_token: &str,
     password: Password,
+    meta: &RequestMeta,
 ) -> ApiResult<()> {
     let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::ResetPassword).await?;
     let hash = state.passwords.hash_async(password.into_inner()).await?;
@@ -290,7 +307,8 @@ pub async fn reset_password(
         .set("email_verified", true)
         .when(token.still_current());
     let consume = WriteOp::delete_existing(token_key);
-    set_password(state, &user, hash, update, Some(consume), None)
+    let logged = activity::record(state, &user.id, ActivityKind::PasswordReset, Some(meta), Value::Null)?;
+    set_password(state, &user, hash, update, vec![consume, logged], None)
         .await
         .on_any_condition(mail_tokens::invalid)
 }
@@ -303,13 +321,13 @@ async fn set_password(
     user: &User,
     hash: String,
     update: Update,
-    also: Option<WriteOp>,
+    also: Vec<WriteOp>,
     keep: Option<&str>,
 ) -> ApiResult<()> {
     let update = update
         .set("password_hash", hash)
         .add("credential_generation", 1);
-    let mut ops: Vec<WriteOp> = also.into_iter().collect();
+    let mut ops = also;
     ops.extend(sessions::end_other_sessions(user, update, keep));
     ops.push(mail::enqueue(
         templates::password_changed(&user.email),
@@ -376,7 +394,8 @@ pub async fn change_password(
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     // The kept session must still exist when the change lands (its carry-over requires it).
     let update = Update::new(keys::user(&user.id));
-    set_password(state, user, hash, update, None, Some(&auth.session.id))
+    let logged = activity::record(state, &user.id, ActivityKind::PasswordChanged, Some(meta), Value::Null)?;
+    set_password(state, user, hash, update, vec![logged], Some(&auth.session.id))
         .await
         .on_any_condition(ApiError::invalid_token)
 }
@@ -422,7 +441,11 @@ pub async fn change_email(
 
 /// Moves the account to the confirmed new address, which counts as verified. Every login
 /// session but the one that asked for the change ends.
-pub async fn confirm_email_change(state: &AppState, raw_token: &str) -> ApiResult<()> {
+pub async fn confirm_email_change(
+    state: &AppState,
+    raw_token: &str,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
     let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::ChangeEmail).await?;
     let new_email = token.new_email.clone().ok_or_else(mail_tokens::invalid)?;
     let table = state.table.as_ref();
@@ -455,6 +478,7 @@ pub async fn confirm_email_change(state: &AppState, raw_token: &str) -> ApiResul
             key: old_marker.clone(),
             cond: Cond::eq("user_id", user.id.clone()),
         },
+        activity::record(state, &user.id, ActivityKind::EmailChanged, Some(meta), Value::Null)?,
     ];
     ops.extend(sessions::end_other_sessions(&user, update, keep));
     state

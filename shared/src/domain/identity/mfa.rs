@@ -7,7 +7,10 @@
 //! address, cannot enrol an attacker's authenticator. Turning TOTP on or off ends every other
 //! login session.
 
+use serde_json::Value;
+
 use super::accounts;
+use crate::domain::account::activity::{self, ActivityKind};
 use super::attempts;
 use super::sessions::{self, Authenticated};
 use super::users::{self, User};
@@ -133,6 +136,7 @@ pub async fn enable(
     state: &AppState,
     auth: &Authenticated,
     code: &OtpCode,
+    meta: &RequestMeta,
 ) -> ApiResult<Vec<String>> {
     sessions::require_recent_login(state, auth)?;
     let user = &auth.user;
@@ -168,6 +172,7 @@ pub async fn enable(
         templates::totp_enabled(&user.email),
         state.now(),
     ));
+    ops.push(activity::record(state, &user.id, ActivityKind::TotpEnabled, Some(meta), Value::Null)?);
     state.table.write(ops).await.on_condition(&user_key, || {
         ApiError::conflict(
             "totp_setup_changed",
@@ -272,6 +277,7 @@ pub async fn disable(
         templates::totp_disabled(&user.email),
         state.now(),
     ));
+    ops.push(activity::record(state, &user.id, ActivityKind::TotpDisabled, Some(meta), Value::Null)?);
     state.table.write(ops).await.on_any_condition(not_enabled)?;
     sessions::remove_stale(state, &user.id, Some(&auth.session.id)).await;
     Ok(())

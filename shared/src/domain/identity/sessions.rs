@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::users::{self, User};
 use crate::clock::rfc3339;
+use crate::domain::account::activity::{self, ActivityKind};
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -157,7 +158,9 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authentica
         load(state.table.as_ref(), &claims.sub, &claims.sid),
     )?;
     match (user, session) {
-        (Some(user), Some(session)) if session.generation == user.session_generation => {
+        (Some(user), Some(session))
+            if session.generation == user.session_generation && !user.disabled =>
+        {
             Ok(Authenticated { user, session })
         }
         _ => Err(ApiError::invalid_token()),
@@ -198,7 +201,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
     let (Some(user), Some(session)) = (user, session) else {
         return Err(invalid_refresh());
     };
-    if session.generation != user.session_generation {
+    if session.generation != user.session_generation || user.disabled {
         return Err(invalid_refresh());
     }
     let reused = || async {
@@ -252,6 +255,27 @@ pub async fn revoke(state: &AppState, user_id: &str, session_id: &str) -> ApiRes
         .write(vec![WriteOp::delete_existing(key.clone())])
         .await
     {
+        Ok(()) => Ok(true),
+        Err(e) if e.failed_key() == Some(&key) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends one of the user's login sessions at their request, and notes it in their activity.
+/// `false` when they have no such session.
+pub async fn revoke_by_owner(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+    meta: &RequestMeta,
+) -> ApiResult<bool> {
+    let key = keys::login_session(user_id, session_id);
+    let details = serde_json::json!({ "session_id": session_id });
+    let ops = vec![
+        WriteOp::delete_existing(key.clone()),
+        activity::record(state, user_id, ActivityKind::SessionRevoked, Some(meta), details)?,
+    ];
+    match state.table.write(ops).await {
         Ok(()) => Ok(true),
         Err(e) if e.failed_key() == Some(&key) => Ok(false),
         Err(e) => Err(e.into()),

@@ -9,6 +9,7 @@ pub mod operator;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
+use crate::domain::account::activity::{self, ActivityKind};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
@@ -32,6 +33,31 @@ pub enum EntryKind {
 }
 
 impl EntryKind {
+    pub const ALL: [EntryKind; 8] = [
+        EntryKind::ReferralBonus,
+        EntryKind::SessionEarning,
+        EntryKind::AdReward,
+        EntryKind::AdminGrant,
+        EntryKind::AdminDeduction,
+        EntryKind::Spend,
+        EntryKind::TransferOut,
+        EntryKind::TransferIn,
+    ];
+
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::ReferralBonus => "referral_bonus",
+            EntryKind::SessionEarning => "session_earning",
+            EntryKind::AdReward => "ad_reward",
+            EntryKind::AdminGrant => "admin_grant",
+            EntryKind::AdminDeduction => "admin_deduction",
+            EntryKind::Spend => "spend",
+            EntryKind::TransferOut => "transfer_out",
+            EntryKind::TransferIn => "transfer_in",
+        }
+    }
+
     /// Counts toward `total_earned`: what the user earned, not what others sent.
     pub fn is_earning(self) -> bool {
         matches!(
@@ -112,6 +138,26 @@ impl Movement<'_> {
             balance.when(cond).into_op(),
             WriteOp::put_new(store::to_item(&key, &entry)?),
         ])
+    }
+}
+
+impl Movement<'_> {
+    /// The entry of the movement in the user's activity log (for movements someone else made
+    /// on the user's behalf or to them: spends, transfers, admin adjustments — not the steady
+    /// trickle of earnings, which the points history shows).
+    pub fn noted(&self, state: &AppState) -> Result<WriteOp, StoreError> {
+        activity::record(
+            state,
+            self.user_id,
+            ActivityKind::PointsMoved,
+            None,
+            serde_json::json!({
+                "amount": self.amount,
+                "type": self.kind,
+                "reference": self.reference,
+                "counterparty": self.counterparty,
+            }),
+        )
     }
 }
 
@@ -217,18 +263,19 @@ pub async fn adjust_by_admin(
     } else {
         EntryKind::AdminDeduction
     };
-    let ops = Movement {
+    let movement = Movement {
         user_id,
         amount,
         kind,
         reference: admin_id,
         description: Some(reason),
         counterparty: None,
-    }
-    .ops(state.now())?;
+    };
+    let mut ops = movement.ops(state.now())?.to_vec();
+    ops.push(movement.noted(state)?);
     let user_key = keys::user(user_id);
     let table = state.table.as_ref();
-    match table.write(ops.to_vec()).await {
+    match table.write(ops).await {
         Ok(()) => {}
         Err(e) if e.failed_key() == Some(&user_key) => {
             // Gone, or not enough points for the deduction.
@@ -251,4 +298,16 @@ pub async fn adjust_by_admin(
     Ok(crate::domain::identity::users::require(table, user_id)
         .await?
         .points)
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::EntryKind;
+
+    #[test]
+    fn names_are_the_serialized_names() {
+        for kind in EntryKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
 }

@@ -103,16 +103,16 @@ pub async fn spend(
         )
     });
     let now = state.now();
-    let mut ops = Movement {
+    let movement = Movement {
         user_id: &user.id,
         amount: -amount,
         kind: EntryKind::Spend,
         reference: app_id,
         description: description.as_deref(),
         counterparty: None,
-    }
-    .ops(now)?
-    .to_vec();
+    };
+    let mut ops = movement.ops(now)?.to_vec();
+    ops.push(movement.noted(state)?);
     ops.extend(app_balance::credit_ops(
         app_id,
         state.config.economy.app_balance_shards,
@@ -171,27 +171,26 @@ pub async fn transfer(
         )
     });
     let now = state.now();
-    let mut ops = Movement {
+    let sent = Movement {
         user_id: &user.id,
         amount: -amount,
         kind: EntryKind::TransferOut,
         reference: app_id,
         description: description.as_deref(),
         counterparty: Some(to_user_id),
-    }
-    .ops(now)?
-    .to_vec();
-    ops.extend(
-        Movement {
-            user_id: to_user_id,
-            amount,
-            kind: EntryKind::TransferIn,
-            reference: app_id,
-            description: description.as_deref(),
-            counterparty: Some(&user.id),
-        }
-        .ops(now)?,
-    );
+    };
+    let received = Movement {
+        user_id: to_user_id,
+        amount,
+        kind: EntryKind::TransferIn,
+        reference: app_id,
+        description: description.as_deref(),
+        counterparty: Some(&user.id),
+    };
+    let mut ops = sent.ops(now)?.to_vec();
+    ops.extend(received.ops(now)?);
+    ops.push(sent.noted(state)?);
+    ops.push(received.noted(state)?);
     let (from_key, to_key) = (keys::user(&user.id), keys::user(to_user_id));
     once(
         state,

@@ -12,6 +12,7 @@ use crate::crypto::{hash_secret, random_token};
 use crate::domain::identity::User;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
+use crate::domain::RequestMeta;
 use crate::state::AppState;
 use crate::store::{self, WriteOp, TTL};
 
@@ -78,6 +79,7 @@ pub async fn authorize(
     state: &AppState,
     user: &User,
     req: AuthorizationRequest,
+    meta: &RequestMeta,
 ) -> ApiResult<AuthorizationGranted> {
     let app = apps::by_client_id(state.table.as_ref(), &req.client_id)
         .await?
@@ -153,7 +155,7 @@ pub async fn authorize(
         ));
     }
 
-    grants::record(state, &user.id, &app, &scopes).await?;
+    grants::record(state, &user.id, &app, &scopes, meta).await?;
     let code = format!("bac_{}", random_token());
     let record = AuthorizationCode {
         app_id: app.id.clone(),

@@ -3,7 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use serde_json::json;
+
 use super::apps::{self, OAuthApp};
+use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::RequestMeta;
 use super::scopes::Scopes;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult};
@@ -47,6 +51,7 @@ pub async fn record(
     user_id: &str,
     app: &OAuthApp,
     scopes: &Scopes,
+    meta: &RequestMeta,
 ) -> ApiResult<()> {
     let now = rfc3339(state.now());
     let grant = Grant {
@@ -66,6 +71,13 @@ pub async fn record(
                 .add("connected_apps", 1)
                 .when(Cond::Exists)
                 .into_op(),
+            activity::record(
+                state,
+                user_id,
+                ActivityKind::AppConnected,
+                Some(meta),
+                json!({ "app_id": app.id, "app_name": app.app_name, "scopes": scopes }),
+            )?,
         ])
         .await;
     match created {
@@ -159,7 +171,12 @@ pub async fn connected_apps(state: &AppState, user_id: &str) -> ApiResult<Vec<Co
 /// Revokes the user's grant to an app: the grant, every token family under it (so every access
 /// and refresh token) and the app session go in one atomic write. A code exchanged while the
 /// families were being read changes the grant, and the revocation reads again.
-pub async fn revoke(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<()> {
+pub async fn revoke(
+    state: &AppState,
+    user_id: &str,
+    app_id: &str,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
     let not_connected = || ApiError::not_found("app_not_connected", "This app is not connected");
     if uuid::Uuid::parse_str(app_id).is_err() {
         return Err(not_connected());
@@ -180,6 +197,13 @@ pub async fn revoke(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<
                 .when(Cond::Exists)
                 .into_op(),
             WriteOp::delete(keys::app_session(user_id, app_id)),
+            activity::record(
+                state,
+                user_id,
+                ActivityKind::AppRevoked,
+                Some(meta),
+                json!({ "app_id": app_id }),
+            )?,
         ];
         for family in families(table, user_id, app_id).await? {
             ops.push(WriteOp::delete(family_key(&family)));

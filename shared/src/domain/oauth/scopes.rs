@@ -42,6 +42,18 @@ impl Scope {
         }
     }
 
+    /// What the scope lets an app do, as a user would be told.
+    pub fn description(self) -> &'static str {
+        match self {
+            Scope::ProfileRead => "Read the user's id, username and email",
+            Scope::PointsRead => "Read the user's points balance and totals",
+            Scope::PointsSpend => "Spend the user's points at the app",
+            Scope::PointsTransfer => "Transfer the user's points to other users",
+            Scope::AppBalanceRead => "Read the app's own balance of points earned",
+            Scope::DeployManage => "Manage the app's deployments",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
