@@ -24,15 +24,36 @@ pub fn app(state: AppState) -> Router {
 }
 
 const TAGS: &[(&str, &str)] = &[
-    ("auth", "Registration, login, tokens, email, password and TOTP"),
-    ("account", "The signed-in user's profile, settings, activity and account"),
-    ("users", "Other users: public profiles, username search and availability"),
+    (
+        "auth",
+        "Registration, login, tokens, email, password and TOTP",
+    ),
+    (
+        "account",
+        "The signed-in user's profile, settings, activity and account",
+    ),
+    (
+        "users",
+        "Other users: public profiles, username search and availability",
+    ),
     ("points", "The signed-in user's points"),
     ("connected apps", "Apps the signed-in user has authorized"),
-    ("oauth", "OAuth 2.0 for operator apps: registration, authorization code with PKCE, tokens"),
-    ("operator", "What an operator app does for a user with an OAuth access token"),
-    ("app sessions", "Sessions of a user in an app, which earn points on heartbeat"),
-    ("admin", "App review, scope requests, campaigns, points and accounts (admins only)"),
+    (
+        "oauth",
+        "OAuth 2.0 for operator apps: registration, authorization code with PKCE, tokens",
+    ),
+    (
+        "operator",
+        "What an operator app does for a user with an OAuth access token",
+    ),
+    (
+        "app sessions",
+        "Sessions of a user in an app, which earn points on heartbeat",
+    ),
+    (
+        "admin",
+        "App review, scope requests, campaigns, points and accounts (admins only)",
+    ),
     ("service", "Health and this description"),
 ];
 
@@ -62,7 +83,12 @@ pub fn openapi() -> OpenApi {
         .build()]);
     doc.tags = Some(
         TAGS.iter()
-            .map(|(name, about)| TagBuilder::new().name(*name).description(Some(*about)).build())
+            .map(|(name, about)| {
+                TagBuilder::new()
+                    .name(*name)
+                    .description(Some(*about))
+                    .build()
+            })
             .collect(),
     );
     buddo_shared::http::openapi::complete(doc, "/api/oauth/authorize", "/api/oauth/token")

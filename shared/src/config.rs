@@ -516,7 +516,10 @@ impl Config {
             app_sessions,
             economy,
             activity_retention: Duration::from_secs(
-                env.parse::<u64>("ACTIVITY_RETENTION_DAYS", 90)?.clamp(1, 3650) * 24 * 3600,
+                env.parse::<u64>("ACTIVITY_RETENTION_DAYS", 90)?
+                    .clamp(1, 3650)
+                    * 24
+                    * 3600,
             ),
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,

@@ -165,6 +165,7 @@ impl Resp {
 #[derive(Clone, Debug)]
 pub struct TestUser {
     pub id: String,
+    pub username: String,
     pub email: String,
     pub password: String,
     pub referral_code: String,
@@ -255,7 +256,15 @@ impl TestApp {
         let status = resp.status();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.expect("body");
-        let body = json_body(status, &bytes);
+        // The docs page is the one answer that is not JSON: its text.
+        let html = headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        let body = if html {
+            Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        } else {
+            json_body(status, &bytes)
+        };
         Resp {
             status,
             headers,
@@ -282,6 +291,30 @@ impl TestApp {
 
     pub async fn delete_auth(&self, path: &str, token: &str) -> Resp {
         self.request(Method::DELETE, path, Some(token), None).await
+    }
+
+    pub async fn delete_with(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.request(Method::DELETE, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn patch_auth(&self, path: &str, token: &str, body: Value) -> Resp {
+        self.request(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    /// A request without a token.
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, None, None).await
+    }
+
+    /// A GET from another client address and browser (needs `trust_forwarded_for`).
+    pub async fn get_from(&self, ip: &str, path: &str) -> Resp {
+        let req = self
+            .client
+            .get(self.url(path))
+            .header("x-forwarded-for", ip);
+        Self::read(req.send().await.expect("request")).await
     }
 
     /// A body sent as-is, with a JSON content type.
@@ -333,6 +366,7 @@ impl TestApp {
         let user = resp.assert_status(201)["user"].clone();
         TestUser {
             id: user["id"].as_str().unwrap().to_string(),
+            username,
             email,
             password,
             referral_code: user["referral_code"].as_str().unwrap().to_string(),

@@ -189,6 +189,36 @@ ensure_oauth_client() {
     export BUDDO_TEST_OAUTH_CLIENT_PYTHON="$CLIENT_DIR/venv/bin/python"
 }
 
+# The OpenAPI tools the tests point at the running API: schemathesis (fuzzes every operation
+# and checks each answer against the document) and openapi-python-client (generates a client
+# from the document, which a test then uses).
+SCHEMATHESIS_VERSION="${BUDDO_SCHEMATHESIS_VERSION:-4.32.5}"
+OPENAPI_CLIENT_VERSION="${BUDDO_OPENAPI_PYTHON_CLIENT_VERSION:-0.29.1}"
+API_TOOLS_DIR="$TOOLS_DIR/api-tools-$SCHEMATHESIS_VERSION-$OPENAPI_CLIENT_VERSION"
+
+install_api_tools_locked() {
+    [[ -f "$API_TOOLS_DIR/.installed" && -x "$API_TOOLS_DIR/venv/bin/schemathesis" ]] && return 0
+    log "installing schemathesis==$SCHEMATHESIS_VERSION and openapi-python-client==$OPENAPI_CLIENT_VERSION into $API_TOOLS_DIR/venv"
+    rm -rf "$API_TOOLS_DIR"
+    mkdir -p "$API_TOOLS_DIR"
+    if ! python3 -m venv "$API_TOOLS_DIR/venv" >&2; then
+        rm -rf "$API_TOOLS_DIR/venv"
+        python3 -m venv --without-pip "$API_TOOLS_DIR/venv" >&2 && bootstrap_pip "$API_TOOLS_DIR/venv/bin/python" >&2 ||
+            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
+    fi
+    "$API_TOOLS_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+        "schemathesis==$SCHEMATHESIS_VERSION" "openapi-python-client==$OPENAPI_CLIENT_VERSION" >&2 ||
+        die "pip install schemathesis openapi-python-client failed"
+    touch "$API_TOOLS_DIR/.installed"
+}
+
+# Sets BUDDO_TEST_API_TOOLS to a directory holding schemathesis, openapi-python-client and
+# the Python they run on.
+ensure_api_tools() {
+    with_lock install_api_tools_locked
+    export BUDDO_TEST_API_TOOLS="$API_TOOLS_DIR/venv/bin"
+}
+
 # ------------------------------------------------------------------ start --
 # start_service NAME LOGFILE CMD...  -> sets STARTED_PID
 start_service() {

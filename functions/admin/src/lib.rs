@@ -1,4 +1,5 @@
-//! `/api/admin/*`: app review and scope requests. Admins only (403 `forbidden` for others).
+//! `/api/admin/*`: app review, scope requests, ad campaigns, points and accounts. Admins only
+//! (403 `forbidden` for others).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -6,14 +7,16 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::Value;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use buddo_shared::domain::account::activity::{self, ActivityKind};
+use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::ads::{
     self, Campaign, CampaignChanges, CampaignStats, CampaignStatus, NewCampaign, Surface,
 };
-use buddo_shared::domain::account::activity::{self, ActivityKind};
-use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::input;
 use buddo_shared::domain::ledger::{self, MAX_AMOUNT};
 use buddo_shared::domain::oauth::apps::{self, OAuthApp, RequestStatus, ScopeRequest};
@@ -28,7 +31,23 @@ pub fn router(state: AppState) -> Router {
 
 /// The group's operations, for the API's OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(disable_user, enable_user, everyones_activity))]
+#[openapi(paths(
+    list_apps,
+    approve_app,
+    unapprove_app,
+    list_scope_requests,
+    approve_scopes,
+    deny_scopes,
+    list_campaigns,
+    create_campaign,
+    update_campaign,
+    pause_campaign,
+    resume_campaign,
+    adjust_points,
+    disable_user,
+    enable_user,
+    everyones_activity,
+))]
 pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
@@ -54,19 +73,88 @@ pub fn routes() -> Routes {
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 100;
 
+/// A string schema of these values only.
+fn one_of(values: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+}
+
+/// A string schema of these values only, or `null`.
+fn one_of_or_null(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            values.into_iter().map(Value::from).chain([Value::Null]),
+        ))
+        .build()
+}
+
+const REQUEST_STATUSES: [&str; 3] = ["pending", "approved", "denied"];
+const CAMPAIGN_STATUSES: [&str; 2] = ["active", "paused"];
+
+/// `#[schema(schema_with = …)]`: the status of a scope request.
+fn request_status() -> Object {
+    one_of(REQUEST_STATUSES).build()
+}
+
+/// `#[schema(schema_with = …)]`: a kind of ad surface.
+fn surface() -> Object {
+    one_of(Surface::ALL.map(Surface::as_str)).build()
+}
+
+/// `#[schema(schema_with = …)]`: the status of a campaign.
+fn campaign_status() -> Object {
+    one_of(CAMPAIGN_STATUSES).build()
+}
+
+/// `#[schema(schema_with = …)]`: the status of a campaign, or `null`.
+fn campaign_status_or_null() -> Object {
+    one_of_or_null(CAMPAIGN_STATUSES)
+}
+
+/// Schemas of query parameters (`#[param(value_type = …, inline)]`): `#[param(schema_with)]`
+/// would drop the parameter's description.
+macro_rules! param_schema {
+    ($($name:ident => $schema:expr;)*) => {$(
+        struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema.into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    )*};
+}
+
+param_schema! {
+    RequestStatusName => request_status();
+    SurfaceName => surface();
+    CampaignStatusName => campaign_status();
+    ActivityKindName => buddo_shared::http::openapi::activity_kind();
+}
+
 /// An app as an admin reviews it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct AdminApp<'a> {
     id: &'a str,
     client_id: &'a str,
     app_name: &'a str,
+    #[schema(required = true)]
     app_description: Option<&'a str>,
+    /// The user who registered it.
     owner_id: &'a str,
     is_approved: bool,
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     allowed_scopes: Vec<&'static str>,
     redirect_uris: &'a [String],
+    #[schema(required = true)]
     logo_url: Option<&'a str>,
+    #[schema(required = true)]
     website_url: Option<&'a str>,
+    /// When it was registered (RFC 3339).
     inserted_at: &'a str,
 }
 
@@ -88,13 +176,19 @@ impl<'a> AdminApp<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// A request of an app's owner for more scopes.
+#[derive(Serialize, ToSchema)]
 struct AdminScopeRequest<'a> {
     id: &'a str,
     app_id: &'a str,
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     requested_scopes: Vec<&'static str>,
+    #[schema(schema_with = request_status)]
     status: &'static str,
+    /// When it was made (RFC 3339).
     inserted_at: &'a str,
+    /// When it was decided (RFC 3339); `null` while pending.
+    #[schema(required = true)]
     decided_at: Option<&'a str>,
 }
 
@@ -119,22 +213,37 @@ fn page_limit(limit: Option<usize>) -> ApiResult<usize> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AppFilter {
+    /// Only approved apps (`true`) or only pending ones (`false`).
     #[serde(default)]
     approved: Option<bool>,
+    /// Apps per page, 1 to 100 (50 when left out).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     #[serde(default)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminAppList)]
 struct AppList<'a> {
     apps: Vec<AdminApp<'a>>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
+/// Every app, oldest first (pending and approved ones each in order).
+#[utoipa::path(get, path = "/api/admin/apps", tag = "admin",
+    security(("user_jwt" = [])), params(AppFilter),
+    responses(
+        (status = 200, description = "A page of apps", body = AppList),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ))]
 async fn list_apps(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -149,7 +258,8 @@ async fn list_apps(
     .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminAppEnvelope)]
 struct AppEnvelope<'a> {
     app: AdminApp<'a>,
 }
@@ -162,6 +272,16 @@ async fn set_approved(state: &AppState, id: &str, approved: bool) -> ApiResult<R
     .into_response())
 }
 
+/// Approves an app: any user may then authorize it.
+#[utoipa::path(post, path = "/api/admin/apps/{id}/approve", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app, approved", body = AppEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`app_not_found`", body = ErrorBody),
+        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn approve_app(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -170,6 +290,16 @@ async fn approve_app(
     set_approved(&state, &id, true).await
 }
 
+/// Withdraws an app's approval: only its owner may authorize it again.
+#[utoipa::path(post, path = "/api/admin/apps/{id}/unapprove", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app, not approved", body = AppEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`app_not_found`", body = ErrorBody),
+        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn unapprove_app(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -178,22 +308,38 @@ async fn unapprove_app(
     set_approved(&state, &id, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RequestFilter {
+    /// Only requests of this status.
     #[serde(default)]
+    #[param(value_type = Option<RequestStatusName>, inline)]
     status: Option<String>,
+    /// Requests per page, 1 to 100 (50 when left out).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
+    /// The `next_cursor` of the page before.
     #[serde(default)]
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminScopeRequestList)]
 struct RequestList<'a> {
     scope_requests: Vec<AdminScopeRequest<'a>>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 
+/// Every scope request, oldest first (those of each status in order).
+#[utoipa::path(get, path = "/api/admin/scope-requests", tag = "admin",
+    security(("user_jwt" = [])), params(RequestFilter),
+    responses(
+        (status = 200, description = "A page of scope requests", body = RequestList),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ))]
 async fn list_scope_requests(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -216,7 +362,8 @@ async fn list_scope_requests(
     .into_response())
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminScopeRequestEnvelope)]
 struct RequestEnvelope<'a> {
     scope_request: AdminScopeRequest<'a>,
 }
@@ -234,6 +381,16 @@ async fn decide(
     .into_response())
 }
 
+/// Approves a pending scope request: its scopes join the app's allowed scopes.
+#[utoipa::path(post, path = "/api/admin/scope-requests/{id}/approve", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The scope request's id")),
+    responses(
+        (status = 200, description = "The request, approved", body = RequestEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`scope_request_not_found`, `app_not_found` (the app is gone)", body = ErrorBody),
+        (status = 409, description = "`scope_request_decided`: it was decided already; `app_changed`: the app changed meanwhile", body = ErrorBody),
+    ))]
 async fn approve_scopes(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -242,6 +399,16 @@ async fn approve_scopes(
     decide(&state, &admin, &id, true).await
 }
 
+/// Denies a pending scope request.
+#[utoipa::path(post, path = "/api/admin/scope-requests/{id}/deny", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The scope request's id")),
+    responses(
+        (status = 200, description = "The request, denied", body = RequestEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`scope_request_not_found`", body = ErrorBody),
+        (status = 409, description = "`scope_request_decided`: it was decided already", body = ErrorBody),
+    ))]
 async fn deny_scopes(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -251,21 +418,40 @@ async fn deny_scopes(
 }
 
 /// A campaign with its counts, as an admin sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminCampaign)]
 struct CampaignView<'a> {
     id: &'a str,
     name: &'a str,
+    #[schema(schema_with = surface)]
     surface_type: &'static str,
+    /// Points a paid event pays (before the user's multiplier).
     payout_rate: i64,
+    /// Passed through to apps; its `tiers` list, when present, limits who is served.
+    #[schema(value_type = Object)]
     targeting_metadata: &'a Value,
+    /// Passed through to apps.
+    #[schema(value_type = Object)]
     bitcoin_tier: &'a Value,
+    /// Points the campaign may pay in all.
     budget: i64,
+    #[schema(schema_with = campaign_status)]
     status: &'static str,
+    /// When it starts running (RFC 3339); `null`: at once.
+    #[schema(required = true)]
     starts_at: Option<&'a str>,
+    /// When it stops running (RFC 3339); `null`: never.
+    #[schema(required = true)]
     ends_at: Option<&'a str>,
     created_at: &'a str,
-    #[serde(flatten)]
-    stats: &'a CampaignStats,
+    impressions: i64,
+    clicks: i64,
+    /// Events that paid.
+    paid_events: i64,
+    /// Points paid to users and apps.
+    points_paid: i64,
+    /// What is left of the budget.
+    budget_left: i64,
 }
 
 impl<'a> CampaignView<'a> {
@@ -282,29 +468,47 @@ impl<'a> CampaignView<'a> {
             starts_at: c.starts_at.as_deref(),
             ends_at: c.ends_at.as_deref(),
             created_at: &c.created_at,
-            stats,
+            impressions: stats.impressions,
+            clicks: stats.clicks,
+            paid_events: stats.paid_events,
+            points_paid: stats.points_paid,
+            budget_left: stats.budget_left,
         }
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminCampaignEnvelope)]
 struct CampaignEnvelope<'a> {
     campaign: CampaignView<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdminCampaignList)]
 struct CampaignList<'a> {
     campaigns: Vec<CampaignView<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CampaignFilter {
+    /// Only campaigns of this surface.
     #[serde(default)]
+    #[param(value_type = Option<SurfaceName>, inline)]
     surface_type: Option<String>,
+    /// Only campaigns of this status.
     #[serde(default)]
+    #[param(value_type = Option<CampaignStatusName>, inline)]
     status: Option<String>,
 }
 
+/// Every campaign (of a surface, of a status), oldest first, with its counts.
+#[utoipa::path(get, path = "/api/admin/campaigns", tag = "admin",
+    security(("user_jwt" = [])), params(CampaignFilter),
+    responses(
+        (status = 200, description = "The campaigns", body = CampaignList),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ))]
 async fn list_campaigns(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -360,24 +564,50 @@ fn time_field(field: &'static str, raw: &str) -> ApiResult<String> {
         .map_err(|_| ApiError::field(field, "must be an RFC 3339 time"))
 }
 
-#[derive(Deserialize)]
+/// A new campaign.
+#[derive(Deserialize, ToSchema)]
 struct NewCampaignBody {
+    /// 1 to 200 characters.
+    #[schema(max_length = 200)]
     name: String,
+    #[schema(schema_with = surface)]
     surface_type: String,
+    /// Points a paid event pays (before the user's multiplier), 1 to 1,000,000,000.
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000)]
     payout_rate: Value,
+    /// Points the campaign may pay in all, 0 to 1,000,000,000.
+    #[schema(value_type = i64, minimum = 0, maximum = 1_000_000_000)]
     budget: Value,
+    /// A JSON object of at most 8 KiB (`{}` when left out or `null`), passed through to apps;
+    /// its `tiers` list, when present, limits who is served.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     targeting_metadata: Option<Value>,
+    /// A JSON object of at most 8 KiB (`{}` when left out or `null`), passed through to apps.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     bitcoin_tier: Option<Value>,
+    /// `active` when left out.
     #[serde(default)]
+    #[schema(schema_with = campaign_status_or_null)]
     status: Option<String>,
+    /// When it starts running (RFC 3339); at once when left out.
     #[serde(default)]
+    #[schema(format = "date-time")]
     starts_at: Option<String>,
+    /// When it stops running (RFC 3339), after `starts_at`; never when left out.
     #[serde(default)]
+    #[schema(format = "date-time")]
     ends_at: Option<String>,
 }
 
+/// Creates an ad campaign.
+#[utoipa::path(post, path = "/api/admin/campaigns", tag = "admin",
+    security(("user_jwt" = [])), request_body = NewCampaignBody,
+    responses(
+        (status = 201, description = "The campaign", body = CampaignEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+    ))]
 async fn create_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -423,21 +653,36 @@ async fn create_campaign(
         .into_response())
 }
 
-#[derive(Deserialize)]
+/// Changes to a campaign: fields left out (or `null`) stay; `null` clears `starts_at` and
+/// `ends_at`. The budget cannot change.
+#[derive(Deserialize, ToSchema)]
 struct CampaignChangesBody {
+    /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(max_length = 200)]
     name: Option<String>,
+    /// 1 to 1,000,000,000.
     #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     payout_rate: Option<Value>,
+    /// A JSON object of at most 8 KiB.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     targeting_metadata: Option<Value>,
+    /// A JSON object of at most 8 KiB.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     bitcoin_tier: Option<Value>,
     #[serde(default)]
+    #[schema(schema_with = campaign_status_or_null)]
     status: Option<String>,
+    /// RFC 3339; `null`: at once.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "date-time")]
     starts_at: Option<Option<String>>,
+    /// RFC 3339; `null`: never.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "date-time")]
     ends_at: Option<Option<String>>,
 }
 
@@ -454,6 +699,16 @@ async fn change_campaign(
     .into_response())
 }
 
+/// Changes a campaign.
+#[utoipa::path(patch, path = "/api/admin/campaigns/{id}", tag = "admin",
+    security(("user_jwt" = [])), request_body = CampaignChangesBody,
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign as it is now", body = CampaignEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`campaign_not_found`", body = ErrorBody),
+        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn update_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -492,6 +747,16 @@ async fn update_campaign(
     change_campaign(&state, &id, changes).await
 }
 
+/// Pauses a campaign: it is not served until resumed.
+#[utoipa::path(post, path = "/api/admin/campaigns/{id}/pause", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign, paused", body = CampaignEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`campaign_not_found`", body = ErrorBody),
+        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn pause_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -504,6 +769,16 @@ async fn pause_campaign(
     change_campaign(&state, &id, changes).await
 }
 
+/// Resumes a paused campaign.
+#[utoipa::path(post, path = "/api/admin/campaigns/{id}/resume", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The campaign's id")),
+    responses(
+        (status = 200, description = "The campaign, active", body = CampaignEnvelope),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`campaign_not_found`", body = ErrorBody),
+        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn resume_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
@@ -516,20 +791,38 @@ async fn resume_campaign(
     change_campaign(&state, &id, changes).await
 }
 
-#[derive(Deserialize)]
+/// Points an admin grants or deducts.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = PointsAdjustmentBody)]
 struct AdjustBody {
+    /// A non-zero whole number from -1,000,000,000 to 1,000,000,000: positive grants,
+    /// negative deducts (never below a balance of zero).
+    #[schema(value_type = i64, minimum = -1_000_000_000, maximum = 1_000_000_000)]
     amount: Value,
+    /// 1 to 500 characters, in the user's history.
+    #[schema(max_length = 500)]
     reason: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = PointsAdjusted)]
 struct Adjusted {
     user_id: String,
     amount: i64,
+    /// The user's balance after it.
     points: i64,
 }
 
 /// Grants (`amount > 0`) or deducts (`amount < 0`) points, with a reason.
+#[utoipa::path(post, path = "/api/admin/users/{id}/points", tag = "admin",
+    security(("user_jwt" = [])), request_body = AdjustBody,
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "Adjusted", body = Adjusted),
+        (status = 400, description = "`insufficient_points`: a deduction larger than the balance; bad input: `validation_failed` (`amount`, `reason`), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+    ))]
 async fn adjust_points(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -620,10 +913,11 @@ struct ActivityFilter {
     user_id: Option<String>,
     /// Only entries of this kind.
     #[serde(default)]
-    #[param(schema_with = buddo_shared::http::openapi::activity_kind)]
+    #[param(value_type = Option<ActivityKindName>, inline)]
     kind: Option<String>,
     /// Entries per page, 1 to 100 (50 when left out).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
     /// The `next_cursor` of the page before.
     #[serde(default)]
@@ -638,7 +932,9 @@ struct AdminActivity<'a> {
     #[schema(schema_with = buddo_shared::http::openapi::activity_kind)]
     kind: &'static str,
     at: &'a str,
+    #[schema(required = true)]
     ip_address: Option<&'a str>,
+    #[schema(required = true)]
     user_agent: Option<&'a str>,
     #[schema(value_type = Object)]
     details: &'a Value,
@@ -648,6 +944,7 @@ struct AdminActivity<'a> {
 struct AdminActivityPage<'a> {
     activity: Vec<AdminActivity<'a>>,
     /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     next_cursor: Option<String>,
 }
 

@@ -10,11 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration};
 use buddo_shared::domain::identity::{mfa, sessions};
 use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
 use buddo_shared::domain::RequestMeta;
+use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::{AuthUser, Json, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
@@ -27,7 +29,28 @@ pub fn router(state: AppState) -> Router {
 
 /// The group's operations, for the API's OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths())]
+#[openapi(paths(
+    register,
+    login,
+    refresh,
+    logout,
+    me,
+    list_sessions,
+    revoke_session,
+    forgot_password,
+    reset_password,
+    send_verification,
+    verify_email,
+    change_password,
+    change_email,
+    confirm_email_change,
+    totp_setup,
+    totp_enable,
+    totp_verify,
+    totp_status,
+    totp_disable,
+    regenerate_recovery_codes,
+))]
 pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
@@ -64,23 +87,40 @@ fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
     Ok(json(StatusCode::OK, body))
 }
 
-fn message(message: &'static str) -> ApiResult<Response> {
-    ok(Message { message })
+fn message(text: &str) -> ApiResult<Response> {
+    ok(views::message(text))
 }
 
-#[derive(Deserialize)]
-struct RegisterBody {
+/// A new account.
+#[derive(Deserialize, ToSchema)]
+struct RegistrationBody {
+    /// An email address (at most 254 characters); it is the login.
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    /// 8 to 128 characters, not one of the most common passwords.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// 3 to 30 letters, digits or underscores, starting with a letter; unique regardless of
+    /// case, and some names are reserved.
+    #[schema(min_length = 3, max_length = 30, pattern = "^[A-Za-z][A-Za-z0-9_]*$")]
     username: String,
+    /// Another user's referral code, which credits them (any case; empty is none).
     #[serde(default)]
     referral_code: Option<String>,
 }
 
+/// Registers an account and mails a link to verify its address.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = RegistrationBody,
+    responses(
+        (status = 201, description = "The account is created; sign in with `POST /api/auth/login`", body = RegisterResponse),
+        (status = 400, description = "`validation_failed` (a reason per field in `fields`), `invalid_referral_code`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 409, description = "`email_taken`; `username_taken` (reserved names count as taken)", body = ErrorBody),
+    ))]
 async fn register(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Json(body): Json<RegisterBody>,
+    Json(body): Json<RegistrationBody>,
 ) -> ApiResult<Response> {
     let registration = Registration {
         email: Email::parse("email", &body.email)?,
@@ -90,17 +130,33 @@ async fn register(
     };
     let user = accounts::register(&state, registration, &meta).await?;
     let user = RegisteredUser::new(&user, &state.config);
-    Ok(json(StatusCode::CREATED, UserEnvelope { user }))
+    Ok(json(StatusCode::CREATED, RegisterResponse { user }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LoginBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    /// 1 to 128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     password: String,
+    /// A 6-digit TOTP code or a recovery code (at most 32 characters); required when
+    /// two-factor authentication is on (empty counts as left out).
     #[serde(default)]
+    #[schema(max_length = 32)]
     totp_code: Option<String>,
 }
 
+/// Signs in, starting a login session.
+///
+/// Email and password, and a TOTP or recovery code when two-factor authentication is on.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in: the session's tokens and the user", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password; `totp_required` (with `totp_required: true`): the password was right and `totp_code` is needed; `invalid_totp_code`; `session_revoked`: the account changed meanwhile, sign in again", body = ErrorBody),
+        (status = 403, description = "`account_disabled`", body = ErrorBody),
+    ))]
 async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -122,40 +178,71 @@ async fn login(
     })
 }
 
-#[derive(Deserialize)]
-struct RefreshBody {
+#[derive(Deserialize, ToSchema)]
+struct RefreshTokenBody {
+    /// The `refresh_token` of the login or of the last refresh.
+    #[schema(min_length = 1, max_length = 128)]
     refresh_token: String,
 }
 
+/// Trades a refresh token for a new token pair.
+///
+/// The old refresh token stops working; using it again ends its session.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    request_body = RefreshTokenBody,
+    responses(
+        (status = 200, description = "The new tokens", body = TokenPair),
+        (status = 401, description = "`invalid_refresh_token`: unknown, expired, already used (which ends its session), or its session has ended", body = ErrorBody),
+    ))]
 async fn refresh(
     State(state): State<AppState>,
-    Json(body): Json<RefreshBody>,
+    Json(body): Json<RefreshTokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("refresh_token", &body.refresh_token)?;
     ok(TokenPair::from(sessions::refresh(&state, &token).await?))
 }
 
+/// Ends the login session of the request's token.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Signed out: the session's tokens no longer work", body = Message)))]
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     sessions::revoke(&state, &auth.user.id, &auth.session.id).await?;
     message("Logged out")
 }
 
+/// The signed-in user, with their points, tier and counts.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "The signed-in user", body = MeResponse)))]
 async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
-    ok(UserEnvelope {
-        user: Profile::new(&auth.user, &state.config),
+    ok(MeResponse {
+        user: CurrentUser::new(&auth.user, &state.config),
     })
 }
 
+/// The user's live login sessions.
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "The sessions, the request's own marked `current`", body = LoginSessionList)))]
 async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     let live = sessions::list_live(&state, &auth.user).await?;
-    ok(SessionList {
+    ok(LoginSessionList {
         sessions: live
             .iter()
-            .map(|s| SessionView::new(s, &auth.session.id))
+            .map(|s| LoginSessionView::new(s, &auth.session.id))
             .collect(),
     })
 }
 
+/// Ends one of the user's login sessions (the request's own too).
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "auth",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The session's id (`GET /api/auth/sessions`)")),
+    responses(
+        (status = 200, description = "The session has ended", body = Message),
+        (status = 404, description = "`session_not_found`", body = ErrorBody),
+    ))]
 async fn revoke_session(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -168,31 +255,50 @@ async fn revoke_session(
     message("Session revoked")
 }
 
-#[derive(Deserialize)]
-struct EmailBody {
+#[derive(Deserialize, ToSchema)]
+struct ForgotPasswordBody {
+    /// The account's email address.
+    #[schema(format = "email", max_length = 254)]
     email: String,
 }
 
+/// Mails a password reset link.
+///
+/// The mail goes only if an account has this address; the answer is the same either way.
+#[utoipa::path(post, path = "/api/auth/forgot-password", tag = "auth",
+    request_body = ForgotPasswordBody,
+    responses((status = 200, description = "Accepted (whether or not an account exists)", body = Message)))]
 async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Json(body): Json<EmailBody>,
+    Json(body): Json<ForgotPasswordBody>,
 ) -> ApiResult<Response> {
     let email = Email::parse("email", &body.email)?;
     accounts::forgot_password(&state, email, &meta).await?;
     message(accounts::FORGOT_PASSWORD_MESSAGE)
 }
 
-#[derive(Deserialize)]
-struct ResetBody {
+#[derive(Deserialize, ToSchema)]
+struct ResetPasswordBody {
+    /// The new password: 8 to 128 characters, not one of the most common passwords.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// The token of the reset link (letters, digits, `-` and `_`, at most 128).
+    #[schema(min_length = 1, max_length = 128)]
     token: String,
 }
 
+/// Sets a new password with the token of a reset mail; every login session ends.
+#[utoipa::path(post, path = "/api/auth/reset-password", tag = "auth",
+    request_body = ResetPasswordBody,
+    responses(
+        (status = 200, description = "The password is reset", body = Message),
+        (status = 400, description = "`invalid_token`: the reset token is invalid, expired or already used; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+    ))]
 async fn reset_password(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Json(body): Json<ResetBody>,
+    Json(body): Json<ResetPasswordBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
@@ -200,31 +306,58 @@ async fn reset_password(
     message("Your password has been reset; sign in with the new one")
 }
 
+/// Mails a new link to verify the user's address.
+#[utoipa::path(post, path = "/api/auth/send-verification", tag = "auth",
+    security(("user_jwt" = [])),
+    responses(
+        (status = 200, description = "The mail is on its way", body = Message),
+        (status = 400, description = "`email_already_verified`", body = ErrorBody),
+    ))]
 async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     accounts::send_verification(&state, &auth.user).await?;
     message("Verification email sent")
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
+#[derive(Deserialize, ToSchema)]
+struct MailTokenBody {
+    /// The token of the mailed link (letters, digits, `-` and `_`, at most 128).
+    #[schema(min_length = 1, max_length = 128)]
     token: String,
 }
 
+/// Verifies the user's address with the token of a verification mail.
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth",
+    request_body = MailTokenBody,
+    responses(
+        (status = 200, description = "The address is verified", body = Message),
+        (status = 400, description = "`invalid_token`: the token is invalid, expired or already used; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+    ))]
 async fn verify_email(
     State(state): State<AppState>,
-    Json(body): Json<TokenBody>,
+    Json(body): Json<MailTokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     accounts::verify_email(&state, &token).await?;
     message("Email verified")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ChangePasswordBody {
+    /// 1 to 128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     current_password: String,
+    /// 8 to 128 characters, not one of the most common passwords.
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
+/// Changes the password; every other login session ends, this one stays.
+#[utoipa::path(post, path = "/api/auth/change-password", tag = "auth",
+    security(("user_jwt" = [])), request_body = ChangePasswordBody,
+    responses(
+        (status = 200, description = "The password is changed", body = Message),
+        (status = 400, description = "`invalid_password`: the current password is wrong; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+    ))]
 async fn change_password(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -238,12 +371,27 @@ async fn change_password(
     message("Password changed; other sessions were signed out")
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ChangeEmailBody {
+    /// The address to move to (not the current one).
+    #[schema(format = "email", max_length = 254)]
     new_email: String,
+    /// The current password, 1 to 128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     password: String,
 }
 
+/// Starts moving the account to a new address.
+///
+/// A confirmation link goes to the new address (the answer is the same whether it is free or
+/// taken). Needs a recent password login.
+#[utoipa::path(post, path = "/api/auth/change-email", tag = "auth",
+    security(("user_jwt" = [])), request_body = ChangeEmailBody,
+    responses(
+        (status = 200, description = "The confirmation mail is on its way", body = Message),
+        (status = 400, description = "`invalid_password`: the password is wrong; `validation_failed` (also when `new_email` is the current address), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+    ))]
 async fn change_email(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -256,16 +404,38 @@ async fn change_email(
     message("A confirmation link was sent to the new address")
 }
 
+/// Confirms an email change with the token of the confirmation mail.
+///
+/// Every login session but the one that asked for the change ends.
+#[utoipa::path(post, path = "/api/auth/change-email/confirm", tag = "auth",
+    request_body = MailTokenBody,
+    responses(
+        (status = 200, description = "The address is changed", body = Message),
+        (status = 400, description = "`invalid_token`: the token is invalid, expired or already used, or the account changed since; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 409, description = "`email_taken`: another account took the address meanwhile; `conflict`", body = ErrorBody),
+    ))]
 async fn confirm_email_change(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Json(body): Json<TokenBody>,
+    Json(body): Json<MailTokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     accounts::confirm_email_change(&state, &token, &meta).await?;
     message("Email address changed")
 }
 
+/// Starts turning on two-factor authentication.
+///
+/// A new secret for an authenticator app, pending until `POST /api/auth/totp/enable`. Needs
+/// a recent password login and a verified address.
+#[utoipa::path(post, path = "/api/auth/totp/setup", tag = "auth",
+    security(("user_jwt" = [])),
+    responses(
+        (status = 200, description = "The pending secret", body = TotpSetupResponse),
+        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 403, description = "`email_not_verified`", body = ErrorBody),
+        (status = 409, description = "`totp_already_enabled`", body = ErrorBody),
+    ))]
 async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     let setup = mfa::setup(&state, &auth).await?;
     ok(TotpSetupResponse {
@@ -274,16 +444,31 @@ async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> ApiResult<
     })
 }
 
-#[derive(Deserialize)]
-struct CodeBody {
+#[derive(Deserialize, ToSchema)]
+struct TotpCodeBody {
+    /// A 6-digit TOTP code from the authenticator app, or a recovery code (at most 32
+    /// characters); enabling takes a TOTP code only.
+    #[schema(min_length = 1, max_length = 32)]
     code: String,
 }
 
+/// Turns on two-factor authentication with a code from the pending secret.
+///
+/// Every other login session ends. Needs a recent password login and a verified address.
+#[utoipa::path(post, path = "/api/auth/totp/enable", tag = "auth",
+    security(("user_jwt" = [])), request_body = TotpCodeBody,
+    responses(
+        (status = 200, description = "Two-factor authentication is on; the recovery codes are shown this once", body = TotpEnabled),
+        (status = 400, description = "`invalid_code`: the code does not match the pending secret; `totp_not_set_up`: call `POST /api/auth/totp/setup` first; `validation_failed` (`code` must be 6 digits), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 403, description = "`email_not_verified`", body = ErrorBody),
+        (status = 409, description = "`totp_already_enabled`; `totp_setup_changed`: set-up changed meanwhile, start again; `conflict`", body = ErrorBody),
+    ))]
 async fn totp_enable(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
-    Json(body): Json<CodeBody>,
+    Json(body): Json<TotpCodeBody>,
 ) -> ApiResult<Response> {
     let code = OtpCode::parse_totp("code", &body.code)?;
     let recovery_codes = mfa::enable(&state, &auth, &code, &meta).await?;
@@ -293,15 +478,26 @@ async fn totp_enable(
     })
 }
 
+/// Checks a TOTP or recovery code of the signed-in user, and uses it up.
+#[utoipa::path(post, path = "/api/auth/totp/verify", tag = "auth",
+    security(("user_jwt" = [])), request_body = TotpCodeBody,
+    responses(
+        (status = 200, description = "The code is right", body = Message),
+        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+    ))]
 async fn totp_verify(
     State(state): State<AppState>,
     auth: AuthUser,
-    Json(body): Json<CodeBody>,
+    Json(body): Json<TotpCodeBody>,
 ) -> ApiResult<Response> {
     mfa::verify(&state, &auth.user, &OtpCode::parse("code", &body.code)?).await?;
     message("Code verified")
 }
 
+/// Whether two-factor authentication is on, and how many recovery codes are left.
+#[utoipa::path(get, path = "/api/auth/totp/status", tag = "auth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "The two-factor status", body = TotpStatus)))]
 async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     let status = mfa::status(&state, &auth.user).await?;
     ok(TotpStatus {
@@ -310,17 +506,32 @@ async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult
     })
 }
 
-#[derive(Deserialize)]
-struct DisableBody {
+#[derive(Deserialize, ToSchema)]
+struct TotpDisableBody {
+    /// The current password, 1 to 128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     password: String,
+    /// A 6-digit TOTP code or a recovery code (at most 32 characters).
+    #[schema(min_length = 1, max_length = 32)]
     code: String,
 }
 
+/// Turns off two-factor authentication.
+///
+/// The recovery codes are dropped and every other login session ends. Needs a recent
+/// password login, the password and a code.
+#[utoipa::path(post, path = "/api/auth/totp/disable", tag = "auth",
+    security(("user_jwt" = [])), request_body = TotpDisableBody,
+    responses(
+        (status = 200, description = "Two-factor authentication is off", body = Message),
+        (status = 400, description = "`invalid_password`; `invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+    ))]
 async fn totp_disable(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
-    Json(body): Json<DisableBody>,
+    Json(body): Json<TotpDisableBody>,
 ) -> ApiResult<Response> {
     let password = input::login_password(&body.password)?;
     let code = OtpCode::parse("code", &body.code)?;
@@ -328,10 +539,20 @@ async fn totp_disable(
     message("Two-factor authentication disabled")
 }
 
+/// Replaces every recovery code with new ones.
+///
+/// Takes a TOTP or recovery code; needs a recent password login.
+#[utoipa::path(post, path = "/api/auth/totp/recovery-codes", tag = "auth",
+    security(("user_jwt" = [])), request_body = TotpCodeBody,
+    responses(
+        (status = 200, description = "The new recovery codes, shown this once", body = RecoveryCodes),
+        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+    ))]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,
-    Json(body): Json<CodeBody>,
+    Json(body): Json<TotpCodeBody>,
 ) -> ApiResult<Response> {
     let code = OtpCode::parse("code", &body.code)?;
     let recovery_codes = mfa::regenerate_recovery_codes(&state, &auth, &code).await?;

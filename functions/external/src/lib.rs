@@ -9,6 +9,9 @@ use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use buddo_shared::clock::rfc3339;
 use buddo_shared::domain::ads::{self, Campaign, EventType, Surface};
@@ -17,6 +20,7 @@ use buddo_shared::domain::input;
 use buddo_shared::domain::ledger::idempotency::IdempotencyKey;
 use buddo_shared::domain::ledger::{self, app_balance, operator};
 use buddo_shared::domain::oauth::Scope;
+use buddo_shared::http::openapi::ErrorBody;
 use buddo_shared::http::{AppCaller, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
@@ -27,7 +31,17 @@ pub fn router(state: AppState) -> Router {
 
 /// The group's operations, for the API's OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths())]
+#[openapi(paths(
+    user,
+    points,
+    spend,
+    transfer,
+    app_balance_of,
+    session_status,
+    session_end,
+    serve_ad,
+    ad_event,
+))]
 pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
@@ -48,22 +62,76 @@ fn ok<T: Serialize>(body: T) -> ApiResult<Response> {
     Ok(Body(body).into_response())
 }
 
-#[derive(Serialize)]
+/// A string schema of these values only.
+fn one_of(values: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values))
+}
+
+/// `#[schema(schema_with = …)]`: a kind of ad surface.
+fn surface() -> Object {
+    one_of(Surface::ALL.map(Surface::as_str)).build()
+}
+
+/// A kind of ad surface, as a parameter's schema (`#[param(value_type = …, inline)]`).
+struct SurfaceName;
+
+impl PartialSchema for SurfaceName {
+    fn schema() -> RefOr<Schema> {
+        surface().into()
+    }
+}
+
+impl ToSchema for SurfaceName {}
+
+/// `#[schema(schema_with = …)]`: a kind of ad surface, or `null` (a banner).
+fn surface_or_null() -> Object {
+    let surfaces = Surface::ALL.map(|s| Value::from(s.as_str()));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(surfaces.into_iter().chain([Value::Null])))
+        .build()
+}
+
+/// `#[schema(schema_with = …)]`: a kind of ad event.
+fn event_type() -> Object {
+    one_of([EventType::Impression, EventType::Click].map(EventType::as_str)).build()
+}
+
+/// `#[schema(schema_with = …)]`: `true`, always.
+fn always_true() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+        .build()
+}
+
+/// The user the access token acts for.
+#[derive(Serialize, ToSchema)]
+#[schema(as = OperatorUser)]
 struct UserProfile<'a> {
     id: &'a str,
     username: &'a str,
     email: &'a str,
     email_verified: bool,
+    /// The user's tier, by the points they ever earned.
     tier: &'a str,
     tier_emoji: &'a str,
+    /// When the account was created (RFC 3339).
     created_at: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = OperatorUserEnvelope)]
 struct UserEnvelope<'a> {
     user: UserProfile<'a>,
 }
 
+/// The user the access token acts for.
+#[utoipa::path(get, path = "/api/external/user", tag = "operator",
+    security(("oauth2" = ["profile:read"])),
+    responses((status = 200, description = "The user's profile, with their email and tier", body = UserEnvelope)))]
 async fn user(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
     caller.require(Scope::ProfileRead)?;
     let u = &caller.user;
@@ -81,11 +149,17 @@ async fn user(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Res
     })
 }
 
-#[derive(Serialize)]
+/// A balance of points.
+#[derive(Serialize, ToSchema)]
+#[schema(as = PointsBalance)]
 struct Points {
     points: i64,
 }
 
+/// The user's points balance.
+#[utoipa::path(get, path = "/api/external/points", tag = "operator",
+    security(("oauth2" = ["points:read"])),
+    responses((status = 200, description = "The user's balance", body = Points)))]
 async fn points(caller: AppCaller) -> ApiResult<Response> {
     caller.require(Scope::PointsRead)?;
     ok(Points {
@@ -107,20 +181,38 @@ fn description(raw: Option<String>) -> ApiResult<Option<String>> {
         .transpose()
 }
 
-#[derive(Deserialize)]
+/// Points a user spends at the app.
+#[derive(Deserialize, ToSchema)]
 struct SpendBody {
+    /// A whole number of points, 1 to 1,000,000,000.
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000)]
     amount: Value,
+    /// Up to 500 characters, shown in the user's history.
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Spent)]
 struct SpendView {
     amount_spent: i64,
+    /// The user's balance after it.
     points: i64,
+    /// `true`.
+    #[schema(schema_with = always_true)]
     success: bool,
 }
 
+/// Spends the user's points at the app (they go to the app's balance).
+#[utoipa::path(post, path = "/api/external/points/spend", tag = "operator",
+    security(("oauth2" = ["points:spend"])), request_body = SpendBody,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: the same key and body again get the first answer and move nothing (for 24 hours)")),
+    responses(
+        (status = 200, description = "Spent (or the first answer to this Idempotency-Key)", body = SpendView),
+        (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+    ))]
 async fn spend(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -144,21 +236,42 @@ async fn spend(
     })
 }
 
-#[derive(Deserialize)]
+/// Points a user sends to another user.
+#[derive(Deserialize, ToSchema)]
 struct TransferBody {
+    /// A whole number of points, 1 to 1,000,000,000.
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000)]
     amount: Value,
+    /// The id of the user who receives them (not the sender).
+    #[schema(format = "uuid")]
     to_user_id: String,
+    /// Up to 500 characters, shown in both users' histories.
     #[serde(default)]
+    #[schema(max_length = 500)]
     description: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = Transferred)]
 struct TransferView {
     amount_transferred: i64,
+    /// The sender's balance after it.
     points: i64,
+    /// `true`.
+    #[schema(schema_with = always_true)]
     success: bool,
 }
 
+/// Transfers the user's points to another user.
+#[utoipa::path(post, path = "/api/external/points/transfer", tag = "operator",
+    security(("oauth2" = ["points:transfer"])), request_body = TransferBody,
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: the same key and body again get the first answer and move nothing (for 24 hours)")),
+    responses(
+        (status = 200, description = "Transferred (or the first answer to this Idempotency-Key)", body = TransferView),
+        (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`, `to_user_id`: not a user id, or the sender's own), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`recipient_not_found`: no user has that id", body = ErrorBody),
+        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+    ))]
 async fn transfer(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -183,6 +296,10 @@ async fn transfer(
     })
 }
 
+/// The app's own balance: points spent at it and its share of ad payouts.
+#[utoipa::path(get, path = "/api/external/app/balance", tag = "operator",
+    security(("oauth2" = ["app:balance:read"])),
+    responses((status = 200, description = "The app's balance", body = Points)))]
 async fn app_balance_of(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
     caller.require(Scope::AppBalanceRead)?;
     ok(Points {
@@ -190,12 +307,21 @@ async fn app_balance_of(State(state): State<AppState>, caller: AppCaller) -> Api
     })
 }
 
-#[derive(Serialize)]
+/// The user's session in the app; the fields are `null` when there never was one.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AppSessionStatus)]
 struct SessionStatus {
+    /// Heard from within the alive window (it earns points).
     is_alive: bool,
+    /// The last heartbeat (RFC 3339).
+    #[schema(required = true)]
     last_heartbeat: Option<String>,
+    /// Points the session earned so far.
+    #[schema(required = true)]
     points_earned: Option<i64>,
+    /// Not ended, and heard from within the idle timeout.
     session_active: bool,
+    #[schema(required = true)]
     session_id: Option<String>,
 }
 
@@ -205,6 +331,10 @@ fn at(unix: i64) -> String {
     )
 }
 
+/// Whether the user's session in the app is alive, and what it earned.
+#[utoipa::path(get, path = "/api/external/session/status", tag = "app sessions",
+    security(("oauth2" = ["profile:read"])),
+    responses((status = 200, description = "The session's state", body = SessionStatus)))]
 async fn session_status(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
     caller.require(Scope::ProfileRead)?;
     let session = app_sessions::get(&state, &caller.user.id, &caller.token.app_id).await?;
@@ -226,12 +356,21 @@ async fn session_status(State(state): State<AppState>, caller: AppCaller) -> Api
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AppSessionEnded)]
 struct Ended {
+    /// `Session ended`.
     message: &'static str,
     session_id: String,
 }
 
+/// Ends the user's session in the app: no more heartbeats or earnings.
+#[utoipa::path(post, path = "/api/external/session/end", tag = "app sessions",
+    security(("oauth2" = ["profile:read"])),
+    responses(
+        (status = 200, description = "The session ended", body = Ended),
+        (status = 404, description = "`no_active_session`: the user has no session with this app that has not ended", body = ErrorBody),
+    ))]
 async fn session_end(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
     caller.require(Scope::ProfileRead)?;
     let session_id = app_sessions::end(&state, &caller.user.id, &caller.token.app_id).await?;
@@ -241,19 +380,30 @@ async fn session_end(State(state): State<AppState>, caller: AppCaller) -> ApiRes
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ServeQuery {
+    /// The surface the ad is for.
     #[serde(default)]
+    #[param(value_type = SurfaceName, inline, required = true)]
     surface_type: Option<String>,
 }
 
-#[derive(Serialize)]
+/// An ad campaign to show.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdCampaign)]
 struct CampaignView<'a> {
+    /// Passed through as the admin set it.
+    #[schema(value_type = Object)]
     bitcoin_tier: &'a Value,
     id: &'a str,
     name: &'a str,
+    /// Points a paid event pays (before the user's multiplier).
     payout_rate: i64,
+    #[schema(schema_with = surface)]
     surface_type: &'static str,
+    /// Passed through as the admin set it.
+    #[schema(value_type = Object)]
     targeting_metadata: &'a Value,
 }
 
@@ -270,11 +420,19 @@ impl<'a> CampaignView<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdCampaignEnvelope)]
 struct CampaignEnvelope<'a> {
     campaign: CampaignView<'a>,
 }
 
+/// An ad for the user: a running campaign of the surface that targets them and has budget.
+#[utoipa::path(get, path = "/api/external/ads/serve", tag = "operator",
+    security(("oauth2" = ["profile:read"])), params(ServeQuery),
+    responses(
+        (status = 200, description = "A campaign to show (one at random among several)", body = CampaignEnvelope),
+        (status = 404, description = "`no_campaign`: none to serve on this surface right now", body = ErrorBody),
+    ))]
 async fn serve_ad(
     State(state): State<AppState>,
     caller: AppCaller,
@@ -296,29 +454,52 @@ async fn serve_ad(
     })
 }
 
-#[derive(Deserialize)]
+/// An impression or a click of an ad.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AdEventBody)]
 struct EventBody {
     campaign_id: String,
+    #[schema(schema_with = event_type)]
     event_type: String,
+    /// Where the ad was shown (`banner` when left out).
     #[serde(default)]
+    #[schema(schema_with = surface_or_null)]
     surface_type: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A recorded ad event.
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdEvent)]
 struct EventView {
     campaign_id: String,
+    #[schema(schema_with = event_type)]
     event_type: &'static str,
     id: String,
+    /// When it was recorded (RFC 3339).
     inserted_at: String,
+    /// The campaign's payout rate when it happened.
     payout_rate_snapshot: i64,
+    #[schema(schema_with = surface)]
     surface_type: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = AdEventEnvelope)]
 struct EventEnvelope {
     event: EventView,
 }
 
+/// Records an impression or a click, paying the user (and the app) when the rules allow.
+///
+/// A click pays after an impression of the campaign by the user within 30 minutes (by
+/// default); an impression pays only on a rewarded surface; a user is paid at most once per
+/// campaign and event type a day, while the budget lasts. Unpaid events are recorded too.
+#[utoipa::path(post, path = "/api/external/ads/event", tag = "operator",
+    security(("oauth2" = ["profile:read"])), request_body = EventBody,
+    responses(
+        (status = 200, description = "The event as recorded", body = EventEnvelope),
+        (status = 404, description = "`campaign_not_found`", body = ErrorBody),
+    ))]
 async fn ad_event(
     State(state): State<AppState>,
     caller: AppCaller,

@@ -11,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json as Body;
 use axum::Router;
 use serde::Deserialize;
+use utoipa::openapi::schema::{Array, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use buddo_shared::domain::input;
 use buddo_shared::domain::oauth::apps::{self, AppChanges, NewApp};
@@ -19,9 +22,11 @@ use buddo_shared::domain::oauth::error::OAuthErrorCode;
 use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
 use buddo_shared::domain::oauth::{OAuthError, Scopes};
 use buddo_shared::domain::RequestMeta;
+use buddo_shared::http::openapi::{ErrorBody, OAuthErrorBody};
 use buddo_shared::http::{nullable, AuthUser, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
+use params::{IntrospectionForm, RevokeForm, TokenForm};
 use views::*;
 
 /// The group as a Lambda function serves it.
@@ -31,7 +36,20 @@ pub fn router(state: AppState) -> Router {
 
 /// The group's operations, for the API's OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths())]
+#[openapi(paths(
+    register_app,
+    public_app,
+    authorize,
+    my_apps,
+    update_app,
+    request_scopes,
+    scope_requests,
+    token,
+    introspect,
+    revoke,
+    metadata,
+    jwks,
+))]
 pub struct Api;
 
 /// The group's routes, for the Lambda router, the local server and the route list.
@@ -84,20 +102,44 @@ fn description(raw: &str) -> ApiResult<String> {
     input::text("app_description", raw, 0, 1000)
 }
 
-#[derive(Deserialize)]
+/// A new app.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewAppBody)]
 struct RegisterBody {
+    /// 1 to 100 characters.
+    #[schema(max_length = 100)]
     app_name: String,
+    /// 1 to 10 absolute URLs: `https`, or `http` on a loopback address; no fragment. Kept
+    /// as given: authorization requests must name one exactly.
+    #[schema(min_items = 1, max_items = 10)]
     redirect_uris: Vec<String>,
+    /// The scopes the app wants (`profile:read` when left out). Review-free ones
+    /// (`profile:read`, `points:read`) are granted at once; the others go into a pending
+    /// scope request.
     #[serde(default)]
+    #[schema(schema_with = scope_list_or_null)]
     allowed_scopes: Option<Vec<String>>,
+    /// Up to 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     app_description: Option<String>,
+    /// An `https://` URL of an image.
     #[serde(default)]
+    #[schema(format = "uri")]
     logo_url: Option<String>,
+    /// An `https://` URL.
     #[serde(default)]
+    #[schema(format = "uri")]
     website_url: Option<String>,
 }
 
+/// Registers an operator app; its client secret is shown this once.
+#[utoipa::path(post, path = "/api/oauth/apps", tag = "oauth",
+    security(("user_jwt" = [])), request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The app, with its `client_secret`", body = AppEnvelope),
+        (status = 403, description = "`email_not_verified`: verify your email address first", body = ErrorBody),
+    ))]
 async fn register_app(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -133,6 +175,13 @@ async fn register_app(
     Ok((StatusCode::CREATED, Body(AppEnvelope { app })).into_response())
 }
 
+/// What anyone may know of an app, by its client_id (for the consent screen).
+#[utoipa::path(get, path = "/api/oauth/apps/{client_id}", tag = "oauth",
+    params(("client_id" = String, Path, description = "The app's client_id (`bci_…`)")),
+    responses(
+        (status = 200, description = "The app's public face", body = PublicApp),
+        (status = 404, description = "`app_not_found`", body = ErrorBody),
+    ))]
 async fn public_app(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
@@ -147,6 +196,73 @@ async fn public_app(
     })
 }
 
+/// A string schema of this value only.
+fn only(value: &'static str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([value]))
+        .into()
+}
+
+/// `code`, as a parameter's schema (`#[param(value_type = …, inline)]`).
+struct Code;
+
+impl PartialSchema for Code {
+    fn schema() -> RefOr<Schema> {
+        only("code")
+    }
+}
+
+impl ToSchema for Code {}
+
+/// `S256`, as a parameter's schema (`#[param(value_type = …, inline)]`).
+struct S256;
+
+impl PartialSchema for S256 {
+    fn schema() -> RefOr<Schema> {
+        only("S256")
+    }
+}
+
+impl ToSchema for S256 {}
+
+/// The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3). For the API's description
+/// only: the query is parsed into `AuthorizationRequest`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct AuthorizeQuery {
+    /// The app's client_id.
+    client_id: String,
+    /// `code`.
+    #[param(value_type = Code, inline)]
+    response_type: String,
+    /// One of the app's redirect URIs, exactly; may be left out when it has only one.
+    redirect_uri: Option<String>,
+    /// Anything, up to 1024 characters: given back with the code.
+    #[param(max_length = 1024)]
+    state: Option<String>,
+    /// Scopes, space-separated, all allowed for the app (all it is allowed when left out).
+    scope: Option<String>,
+    /// BASE64URL(SHA-256(code_verifier)) without padding.
+    #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
+    code_challenge: String,
+    /// `S256` (`plain` is not supported).
+    #[param(value_type = S256, inline)]
+    code_challenge_method: String,
+}
+
+/// Authorizes an app for the signed-in user: a code for its redirect URI.
+///
+/// The authorization request of RFC 6749 §4.1.1 with PKCE (RFC 7636, S256 only), answered in
+/// JSON: the consent screen sends the user on to `redirect_uri`.
+#[utoipa::path(get, path = "/api/oauth/authorize", tag = "oauth",
+    security(("user_jwt" = [])), params(AuthorizeQuery),
+    responses(
+        (status = 200, description = "The user's grant is recorded (or renewed); send the user to `redirect_uri` with `code` and `state`", body = AuthorizationView),
+        (status = 400, description = "`invalid_client` (unknown client_id), `invalid_redirect_uri`, `unsupported_response_type`, `invalid_request` (PKCE, `state`), `invalid_scope`", body = ErrorBody),
+        (status = 403, description = "`app_not_approved`: only its owner can authorize an app not yet approved", body = ErrorBody),
+    ))]
 async fn authorize(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -162,27 +278,56 @@ async fn authorize(
     })
 }
 
+/// The apps you registered, oldest first.
+#[utoipa::path(get, path = "/api/oauth/my-apps", tag = "oauth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Your apps (never their secrets)", body = [AppView])))]
 async fn my_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
     let owned = apps::list_owned(state.table.as_ref(), &auth.user).await?;
     ok(owned.iter().map(AppView::new).collect::<Vec<_>>())
 }
 
-#[derive(Deserialize)]
+/// Changes to an app: fields left out (or `null` for name, URIs and scopes) stay; `null`
+/// clears the description, logo and web site.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AppChangesBody)]
 struct UpdateBody {
+    /// 1 to 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100)]
     app_name: Option<String>,
+    /// Up to 1000 characters.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     app_description: Option<Option<String>>,
+    /// An `https://` URL of an image.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri")]
     logo_url: Option<Option<String>>,
+    /// An `https://` URL.
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = "uri")]
     website_url: Option<Option<String>>,
+    /// 1 to 10 redirect URIs, replacing the registered ones.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 10)]
     redirect_uris: Option<Vec<String>>,
+    /// The scopes the app wants now: others are dropped at once, review-free ones added at
+    /// once, any other goes into a pending scope request.
     #[serde(default)]
+    #[schema(schema_with = scope_list_or_null)]
     allowed_scopes: Option<Vec<String>>,
 }
 
+/// Changes one of your apps.
+#[utoipa::path(put, path = "/api/oauth/my-apps/{id}", tag = "oauth",
+    security(("user_jwt" = [])), request_body = UpdateBody,
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app as it is now", body = AppView),
+        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
+        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn update_app(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -219,11 +364,38 @@ async fn update_app(
     ok(AppView::new(&app))
 }
 
-#[derive(Deserialize)]
+/// Scopes an app's owner asks for.
+#[derive(Deserialize, ToSchema)]
 struct ScopeRequestBody {
+    /// At least one scope.
+    #[schema(schema_with = requested_scopes)]
     requested_scopes: Vec<String>,
 }
 
+/// `#[schema(schema_with = …)]`: a list of scopes, or `null` (left as it is).
+fn scope_list_or_null() -> Array {
+    let mut list = buddo_shared::http::openapi::scope_list();
+    list.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    list
+}
+
+/// `#[schema(schema_with = …)]`: a list of at least one scope.
+fn requested_scopes() -> Array {
+    let mut list = buddo_shared::http::openapi::scope_list();
+    list.min_items = Some(1);
+    list
+}
+
+/// Asks for more scopes for one of your apps: review-free ones are added at once, any other
+/// waits for an admin.
+#[utoipa::path(post, path = "/api/oauth/my-apps/{id}/scope-request", tag = "oauth",
+    security(("user_jwt" = [])), request_body = ScopeRequestBody,
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 201, description = "The request (`approved` at once when every scope is review-free)", body = ScopeRequestView),
+        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
+        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+    ))]
 async fn request_scopes(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -241,6 +413,14 @@ async fn request_scopes(
     Ok((StatusCode::CREATED, Body(ScopeRequestView::new(&request))).into_response())
 }
 
+/// The scope requests of one of your apps, newest first.
+#[utoipa::path(get, path = "/api/oauth/my-apps/{id}/scope-requests", tag = "oauth",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app's scope requests", body = [ScopeRequestView]),
+        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
+    ))]
 async fn scope_requests(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -261,6 +441,19 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// Exchanges an authorization code or a refresh token for tokens.
+///
+/// The token endpoint (RFC 6749 §4.1.3, §6): an authorization code (with its PKCE verifier)
+/// or a refresh token for an access token and a new refresh token. The parameters may also
+/// be sent as a JSON object of strings. Limited per client (429 `rate_limited`).
+#[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
+    security((), ("client_basic" = [])),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens (never cached: `Cache-Control: no-store`)", body = TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request` (a parameter missing, invalid or sent twice, a bad body, client authentication sent both ways), `invalid_grant` (the code or refresh token is invalid, expired, used or revoked, or the redirect URI or PKCE verifier does not match), `unsupported_grant_type`, `invalid_scope`", body = OAuthErrorBody),
+        (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client or wrong secret (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
+    ))]
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
         let mut params = params::parse(&headers, &body)?;
@@ -291,7 +484,17 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
     })
 }
 
+/// Token introspection: whether an access token is live, and what it may do.
+///
 /// RFC 7662: always 200; anything but a live access token is `{"active": false, "reason"}`.
+///
+/// No client authentication. The body is read like the token endpoint's (form or JSON);
+/// one that cannot be read names no token and is answered inactive.
+#[utoipa::path(post, path = "/api/oauth/token/verify", tag = "oauth",
+    request_body(content = IntrospectionForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Always 200 for any input: the active token (`active: true`, with its app, user and scopes), or `active: false` with a `reason` (`invalid`, `expired`, `revoked`) and nothing else; never cached", body = Introspected),
+    ))]
 async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -302,17 +505,30 @@ async fn introspect(
         .ok()
         .and_then(|p| p.token)
         .unwrap_or_default();
-    Ok(no_store(match tokens::introspect(&state, &token).await? {
-        Introspection::Active(record, _) => Body(ActiveToken::new(&record)).into_response(),
-        Introspection::Inactive { reason } => Body(InactiveToken {
-            active: false,
-            reason,
+    let answer = tokens::introspect(&state, &token).await?;
+    Ok(no_store(
+        Body(match &answer {
+            Introspection::Active(record, _) => Introspected::Active(ActiveToken::new(record)),
+            Introspection::Inactive { reason } => Introspected::Inactive(InactiveToken {
+                active: false,
+                reason,
+            }),
         })
         .into_response(),
-    }))
+    ))
 }
 
+/// Token revocation: a client revokes one of its access or refresh tokens.
+///
 /// RFC 7009: 200 with an empty body once the client is authenticated, whatever the token.
+#[utoipa::path(post, path = "/api/oauth/revoke", tag = "oauth",
+    security((), ("client_basic" = [])),
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or not a token of this client (answered the same); empty body"),
+        (status = 400, description = "RFC 6749 §5.2: `invalid_request` (`token` or `client_id` missing, a bad body, a parameter sent twice, client authentication sent both ways)", body = OAuthErrorBody),
+        (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client or wrong secret (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
+    ))]
 async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = async {
         let mut params = params::parse(&headers, &body)?;
@@ -328,10 +544,16 @@ async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     })
 }
 
+/// Authorization server metadata (RFC 8414).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "The server's endpoints and what they support", body = ServerMetadata)))]
 async fn metadata(State(state): State<AppState>) -> ApiResult<Response> {
     ok(ServerMetadata::new(&state.config.oauth.issuer))
 }
 
+/// The public keys that verify user JWTs (a JWK Set).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
+    responses((status = 200, description = "The JWK Set (cacheable for 5 minutes)", body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
     let mut response = Body(state.jwt.jwks().clone()).into_response();
     // Public keys: caches may keep them for a while (rotation overlaps).

@@ -5,6 +5,8 @@
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use serde::Deserialize;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::ToSchema;
 
 use buddo_shared::domain::oauth::tokens::ClientCredentials;
 use buddo_shared::domain::oauth::OAuthError;
@@ -21,6 +23,76 @@ pub struct Params {
     pub refresh_token: Option<String>,
     pub scope: Option<String>,
     pub token: Option<String>,
+}
+
+/// `#[schema(schema_with = …)]`: the grants the token endpoint knows.
+fn grant_type() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["authorization_code", "refresh_token"]))
+        .build()
+}
+
+/// A token request (RFC 6749 §4.1.3, §6). The client authenticates with HTTP Basic, or with
+/// `client_id` (and `client_secret`) here, never both; a parameter may be sent once only.
+// For the API's description only: the body is parsed into `Params`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TokenForm {
+    #[schema(schema_with = grant_type)]
+    grant_type: String,
+    /// `authorization_code`: the code `GET /api/oauth/authorize` issued.
+    #[schema(nullable = false)]
+    code: Option<String>,
+    /// `authorization_code`: the redirect URI of the authorization request, exactly.
+    #[schema(nullable = false)]
+    redirect_uri: Option<String>,
+    /// `authorization_code`: the PKCE verifier (RFC 7636), 43 to 128 characters of
+    /// `[A-Za-z0-9-._~]`; required even with a client secret.
+    #[schema(nullable = false)]
+    code_verifier: Option<String>,
+    /// `refresh_token`: the refresh token (`brt_…`).
+    #[schema(nullable = false)]
+    refresh_token: Option<String>,
+    /// `refresh_token`: fewer scopes than the grant's, space-separated (all of them when
+    /// left out).
+    #[schema(nullable = false)]
+    scope: Option<String>,
+    /// The client, when it does not authenticate with HTTP Basic.
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// The client's secret, when it does not authenticate with HTTP Basic; public clients
+    /// exchanging a code may leave it out, a refresh requires it.
+    #[schema(nullable = false)]
+    client_secret: Option<String>,
+}
+
+/// An introspection request (RFC 7662 §2.1).
+// For the API's description only: the body is parsed into `Params`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct IntrospectionForm {
+    /// The token to look up; a request without one is answered inactive.
+    #[schema(nullable = false)]
+    token: Option<String>,
+}
+
+/// A revocation request (RFC 7009 §2.1). The client authenticates with HTTP Basic, or with
+/// `client_id` (and `client_secret`) here, never both; a parameter may be sent once only.
+// For the API's description only: the body is parsed into `Params`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RevokeForm {
+    /// An access (`bat_…`) or refresh token (`brt_…`) of the client; a refresh token takes
+    /// every token of its authorization with it.
+    token: String,
+    /// The client, when it does not authenticate with HTTP Basic.
+    #[schema(nullable = false)]
+    client_id: Option<String>,
+    /// The client's secret, when it does not authenticate with HTTP Basic (optional for
+    /// public clients).
+    #[schema(nullable = false)]
+    client_secret: Option<String>,
 }
 
 fn invalid(description: &'static str) -> OAuthError {

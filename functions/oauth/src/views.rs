@@ -2,26 +2,73 @@
 //! reference and of RFC 6749, 7662 and 8414.
 
 use serde::Serialize;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::ToSchema;
 
 use buddo_shared::clock::rfc3339;
 use buddo_shared::domain::oauth::apps::{OAuthApp, ScopeRequest};
 use buddo_shared::domain::oauth::tokens::{AccessTokenRecord, IssuedTokens};
 use buddo_shared::domain::oauth::Scope;
 
+/// A schema of these values only.
+fn one_of<V: Into<serde_json::Value>>(
+    schema_type: Type,
+    values: impl IntoIterator<Item = V>,
+) -> Object {
+    ObjectBuilder::new()
+        .schema_type(schema_type)
+        .enum_values(Some(values))
+        .build()
+}
+
+/// `#[schema(schema_with = …)]`: the status of a scope request.
+fn request_status() -> Object {
+    one_of(Type::String, ["pending", "approved", "denied"])
+}
+
+/// `#[schema(schema_with = …)]`: `true`, always.
+fn always_true() -> Object {
+    one_of(Type::Boolean, [true])
+}
+
+/// `#[schema(schema_with = …)]`: `false`, always.
+fn always_false() -> Object {
+    one_of(Type::Boolean, [false])
+}
+
+/// `#[schema(schema_with = …)]`: why a token is inactive.
+fn inactive_reason() -> Object {
+    one_of(Type::String, ["invalid", "expired", "revoked"])
+}
+
+/// `#[schema(schema_with = …)]`: `Bearer`.
+fn bearer() -> Object {
+    one_of(Type::String, ["Bearer"])
+}
+
 /// The app object of the reference (`client_secret` only when it is created).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AppView<'a> {
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub allowed_scopes: Vec<&'static str>,
+    #[schema(required = true)]
     pub app_description: Option<&'a str>,
     pub app_name: &'a str,
+    /// The public identifier of the app as an OAuth client (`bci_…`).
     pub client_id: &'a str,
     pub id: &'a str,
+    /// When the app was registered (RFC 3339).
     pub inserted_at: &'a str,
+    /// Whether an admin approved the app: until then only its owner can authorize it.
     pub is_approved: bool,
+    #[schema(required = true)]
     pub logo_url: Option<&'a str>,
     pub redirect_uris: &'a [String],
+    #[schema(required = true)]
     pub website_url: Option<&'a str>,
+    /// The client secret (`bcs_…`): only in the answer to the registration, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub client_secret: Option<&'a str>,
 }
 
@@ -43,25 +90,32 @@ impl<'a> AppView<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AppEnvelope<'a> {
     pub app: AppView<'a>,
 }
 
 /// `GET /api/oauth/apps/{client_id}`: what anyone may know of an app.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PublicApp<'a> {
     pub client_id: &'a str,
+    /// Left out when the app has none.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub description: Option<&'a str>,
     pub name: &'a str,
 }
 
-#[derive(Serialize)]
+/// A request of an app's owner for more scopes.
+#[derive(Serialize, ToSchema)]
 pub struct ScopeRequestView<'a> {
     pub id: &'a str,
+    /// When it was made (RFC 3339).
     pub inserted_at: &'a str,
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub requested_scopes: Vec<&'static str>,
+    /// `approved` at once when every scope asked for is review-free.
+    #[schema(schema_with = request_status)]
     pub status: &'static str,
 }
 
@@ -76,26 +130,41 @@ impl<'a> ScopeRequestView<'a> {
     }
 }
 
-#[derive(Serialize)]
+/// An authorization code for the app to exchange at the token endpoint.
+#[derive(Serialize, ToSchema)]
 pub struct AuthorizationView {
+    /// The code (`bac_…`), single use.
     pub code: String,
+    /// Seconds the code can be exchanged (600).
     pub expires_in: i64,
+    /// Where to send the user with `code` (and `state`).
     pub redirect_uri: String,
+    /// The `state` of the request, when it had one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub state: Option<String>,
 }
 
 /// The token response (RFC 6749 §5.1) with the reference's session token.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// An opaque access token (`bat_…`).
     pub access_token: String,
+    #[schema(schema_with = bearer)]
     pub token_type: &'static str,
+    /// Seconds the access token lives.
     pub expires_in: i64,
+    /// The refresh token (`brt_…`), rotated by every refresh.
     pub refresh_token: String,
+    /// The granted scopes, space-separated.
     pub scope: String,
+    /// The user's app session token (`bst_…`): only when a code was exchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub session_token: Option<String>,
+    /// When the session token expires (RFC 3339): only with `session_token`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub session_token_expires_at: Option<String>,
 }
 
@@ -118,18 +187,28 @@ impl From<IssuedTokens> for TokenResponse {
 }
 
 /// An active token (RFC 7662 §2.2, with the reference's fields).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ActiveToken<'a> {
+    /// `true`.
+    #[schema(schema_with = always_true)]
     pub active: bool,
     pub app_id: &'a str,
     pub client_id: &'a str,
+    /// The user the token acts for.
     pub user_id: &'a str,
+    /// The user the token acts for (as `user_id`).
     pub sub: &'a str,
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes: Vec<&'static str>,
+    /// The scopes, space-separated.
     pub scope: String,
+    #[schema(schema_with = bearer)]
     pub token_type: &'static str,
+    /// When the token expires (RFC 3339).
     pub expires_at: String,
+    /// When the token expires (Unix seconds).
     pub exp: i64,
+    /// When the token was issued (Unix seconds).
     pub iat: i64,
 }
 
@@ -158,14 +237,25 @@ impl<'a> ActiveToken<'a> {
 }
 
 /// An inactive token: `active: false` and why, nothing else.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct InactiveToken {
+    /// `false`.
+    #[schema(schema_with = always_false)]
     pub active: bool,
+    #[schema(schema_with = inactive_reason)]
     pub reason: &'static str,
 }
 
+/// What introspection says of a token: active, or inactive and why.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Introspected<'a> {
+    Active(ActiveToken<'a>),
+    Inactive(InactiveToken),
+}
+
 /// Authorization server metadata (RFC 8414 §2).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ServerMetadata {
     pub issuer: String,
     pub authorization_endpoint: String,
@@ -179,6 +269,7 @@ pub struct ServerMetadata {
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     pub introspection_endpoint_auth_methods_supported: [&'static str; 1],
+    #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes_supported: Vec<&'static str>,
 }
 
@@ -202,4 +293,32 @@ impl ServerMetadata {
             scopes_supported: Scope::ALL.iter().map(|s| s.as_str()).collect(),
         }
     }
+}
+
+/// A public key (RFC 7517 §4, RFC 8037): an Ed25519 key that verifies user JWTs.
+// For the API's description only: the JWK Set is built by `JwtKeys` (shared/src/jwt.rs).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Jwk {
+    /// `OKP`.
+    kty: String,
+    /// `Ed25519`.
+    crv: String,
+    /// The public key, base64url.
+    x: String,
+    /// The key id JWT headers name.
+    kid: String,
+    /// `sig`.
+    #[schema(rename = "use")]
+    use_: String,
+    /// `EdDSA`.
+    alg: String,
+}
+
+/// The JWK Set (RFC 7517 §5) of the keys that verify user JWTs.
+// For the API's description only, as `Jwk`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Jwks {
+    keys: Vec<Jwk>,
 }

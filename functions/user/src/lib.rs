@@ -132,8 +132,12 @@ async fn update_profile(
     auth: AuthUser,
     Json(body): Json<ProfileBody>,
 ) -> ApiResult<Response> {
-    let changes =
-        ProfileChanges::parse(body.display_name, body.bio, body.avatar_url, body.banner_url)?;
+    let changes = ProfileChanges::parse(
+        body.display_name,
+        body.bio,
+        body.avatar_url,
+        body.banner_url,
+    )?;
     let user = profile::update(&state, &auth.user, changes).await?;
     ok(ProfileView::new(&user))
 }
@@ -145,7 +149,9 @@ async fn update_profile(
     security(("user_jwt" = [])),
     responses((status = 200, description = "Your settings", body = SettingsView)))]
 async fn get_settings(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
-    ok(SettingsView::from(settings::get(&state, &auth.user.id).await?))
+    ok(SettingsView::from(
+        settings::get(&state, &auth.user.id).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,9 +194,15 @@ async fn update_settings(
         push: None,
         sms: None,
     });
-    let changes =
-        SettingsChanges::parse(body.timezone, body.language, body.theme, [n.email, n.push, n.sms])?;
-    ok(SettingsView::from(settings::update(&state, &auth.user.id, changes).await?))
+    let changes = SettingsChanges::parse(
+        body.timezone,
+        body.language,
+        body.theme,
+        [n.email, n.push, n.sms],
+    )?;
+    ok(SettingsView::from(
+        settings::update(&state, &auth.user.id, changes).await?,
+    ))
 }
 
 // ---- activity ----
@@ -225,8 +237,14 @@ async fn my_activity(
         .map(|k| ActivityKind::parse("kind", k))
         .transpose()?;
     let limit = input::page_limit(filter.limit, 50, 100)?;
-    let page =
-        activity::of_user(state.table.as_ref(), &auth.user.id, kind, limit, filter.cursor).await?;
+    let page = activity::of_user(
+        state.table.as_ref(),
+        &auth.user.id,
+        kind,
+        limit,
+        filter.cursor,
+    )
+    .await?;
     ok(ActivityPageView {
         activity: page.entries.iter().map(ActivityView::new).collect(),
         next_cursor: page.next_cursor,

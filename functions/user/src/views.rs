@@ -22,9 +22,13 @@ pub fn message(text: &str) -> Message {
 pub struct ProfileView<'a> {
     pub id: &'a str,
     pub username: &'a str,
+    #[schema(required = true)]
     pub display_name: Option<&'a str>,
+    #[schema(required = true)]
     pub bio: Option<&'a str>,
+    #[schema(required = true)]
     pub avatar_url: Option<&'a str>,
+    #[schema(required = true)]
     pub banner_url: Option<&'a str>,
     /// When the account was created (RFC 3339).
     pub created_at: &'a str,
@@ -48,6 +52,7 @@ impl<'a> ProfileView<'a> {
 pub struct SearchView<'a> {
     pub users: Vec<ProfileView<'a>>,
     /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -110,7 +115,9 @@ pub struct ActivityView<'a> {
     /// When it happened (RFC 3339).
     pub at: &'a str,
     /// Where the request came from, when a person made it.
+    #[schema(required = true)]
     pub ip_address: Option<&'a str>,
+    #[schema(required = true)]
     pub user_agent: Option<&'a str>,
     /// Facts of the event: the app, the session, the amount.
     #[schema(value_type = Object)]
@@ -134,17 +141,21 @@ impl<'a> ActivityView<'a> {
 pub struct ActivityPageView<'a> {
     pub activity: Vec<ActivityView<'a>>,
     /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// A connected app, in the shape of the reference.
 #[derive(Serialize, ToSchema)]
 pub struct ConnectedAppView<'a> {
+    #[schema(required = true)]
     pub app_description: Option<&'a str>,
     pub app_id: &'a str,
     pub app_name: &'a str,
     pub connected_at: &'a str,
+    #[schema(required = true)]
     pub last_used: Option<&'a str>,
+    #[schema(required = true)]
     pub logo_url: Option<&'a str>,
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes: Vec<&'static str>,
@@ -177,10 +188,12 @@ pub struct EntryView<'a> {
     pub kind: &'static str,
     /// Positive for credits, negative for debits.
     pub amount: i64,
+    #[schema(required = true)]
     pub description: Option<&'a str>,
     /// What caused it: the referred user, the app, the campaign, the admin.
     pub reference: &'a str,
     /// The other user of a transfer.
+    #[schema(required = true)]
     pub counterparty: Option<&'a str>,
     pub created_at: &'a str,
 }
@@ -203,6 +216,7 @@ impl<'a> EntryView<'a> {
 pub struct HistoryView<'a> {
     pub entries: Vec<EntryView<'a>>,
     /// Pass as `cursor` for the next page; `null` on the last.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

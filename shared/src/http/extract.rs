@@ -36,24 +36,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(e) => {
             // The field at fault when serde knows it: a wrong type, an unknown value, a field
             // left out.
-            let Some(err) = std::error::Error::source(&e)
-                .and_then(|s| s.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>())
-            else {
-                return ApiError::bad_request("invalid_request", e.body_text());
-            };
-            let reason = field_reason(err.inner());
-            let path = err.path().to_string();
-            let parent = if path == "." { String::new() } else { format!("{path}.") };
-            if let Some(missing) = reason
-                .strip_prefix("missing field `")
-                .and_then(|r| r.strip_suffix('`'))
-            {
-                return ApiError::field(format!("{parent}{missing}"), "is required");
+            let mut source = std::error::Error::source(&e);
+            let mut found = None;
+            while let Some(s) = source {
+                if let Some(err) = s.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
+                {
+                    found = Some(err);
+                    break;
+                }
+                source = s.source();
             }
-            if path == "." {
-                ApiError::bad_request("invalid_request", reason)
-            } else {
-                ApiError::field(path, reason)
+            match found {
+                Some(err) => field_error(err.path(), field_reason(err.inner())),
+                None => ApiError::bad_request("invalid_request", e.body_text()),
             }
         }
         JsonRejection::JsonSyntaxError(_) => {
@@ -81,6 +76,32 @@ where
     T: serde::Deserialize<'de>,
 {
     Ok(Some(Option::deserialize(d)?))
+}
+
+/// What serde said of a field at `path` as an answer: `validation_failed` naming the field
+/// (a field left out is named as `is required`), or `invalid_request` when the whole input is
+/// of the wrong shape.
+fn field_error(path: &serde_path_to_error::Path, reason: String) -> ApiError {
+    let path = path.to_string();
+    let parent = if path == "." {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    if let Some(missing) = reason
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        return ApiError::field(format!("{parent}{missing}"), "is required");
+    }
+    if path == "." {
+        ApiError::bad_request("invalid_request", reason)
+    } else if path.starts_with('[') {
+        // An array where an object belongs: there is no field to name.
+        ApiError::bad_request("invalid_request", "The body must be a JSON object")
+    } else {
+        ApiError::field(path, reason)
+    }
 }
 
 /// serde's reason without its position in the text (`invalid type: integer `5`, expected a
@@ -243,13 +264,12 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(rejection) => Err(ApiError::bad_request(
-                "invalid_request",
-                rejection.body_text(),
-            )),
-        }
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let input =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(input)
+            .map(Query)
+            .map_err(|e| field_error(e.path(), e.inner().to_string()))
     }
 }

@@ -62,7 +62,6 @@ pub struct Message {
     pub message: String,
 }
 
-
 fn error_response(description: &str) -> Response {
     let schema = RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody"));
     ResponseBuilder::new()
@@ -79,7 +78,9 @@ fn error_response(description: &str) -> Response {
 /// `400` for bad input, `401` and `403` where a token is needed, and any other error.
 pub fn complete(mut doc: OpenApi, authorize_url: &str, token_url: &str) -> OpenApi {
     let components = doc.components.get_or_insert_with(Default::default);
-    components.schemas.insert("ErrorBody".into(), ErrorBody::schema());
+    components
+        .schemas
+        .insert("ErrorBody".into(), ErrorBody::schema());
     components
         .schemas
         .insert("OAuthErrorBody".into(), OAuthErrorBody::schema());
@@ -153,6 +154,7 @@ const COMMON_RESPONSES: &[(&str, &str)] = &[
     (
         "Error",
         "Any other error, in the same shape: `rate_limited` (429, with `retry_after`), \
+         `conflict` (409: a concurrent request changed the same data; try again), \
          `service_unavailable` (503), `payload_too_large` (413), `unsupported_media_type` \
          (415), `internal_error` (500)",
     ),

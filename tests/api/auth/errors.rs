@@ -17,10 +17,13 @@ backend_tests! {
         for path in posts {
             app.post_raw(path, None, "{\"email\": ").await.assert_error(400, "malformed_json");
             app.post_raw(path, None, "[1, 2]").await.assert_error(400, "invalid_request");
-            app.post_raw(path, None, "{}").await.assert_error(400, "invalid_request");
-            app.post_raw(path, None, "{\"email\": 5, \"password\": [], \"token\": {}, \"username\": true, \"refresh_token\": 1}")
-                .await
-                .assert_error(400, "invalid_request");
+            // A field left out, or of the wrong type, is named.
+            let resp = app.post_raw(path, None, "{}").await;
+            resp.assert_error(400, "validation_failed");
+            assert!(resp.body["fields"].as_object().unwrap().values().any(|r| r == "is required"), "{path}: {}", resp.body);
+            let resp = app.post_raw(path, None, "{\"email\": 5, \"password\": [], \"token\": {}, \"username\": true, \"refresh_token\": 1}").await;
+            resp.assert_error(400, "validation_failed");
+            assert!(resp.body["fields"].as_object().unwrap().values().all(|r| r.as_str().unwrap().starts_with("invalid type")), "{path}: {}", resp.body);
         }
         let authed = [
             "/api/auth/totp/enable", "/api/auth/totp/verify", "/api/auth/totp/disable", "/api/auth/totp/recovery-codes",
@@ -28,15 +31,15 @@ backend_tests! {
         ];
         for path in authed {
             app.post_raw(path, Some(&session.token), "not json").await.assert_error(400, "malformed_json");
-            app.post_raw(path, Some(&session.token), "{}").await.assert_error(400, "invalid_request");
+            app.post_raw(path, Some(&session.token), "{}").await.assert_error(400, "validation_failed");
         }
     }
 
     async fn missing_field_messages_name_the_field(backend) {
         let app = TestApp::spawn(backend).await;
         let resp = app.post("/api/auth/login", json!({ "email": "a@example.com" })).await;
-        resp.assert_error(400, "invalid_request");
-        assert!(resp.body["message"].as_str().unwrap().contains("password"), "{}", resp.body);
+        resp.assert_error(400, "validation_failed");
+        assert_eq!(resp.body["fields"], json!({ "password": "is required" }));
     }
 
     async fn unknown_fields_are_ignored(backend) {

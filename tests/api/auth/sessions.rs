@@ -52,7 +52,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         app.post("/api/auth/refresh", json!({ "refresh_token": "x".repeat(43) })).await.assert_error(401, "invalid_refresh_token");
         app.post("/api/auth/refresh", json!({ "refresh_token": "bad token!" })).await.assert_error(400, "validation_failed");
-        app.post("/api/auth/refresh", json!({})).await.assert_error(400, "invalid_request");
+        app.post("/api/auth/refresh", json!({})).await.assert_error(400, "validation_failed");
     }
 
     async fn refresh_tokens_expire(backend) {

@@ -36,7 +36,7 @@ backend_tests! {
             app.post_auth(SPEND, &op.access_token, Some(json!({ "amount": amount }))).await.assert_error(400, "validation_failed");
             app.post_auth(TRANSFER, &op.access_token, Some(json!({ "amount": amount, "to_user_id": friend.id }))).await.assert_error(400, "validation_failed");
         }
-        app.post_auth(SPEND, &op.access_token, Some(json!({}))).await.assert_error(400, "invalid_request");
+        app.post_auth(SPEND, &op.access_token, Some(json!({}))).await.assert_error(400, "validation_failed");
         app.post_auth(TRANSFER, &op.access_token, Some(json!({ "amount": 1, "to_user_id": op.user.id }))).await.assert_error(400, "validation_failed");
         app.post_auth(TRANSFER, &op.access_token, Some(json!({ "amount": 1, "to_user_id": "nobody" }))).await.assert_error(400, "validation_failed");
         app.post_auth(TRANSFER, &op.access_token, Some(json!({ "amount": 1, "to_user_id": uuid::Uuid::new_v4() }))).await.assert_error(404, "recipient_not_found");

@@ -193,7 +193,10 @@ pub async fn of_user(
         }
     }
     let next_cursor = if entries.len() >= limit { cursor } else { None };
-    Ok(ActivityPage { entries, next_cursor })
+    Ok(ActivityPage {
+        entries,
+        next_cursor,
+    })
 }
 
 /// Everyone's activity, newest first, optionally of one kind: the shards read and merged.
@@ -204,7 +207,10 @@ pub async fn of_everyone(
     limit: usize,
     before: Option<String>,
 ) -> ApiResult<ActivityPage> {
-    if before.as_ref().is_some_and(|b| b.len() > 100 || !b.contains('#')) {
+    if before
+        .as_ref()
+        .is_some_and(|b| b.len() > 100 || !b.contains('#'))
+    {
         return Err(ApiError::field("cursor", "is not a cursor of this list"));
     }
     let mut merged: Vec<(String, Activity)> = Vec::new();
@@ -216,7 +222,10 @@ pub async fn of_everyone(
                 Some(b) => SortKey::Lt(b.clone()),
                 None => SortKey::Any,
             };
-            let query = Query::gsi1(keys::activity_shard(s)).sk(sk).reverse().limit(limit);
+            let query = Query::gsi1(keys::activity_shard(s))
+                .sk(sk)
+                .reverse()
+                .limit(limit);
             async move { table.query(&query).await }
         });
         let pages = futures::future::try_join_all(queries).await?;
@@ -235,13 +244,19 @@ pub async fn of_everyone(
         round.sort_by(|a, b| b.0.cmp(&a.0));
         round.truncate(limit);
         before = round.last().map(|(sort, _)| sort.clone());
-        merged.extend(round.into_iter().filter(|(_, a)| kind.is_none_or(|k| k == a.kind)));
+        merged.extend(
+            round
+                .into_iter()
+                .filter(|(_, a)| kind.is_none_or(|k| k == a.kind)),
+        );
         if merged.len() >= limit {
             break;
         }
     }
     merged.truncate(limit);
-    let next_cursor = (merged.len() == limit).then(|| merged.last().map(|(s, _)| s.clone())).flatten();
+    let next_cursor = (merged.len() == limit)
+        .then(|| merged.last().map(|(s, _)| s.clone()))
+        .flatten();
     Ok(ActivityPage {
         entries: merged.into_iter().map(|(_, a)| a).collect(),
         next_cursor,

@@ -59,7 +59,10 @@ pub async fn delete_account(
         WriteOp::delete(keys::referral_code(&user.referral_code)),
     ];
     state.table.write(ops).await.on_any_condition(|| {
-        ApiError::conflict("account_changed", "The account changed meanwhile; try again")
+        ApiError::conflict(
+            "account_changed",
+            "The account changed meanwhile; try again",
+        )
     })?;
     tidy_up(state, &user.id).await;
     Ok(())
@@ -105,7 +108,10 @@ fn tidy_op(item: &Item) -> Option<Vec<WriteOp>> {
     let key = store::item_key(item).ok()?;
     let sk = item.get(SK)?.as_str()?;
     if sk.starts_with(keys::LEDGER_PREFIX) {
-        return Some(vec![Update::new(key).remove("description").when(Cond::Exists).into_op()]);
+        return Some(vec![Update::new(key)
+            .remove("description")
+            .when(Cond::Exists)
+            .into_op()]);
     }
     let mut ops = vec![WriteOp::delete(key)];
     if sk.starts_with(keys::LOGIN_PREFIX) {
@@ -144,13 +150,22 @@ pub async fn set_disabled(
     } else {
         ActivityKind::AccountEnabled
     };
-    ops.push(activity::record(state, user_id, kind, None, json!({ "by": admin_id }))?);
+    ops.push(activity::record(
+        state,
+        user_id,
+        kind,
+        None,
+        json!({ "by": admin_id }),
+    )?);
     state
         .table
         .write(ops)
         .await
         .on_condition(&keys::user(user_id), || {
-            ApiError::conflict("account_changed", "The account changed meanwhile; try again")
+            ApiError::conflict(
+                "account_changed",
+                "The account changed meanwhile; try again",
+            )
         })?;
     if disabled {
         sessions::remove_stale(state, user_id, None).await;

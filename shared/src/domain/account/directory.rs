@@ -20,12 +20,56 @@ use crate::store::{self, Item, Query, SortKey, StoreError, GSI1PK, GSI1SK};
 /// Names nobody may take: staff-sounding names and every path word of the API (so that no
 /// username can shadow a route like `/api/users/search`).
 const RESERVED: &[&str] = &[
-    "admin", "administrator", "root", "support", "help", "api", "buddo", "system", "staff",
-    "moderator", "security", "official", "null", "undefined", "anonymous", "me", "id", "search",
-    "available", "profile", "settings", "activity", "auth", "oauth", "user", "users", "external",
-    "session", "sessions", "health", "docs", "openapi", "apps", "app", "token", "verify",
-    "login", "logout", "register", "refresh", "points", "ads", "campaigns", "plans",
-    "subscriptions", "devices", "connected_apps", "scope_requests", "totp", "well_known",
+    "admin",
+    "administrator",
+    "root",
+    "support",
+    "help",
+    "api",
+    "buddo",
+    "system",
+    "staff",
+    "moderator",
+    "security",
+    "official",
+    "null",
+    "undefined",
+    "anonymous",
+    "me",
+    "id",
+    "search",
+    "available",
+    "profile",
+    "settings",
+    "activity",
+    "auth",
+    "oauth",
+    "user",
+    "users",
+    "external",
+    "session",
+    "sessions",
+    "health",
+    "docs",
+    "openapi",
+    "apps",
+    "app",
+    "token",
+    "verify",
+    "login",
+    "logout",
+    "register",
+    "refresh",
+    "points",
+    "ads",
+    "campaigns",
+    "plans",
+    "subscriptions",
+    "devices",
+    "connected_apps",
+    "scope_requests",
+    "totp",
+    "well_known",
 ];
 
 /// What a username marker holds.
@@ -124,7 +168,9 @@ pub async fn search(
     let prefix = q.trim().to_lowercase();
     if prefix.is_empty()
         || prefix.len() > 30
-        || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        || !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         return Err(ApiError::field(
             "q",
@@ -153,7 +199,11 @@ pub async fn search(
     let table = state.table.as_ref();
     let found = futures::future::try_join_all(ids.iter().map(|id| users::get(table, id))).await?;
     Ok(SearchPage {
-        users: found.into_iter().flatten().filter(|u| !u.disabled).collect(),
+        users: found
+            .into_iter()
+            .flatten()
+            .filter(|u| !u.disabled)
+            .collect(),
         next_cursor: page.cursor,
     })
 }

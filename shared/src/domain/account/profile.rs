@@ -42,7 +42,12 @@ fn parse_field(
 
 impl ProfileChanges {
     /// Validates every sent field, reporting all bad ones at once.
-    pub fn parse(display_name: Sent, bio: Sent, avatar_url: Sent, banner_url: Sent) -> ApiResult<Self> {
+    pub fn parse(
+        display_name: Sent,
+        bio: Sent,
+        avatar_url: Sent,
+        banner_url: Sent,
+    ) -> ApiResult<Self> {
         let mut errors = FieldErrors::default();
         let changes = ProfileChanges {
             display_name: parse_field(&mut errors, display_name, |raw| {
@@ -120,7 +125,9 @@ mod tests {
             set("javascript:alert(1)"),
         )
         .unwrap_err();
-        let ApiError::Validation(fields) = err else { panic!("{err:?}") };
+        let ApiError::Validation(fields) = err else {
+            panic!("{err:?}")
+        };
         let names: Vec<&str> = fields.keys().map(|k| k.as_ref()).collect();
         assert_eq!(names, ["avatar_url", "banner_url", "bio", "display_name"]);
         assert!(ProfileChanges::parse(set("two\nlines"), None, None, None).is_err());

@@ -89,7 +89,10 @@ pub fn parse_timezone(field: &'static str, raw: &str) -> ApiResult<String> {
     if TIME_ZONES.lines().any(|zone| zone == raw) {
         Ok(raw.to_string())
     } else {
-        Err(ApiError::field(field, "must be an IANA time zone such as Europe/Paris"))
+        Err(ApiError::field(
+            field,
+            "must be an IANA time zone such as Europe/Paris",
+        ))
     }
 }
 
@@ -150,7 +153,11 @@ pub async fn get(state: &AppState, user_id: &str) -> ApiResult<Settings> {
 }
 
 /// Changes what is named and returns the settings as they are now.
-pub async fn update(state: &AppState, user_id: &str, changes: SettingsChanges) -> ApiResult<Settings> {
+pub async fn update(
+    state: &AppState,
+    user_id: &str,
+    changes: SettingsChanges,
+) -> ApiResult<Settings> {
     let mut update = Update::new(keys::settings(user_id));
     if let Some(v) = changes.timezone {
         update = update.set("timezone", v);
@@ -159,7 +166,10 @@ pub async fn update(state: &AppState, user_id: &str, changes: SettingsChanges) -
         update = update.set("language", v);
     }
     if let Some(v) = changes.theme {
-        update = update.set("theme", serde_json::to_value(v).map_err(ApiError::internal)?);
+        update = update.set(
+            "theme",
+            serde_json::to_value(v).map_err(ApiError::internal)?,
+        );
     }
     for (name, value) in [
         ("notify_email", changes.email),
@@ -175,7 +185,10 @@ pub async fn update(state: &AppState, user_id: &str, changes: SettingsChanges) -
         let user_key = keys::user(user_id);
         state
             .table
-            .write(vec![update.into_op(), WriteOp::check(user_key.clone(), Cond::Exists)])
+            .write(vec![
+                update.into_op(),
+                WriteOp::check(user_key.clone(), Cond::Exists),
+            ])
             .await
             .on_condition(&user_key, ApiError::invalid_token)?;
     }

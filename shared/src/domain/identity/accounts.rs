@@ -7,10 +7,10 @@ use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::sessions::{self, Authenticated, Tokens};
 use super::users::{self, User};
-use crate::domain::account::activity::{self, ActivityKind};
-use crate::domain::account::directory;
 use crate::clock::rfc3339;
 use crate::crypto::random_code;
+use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::account::directory;
 use crate::domain::input::{Email, OtpCode, Password, Username};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::RequestMeta;
@@ -78,8 +78,9 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
             state.config.rate_limits.register,
         ))
         .await?;
+    // Reserved names count as taken: no account may look like staff or shadow a route.
     if directory::is_reserved(&reg.username.lower()) {
-        return Err(ApiError::field("username", "is reserved"));
+        return Err(username_taken());
     }
     let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
     let table = state.table.as_ref();
@@ -220,8 +221,14 @@ pub async fn login(
         }
         (Some(user), Verified::No) => {
             let details = json!({ "reason": "password" });
-            activity::record_alone(state, &user.id, ActivityKind::LoginFailed, Some(meta), details)
-                .await;
+            activity::record_alone(
+                state,
+                &user.id,
+                ActivityKind::LoginFailed,
+                Some(meta),
+                details,
+            )
+            .await;
             return Err(invalid_credentials());
         }
         _ => return Err(invalid_credentials()),
@@ -232,8 +239,14 @@ pub async fn login(
         };
         if !attempts::check_code(state, &user, code.as_str()).await? {
             let details = json!({ "reason": "totp" });
-            activity::record_alone(state, &user.id, ActivityKind::LoginFailed, Some(meta), details)
-                .await;
+            activity::record_alone(
+                state,
+                &user.id,
+                ActivityKind::LoginFailed,
+                Some(meta),
+                details,
+            )
+            .await;
             return Err(ApiError::unauthorized(
                 "invalid_totp_code",
                 "The TOTP or recovery code is invalid",
@@ -307,7 +320,13 @@ pub async fn reset_password(
         .set("email_verified", true)
         .when(token.still_current());
     let consume = WriteOp::delete_existing(token_key);
-    let logged = activity::record(state, &user.id, ActivityKind::PasswordReset, Some(meta), Value::Null)?;
+    let logged = activity::record(
+        state,
+        &user.id,
+        ActivityKind::PasswordReset,
+        Some(meta),
+        Value::Null,
+    )?;
     set_password(state, &user, hash, update, vec![consume, logged], None)
         .await
         .on_any_condition(mail_tokens::invalid)
@@ -394,10 +413,23 @@ pub async fn change_password(
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     // The kept session must still exist when the change lands (its carry-over requires it).
     let update = Update::new(keys::user(&user.id));
-    let logged = activity::record(state, &user.id, ActivityKind::PasswordChanged, Some(meta), Value::Null)?;
-    set_password(state, user, hash, update, vec![logged], Some(&auth.session.id))
-        .await
-        .on_any_condition(ApiError::invalid_token)
+    let logged = activity::record(
+        state,
+        &user.id,
+        ActivityKind::PasswordChanged,
+        Some(meta),
+        Value::Null,
+    )?;
+    set_password(
+        state,
+        user,
+        hash,
+        update,
+        vec![logged],
+        Some(&auth.session.id),
+    )
+    .await
+    .on_any_condition(ApiError::invalid_token)
 }
 
 /// Starts moving the account to a new address. The answer is the same whether the address is
@@ -478,7 +510,13 @@ pub async fn confirm_email_change(
             key: old_marker.clone(),
             cond: Cond::eq("user_id", user.id.clone()),
         },
-        activity::record(state, &user.id, ActivityKind::EmailChanged, Some(meta), Value::Null)?,
+        activity::record(
+            state,
+            &user.id,
+            ActivityKind::EmailChanged,
+            Some(meta),
+            Value::Null,
+        )?,
     ];
     ops.extend(sessions::end_other_sessions(&user, update, keep));
     state

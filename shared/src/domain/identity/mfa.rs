@@ -10,11 +10,11 @@
 use serde_json::Value;
 
 use super::accounts;
-use crate::domain::account::activity::{self, ActivityKind};
 use super::attempts;
 use super::sessions::{self, Authenticated};
 use super::users::{self, User};
 use crate::crypto::{hash_secret, random_base32};
+use crate::domain::account::activity::{self, ActivityKind};
 use crate::domain::input::OtpCode;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -172,7 +172,13 @@ pub async fn enable(
         templates::totp_enabled(&user.email),
         state.now(),
     ));
-    ops.push(activity::record(state, &user.id, ActivityKind::TotpEnabled, Some(meta), Value::Null)?);
+    ops.push(activity::record(
+        state,
+        &user.id,
+        ActivityKind::TotpEnabled,
+        Some(meta),
+        Value::Null,
+    )?);
     state.table.write(ops).await.on_condition(&user_key, || {
         ApiError::conflict(
             "totp_setup_changed",
@@ -277,7 +283,13 @@ pub async fn disable(
         templates::totp_disabled(&user.email),
         state.now(),
     ));
-    ops.push(activity::record(state, &user.id, ActivityKind::TotpDisabled, Some(meta), Value::Null)?);
+    ops.push(activity::record(
+        state,
+        &user.id,
+        ActivityKind::TotpDisabled,
+        Some(meta),
+        Value::Null,
+    )?);
     state.table.write(ops).await.on_any_condition(not_enabled)?;
     sessions::remove_stale(state, &user.id, Some(&auth.session.id)).await;
     Ok(())

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::users::{self, User};
 use crate::clock::rfc3339;
-use crate::domain::account::activity::{self, ActivityKind};
 use crate::crypto::{hash_secret, random_token};
+use crate::domain::account::activity::{self, ActivityKind};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -123,6 +123,13 @@ pub async fn start(state: &AppState, user: &User, meta: &RequestMeta) -> ApiResu
                 user_key.clone(),
                 Cond::eq("session_generation", user.session_generation),
             ),
+            activity::record(
+                state,
+                &user.id,
+                ActivityKind::Login,
+                Some(meta),
+                serde_json::json!({ "session_id": session.id }),
+            )?,
         ])
         .await
         .on_condition(&user_key, || {
@@ -273,7 +280,13 @@ pub async fn revoke_by_owner(
     let details = serde_json::json!({ "session_id": session_id });
     let ops = vec![
         WriteOp::delete_existing(key.clone()),
-        activity::record(state, user_id, ActivityKind::SessionRevoked, Some(meta), details)?,
+        activity::record(
+            state,
+            user_id,
+            ActivityKind::SessionRevoked,
+            Some(meta),
+            details,
+        )?,
     ];
     match state.table.write(ops).await {
         Ok(()) => Ok(true),

@@ -10,9 +10,9 @@ use super::scopes::Scopes;
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::identity::User;
+use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
-use crate::domain::RequestMeta;
 use crate::state::AppState;
 use crate::store::{self, WriteOp, TTL};
 

@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::apps::{self, OAuthApp};
-use crate::domain::account::activity::{self, ActivityKind};
-use crate::domain::RequestMeta;
 use super::scopes::Scopes;
 use crate::clock::rfc3339;
+use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;

@@ -365,8 +365,8 @@ async fn refresh(
         revoke_reused(state, &family).await?;
         return Err(refresh_is_dead());
     }
-    let Some(user) = user
-        .filter(|u| u.credential_generation == family.credential_generation && !u.disabled)
+    let Some(user) =
+        user.filter(|u| u.credential_generation == family.credential_generation && !u.disabled)
     else {
         return Err(refresh_is_dead());
     };
@@ -496,7 +496,9 @@ pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspectio
         return inactive("revoked");
     };
     match user {
-        Some(user) if user.credential_generation == family.credential_generation && !user.disabled => {
+        Some(user)
+            if user.credential_generation == family.credential_generation && !user.disabled =>
+        {
             Ok(Introspection::Active(record, Box::new(user)))
         }
         _ => inactive("revoked"),

