@@ -4,7 +4,6 @@
 mod params;
 mod views;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +22,7 @@ use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
 use buddo_shared::domain::oauth::{OAuthError, Scopes};
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, OAuthErrorBody};
-use buddo_shared::http::{nullable, AuthUser, Json, Query, Routes};
+use buddo_shared::http::{nullable, AuthUser, Json, Query, RawBody, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 use params::{IntrospectionForm, RevokeForm, TokenForm};
@@ -454,7 +453,11 @@ fn no_store(mut response: Response) -> Response {
         (status = 400, description = "RFC 6749 §5.2: `invalid_request` (a parameter missing, invalid or sent twice, a bad body, client authentication sent both ways), `invalid_grant` (the code or refresh token is invalid, expired, used or revoked, or the redirect URI or PKCE verifier does not match), `unsupported_grant_type`, `invalid_scope`", body = OAuthErrorBody),
         (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client or wrong secret (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
     ))]
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     let answer = async {
         let mut params = params::parse(&headers, &body)?;
         let client = params::client(&headers, &mut params)?;
@@ -498,7 +501,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     // A body that cannot be read names no token: inactive, like any other.
     let token = params::parse(&headers, &body)
@@ -529,7 +532,11 @@ async fn introspect(
         (status = 400, description = "RFC 6749 §5.2: `invalid_request` (`token` or `client_id` missing, a bad body, a parameter sent twice, client authentication sent both ways)", body = OAuthErrorBody),
         (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client or wrong secret (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
     ))]
-async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     let answer = async {
         let mut params = params::parse(&headers, &body)?;
         let client = params::client(&headers, &mut params)?;

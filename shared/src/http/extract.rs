@@ -59,12 +59,37 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             code: "unsupported_media_type",
             message: "Send the body as application/json".into(),
         },
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::Status {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "payload_too_large",
-            message: "The request body is larger than 64 KiB".into(),
-        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         other => ApiError::bad_request("invalid_request", other.body_text()),
+    }
+}
+
+/// The body as bytes (for handlers that parse it themselves, like the OAuth endpoints' forms),
+/// with the usual error shape when it is too large.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large()
+                } else {
+                    ApiError::bad_request("invalid_request", rejection.body_text())
+                }
+            })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::Status {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "payload_too_large",
+        message: "The request body is larger than 64 KiB".into(),
     }
 }
 

@@ -7,7 +7,7 @@ pub mod openapi;
 mod routes;
 mod runtime;
 
-pub use extract::{nullable, AdminUser, AppCaller, AuthUser, Json, Query};
+pub use extract::{nullable, AdminUser, AppCaller, AuthUser, Json, Query, RawBody};
 /// The error a function binary's `main` returns.
 pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};

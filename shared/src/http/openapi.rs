@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{
     AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
@@ -164,6 +164,10 @@ fn common(name: &str) -> RefOr<Response> {
     RefOr::Ref(utoipa::openapi::Ref::from_response_name(name))
 }
 
+/// Operations that answer every input with 200: introspection says `active: false` for
+/// anything it cannot use (RFC 7662 §2.2).
+const NEVER_BAD_REQUEST: &[&str] = &["introspect"];
+
 fn add_common_responses(op: &mut Operation) {
     let schemes: Vec<String> = op
         .security
@@ -174,8 +178,18 @@ fn add_common_responses(op: &mut Operation) {
         .flatten()
         .collect();
     let oauth_errors = schemes.iter().any(|s| s == CLIENT_BASIC);
-    let has_input =
-        op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+    // A path segment is never "bad input": an id nobody has is a 404.
+    let has_input = op.request_body.is_some()
+        || op
+            .parameters
+            .iter()
+            .flatten()
+            .any(|p| !matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Path)));
+    let has_input = has_input
+        && !op
+            .operation_id
+            .as_deref()
+            .is_some_and(|id| NEVER_BAD_REQUEST.contains(&id));
     let responses = &mut op.responses.responses;
     let mut add = |status: &str, name: &str| {
         responses.entry(status.to_string()).or_insert(common(name));
