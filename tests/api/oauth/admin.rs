@@ -74,7 +74,7 @@ backend_tests! {
         app.get_auth("/api/admin/apps?limit=0", &admin).await.assert_error(400, "validation_failed");
         app.get_auth("/api/admin/apps?cursor=garbage", &admin).await.assert_error(400, "validation_failed");
         app.get_auth("/api/admin/scope-requests?status=maybe", &admin).await.assert_error(400, "validation_failed");
-        app.get_auth("/api/admin/apps?approved=perhaps", &admin).await.assert_error(400, "invalid_request");
+        app.get_auth("/api/admin/apps?approved=perhaps", &admin).await.assert_error(400, "validation_failed");
     }
 
     async fn scope_requests_are_decided_one_by_one(backend) {

@@ -114,7 +114,7 @@ backend_tests! {
             resp.assert_error(400, "validation_failed");
             assert!(resp.body["fields"][field].is_string(), "{}", resp.body);
         }
-        app.post_auth("/api/oauth/apps", &token, Some(json!({ "app_name": 5 }))).await.assert_error(400, "invalid_request");
+        app.post_auth("/api/oauth/apps", &token, Some(json!({ "app_name": 5 }))).await.assert_error(400, "validation_failed");
         assert!(app.get_auth("/api/oauth/my-apps", &token).await.body.as_array().unwrap().is_empty());
     }
 

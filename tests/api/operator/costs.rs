@@ -66,15 +66,15 @@ impl Counts {
 const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
     ("GET /api/external/user", 3, 0, 0, 0),
     ("GET /api/external/points", 3, 0, 0, 0),
-    ("POST /api/external/points/spend", 4, 0, 1, 4),
+    ("POST /api/external/points/spend", 4, 0, 1, 5),
     (
         "POST /api/external/points/spend (Idempotency-Key)",
         5,
         0,
         2,
-        6,
+        7,
     ),
-    ("POST /api/external/points/transfer", 5, 0, 1, 4),
+    ("POST /api/external/points/transfer", 5, 0, 1, 6),
     ("GET /api/external/app/balance", 3, 1, 0, 0),
     ("GET /api/external/session/status", 4, 0, 0, 0),
     ("GET /api/external/ads/serve", 3, 2, 0, 0),
