@@ -2,14 +2,18 @@
 //! read like the API docs.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use buddo_shared::clock::{Clock, ManualClock};
 use buddo_shared::config::{Config, Limit, PasswordConfig, RateLimits};
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::mail::{self, OutboxMessage};
-use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable, StoreConfig};
+use buddo_shared::store::{
+    DynamoTable, EmbeddedTable, Item, Key, Page, Query, SharedTable, StoreConfig, StoreError,
+    Table, Update, WriteOp,
+};
 use buddo_shared::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -836,5 +840,75 @@ impl TestApp {
                 None => return (user.points, sum),
             }
         }
+    }
+}
+
+// ---- counting what requests cost the store ----
+
+/// Store calls counted: GetItem, Query, write calls, and items written.
+#[derive(Default)]
+pub struct Counts {
+    gets: AtomicUsize,
+    queries: AtomicUsize,
+    writes: AtomicUsize,
+    items: AtomicUsize,
+}
+
+struct CountingTable {
+    inner: SharedTable,
+    counts: Arc<Counts>,
+}
+
+#[async_trait]
+impl Table for CountingTable {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.counts.gets.fetch_add(1, Ordering::SeqCst);
+        self.inner.get(key).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.counts.queries.fetch_add(1, Ordering::SeqCst);
+        self.inner.query(query).await
+    }
+    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.counts.items.fetch_add(ops.len(), Ordering::SeqCst);
+        self.inner.write(ops).await
+    }
+    async fn update_returning(&self, update: Update) -> Result<Item, StoreError> {
+        self.counts.writes.fetch_add(1, Ordering::SeqCst);
+        self.counts.items.fetch_add(1, Ordering::SeqCst);
+        self.inner.update_returning(update).await
+    }
+}
+
+impl Counts {
+    /// The counts since the last call, and a fresh start.
+    pub fn take(&self) -> (usize, usize, usize, usize) {
+        (
+            self.gets.swap(0, Ordering::SeqCst),
+            self.queries.swap(0, Ordering::SeqCst),
+            self.writes.swap(0, Ordering::SeqCst),
+            self.items.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+impl TestApp {
+    /// A TestApp whose store counts every call.
+    pub async fn spawn_counting(backend: Backend) -> (TestApp, Arc<Counts>) {
+        let counts = Arc::new(Counts::default());
+        let handle = counts.clone();
+        let app = TestApp::spawn_wrapped(
+            backend,
+            |_| {},
+            move |inner| {
+                Arc::new(CountingTable {
+                    inner,
+                    counts: handle,
+                })
+            },
+        )
+        .await;
+        (app, counts)
     }
 }

@@ -2,6 +2,7 @@
 //! and disabling accounts, health, and the API's OpenAPI description.
 
 mod activity;
+mod costs;
 mod cross_user;
 mod deletion;
 mod directory;

@@ -2,63 +2,10 @@
 //! written, counted in the store itself. The README's cost table is this table; a change that
 //! makes an endpoint dearer fails here first.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use buddo_shared::store::{
-    Item, Key, Page, Query, SharedTable, StoreError, Table, Update, WriteOp,
-};
 use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{Backend, TestApp, ALL_SCOPES};
-
-#[derive(Default)]
-struct Counts {
-    gets: AtomicUsize,
-    queries: AtomicUsize,
-    writes: AtomicUsize,
-    items: AtomicUsize,
-}
-
-struct CountingTable {
-    inner: SharedTable,
-    counts: Arc<Counts>,
-}
-
-#[async_trait]
-impl Table for CountingTable {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.counts.gets.fetch_add(1, Ordering::SeqCst);
-        self.inner.get(key).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.counts.queries.fetch_add(1, Ordering::SeqCst);
-        self.inner.query(query).await
-    }
-    async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.counts.writes.fetch_add(1, Ordering::SeqCst);
-        self.counts.items.fetch_add(ops.len(), Ordering::SeqCst);
-        self.inner.write(ops).await
-    }
-    async fn update_returning(&self, update: Update) -> Result<Item, StoreError> {
-        self.counts.writes.fetch_add(1, Ordering::SeqCst);
-        self.counts.items.fetch_add(1, Ordering::SeqCst);
-        self.inner.update_returning(update).await
-    }
-}
-
-impl Counts {
-    fn take(&self) -> (usize, usize, usize, usize) {
-        (
-            self.gets.swap(0, Ordering::SeqCst),
-            self.queries.swap(0, Ordering::SeqCst),
-            self.writes.swap(0, Ordering::SeqCst),
-            self.items.swap(0, Ordering::SeqCst),
-        )
-    }
-}
 
 /// (endpoint, GetItem calls, Query calls, write calls, items written): one request each, in
 /// the state a live app is in (a user with points, a running session, a campaign to serve,
@@ -84,19 +31,7 @@ const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_operator_endpoint_costs_what_the_readme_says() {
-    let counts = Arc::new(Counts::default());
-    let handle = counts.clone();
-    let app = TestApp::spawn_wrapped(
-        Backend::Embedded,
-        |_| {},
-        move |inner| {
-            Arc::new(CountingTable {
-                inner,
-                counts: handle,
-            })
-        },
-    )
-    .await;
+    let (app, counts) = TestApp::spawn_counting(Backend::Embedded).await;
     let op = app.operated(&ALL_SCOPES).await;
     let friend = app.new_user().await;
     app.grant_points(&op.user, 1000).await;
