@@ -960,11 +960,7 @@ async fn everyones_activity(
     _admin: AdminUser,
     Query(filter): Query<ActivityFilter>,
 ) -> ApiResult<Response> {
-    let kind = filter
-        .kind
-        .as_deref()
-        .map(|k| ActivityKind::parse("kind", k))
-        .transpose()?;
+    let kind = ActivityKind::filter(filter.kind.as_deref())?;
     let limit = input::page_limit(filter.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let table = state.table.as_ref();
     let page = match filter.user_id.as_deref() {

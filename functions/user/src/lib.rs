@@ -231,11 +231,7 @@ async fn my_activity(
     auth: AuthUser,
     Query(filter): Query<ActivityFilter>,
 ) -> ApiResult<Response> {
-    let kind = filter
-        .kind
-        .as_deref()
-        .map(|k| ActivityKind::parse("kind", k))
-        .transpose()?;
+    let kind = ActivityKind::filter(filter.kind.as_deref())?;
     let limit = input::page_limit(filter.limit, 50, 100)?;
     let page = activity::of_user(
         state.table.as_ref(),

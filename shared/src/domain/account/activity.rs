@@ -73,6 +73,11 @@ impl ActivityKind {
         }
     }
 
+    /// The optional `kind` filter of a list.
+    pub fn filter(raw: Option<&str>) -> ApiResult<Option<Self>> {
+        raw.map(|k| Self::parse("kind", k)).transpose()
+    }
+
     pub fn parse(field: &'static str, raw: &str) -> ApiResult<Self> {
         Self::ALL
             .into_iter()

@@ -220,15 +220,7 @@ pub async fn login(
             user
         }
         (Some(user), Verified::No) => {
-            let details = json!({ "reason": "password" });
-            activity::record_alone(
-                state,
-                &user.id,
-                ActivityKind::LoginFailed,
-                Some(meta),
-                details,
-            )
-            .await;
+            note_failed_login(state, &user, meta, "password").await;
             return Err(invalid_credentials());
         }
         _ => return Err(invalid_credentials()),
@@ -238,15 +230,7 @@ pub async fn login(
             return Err(ApiError::TotpRequired);
         };
         if !attempts::check_code(state, &user, code.as_str()).await? {
-            let details = json!({ "reason": "totp" });
-            activity::record_alone(
-                state,
-                &user.id,
-                ActivityKind::LoginFailed,
-                Some(meta),
-                details,
-            )
-            .await;
+            note_failed_login(state, &user, meta, "totp").await;
             return Err(ApiError::unauthorized(
                 "invalid_totp_code",
                 "The TOTP or recovery code is invalid",
@@ -261,6 +245,19 @@ pub async fn login(
     }
     let tokens = sessions::start(state, &user, meta).await?;
     Ok((user, tokens))
+}
+
+/// A failed sign-in, in the account's activity: the owner sees who tried and from where.
+async fn note_failed_login(state: &AppState, user: &User, meta: &RequestMeta, reason: &str) {
+    let details = json!({ "reason": reason });
+    activity::record_alone(
+        state,
+        &user.id,
+        ActivityKind::LoginFailed,
+        Some(meta),
+        details,
+    )
+    .await;
 }
 
 pub const FORGOT_PASSWORD_MESSAGE: &str =
