@@ -242,7 +242,6 @@ struct AppList<'a> {
     security(("user_jwt" = [])), params(AppFilter),
     responses(
         (status = 200, description = "A page of apps", body = AppList),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
     ))]
 async fn list_apps(
     State(state): State<AppState>,
@@ -278,7 +277,6 @@ async fn set_approved(state: &AppState, id: &str, approved: bool) -> ApiResult<R
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app, approved", body = AppEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`app_not_found`", body = ErrorBody),
         (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
     ))]
@@ -296,7 +294,6 @@ async fn approve_app(
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app, not approved", body = AppEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`app_not_found`", body = ErrorBody),
         (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
     ))]
@@ -338,7 +335,6 @@ struct RequestList<'a> {
     security(("user_jwt" = [])), params(RequestFilter),
     responses(
         (status = 200, description = "A page of scope requests", body = RequestList),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
     ))]
 async fn list_scope_requests(
     State(state): State<AppState>,
@@ -387,7 +383,6 @@ async fn decide(
     params(("id" = String, Path, description = "The scope request's id")),
     responses(
         (status = 200, description = "The request, approved", body = RequestEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`scope_request_not_found`, `app_not_found` (the app is gone)", body = ErrorBody),
         (status = 409, description = "`scope_request_decided`: it was decided already; `app_changed`: the app changed meanwhile", body = ErrorBody),
     ))]
@@ -405,7 +400,6 @@ async fn approve_scopes(
     params(("id" = String, Path, description = "The scope request's id")),
     responses(
         (status = 200, description = "The request, denied", body = RequestEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`scope_request_not_found`", body = ErrorBody),
         (status = 409, description = "`scope_request_decided`: it was decided already", body = ErrorBody),
     ))]
@@ -507,7 +501,6 @@ struct CampaignFilter {
     security(("user_jwt" = [])), params(CampaignFilter),
     responses(
         (status = 200, description = "The campaigns", body = CampaignList),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
     ))]
 async fn list_campaigns(
     State(state): State<AppState>,
@@ -606,7 +599,6 @@ struct NewCampaignBody {
     security(("user_jwt" = [])), request_body = NewCampaignBody,
     responses(
         (status = 201, description = "The campaign", body = CampaignEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
     ))]
 async fn create_campaign(
     State(state): State<AppState>,
@@ -705,7 +697,6 @@ async fn change_campaign(
     params(("id" = String, Path, description = "The campaign's id")),
     responses(
         (status = 200, description = "The campaign as it is now", body = CampaignEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
         (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
     ))]
@@ -753,7 +744,6 @@ async fn update_campaign(
     params(("id" = String, Path, description = "The campaign's id")),
     responses(
         (status = 200, description = "The campaign, paused", body = CampaignEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
         (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
     ))]
@@ -775,7 +765,6 @@ async fn pause_campaign(
     params(("id" = String, Path, description = "The campaign's id")),
     responses(
         (status = 200, description = "The campaign, active", body = CampaignEnvelope),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
         (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
     ))]
@@ -820,7 +809,6 @@ struct Adjusted {
     responses(
         (status = 200, description = "Adjusted", body = Adjusted),
         (status = 400, description = "`insufficient_points`: a deduction larger than the balance; bad input: `validation_failed` (`amount`, `reason`), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn adjust_points(
@@ -865,7 +853,6 @@ struct AccountStatus<'a> {
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Disabled", body = AccountStatus),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn disable_user(
@@ -888,7 +875,6 @@ async fn disable_user(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Enabled", body = AccountStatus),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn enable_user(
@@ -953,7 +939,6 @@ struct AdminActivityPage<'a> {
     security(("user_jwt" = [])), params(ActivityFilter),
     responses(
         (status = 200, description = "A page of activity", body = AdminActivityPage),
-        (status = 403, description = "`forbidden`: admins only", body = ErrorBody),
     ))]
 async fn everyones_activity(
     State(state): State<AppState>,

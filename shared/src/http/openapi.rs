@@ -26,6 +26,9 @@ pub const OAUTH: &str = "oauth2";
 /// An OAuth client authenticating with `client_id` and `client_secret` (HTTP Basic).
 pub const CLIENT_BASIC: &str = "client_basic";
 
+/// The tag of the operations only admins may call.
+pub const ADMIN_TAG: &str = "admin";
+
 /// Every error but those of the OAuth token endpoints.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -147,6 +150,7 @@ const COMMON_RESPONSES: &[(&str, &str)] = &[
         "Unauthorized",
         "`invalid_token`: the bearer token is missing, invalid, expired or revoked",
     ),
+    ("AdminsOnly", "`forbidden`: admins only"),
     (
         "InsufficientScope",
         "`insufficient_scope`: the access token lacks the scope named in `scope`",
@@ -202,6 +206,9 @@ fn add_common_responses(op: &mut Operation) {
     }
     if schemes.iter().any(|s| s == OAUTH) {
         add("403", "InsufficientScope");
+    }
+    if op.tags.iter().flatten().any(|t| t == ADMIN_TAG) {
+        add("403", "AdminsOnly");
     }
     add("default", "Error");
 }
