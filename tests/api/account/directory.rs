@@ -145,3 +145,19 @@ backend_tests! {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[test]
+fn every_path_word_of_the_api_is_a_reserved_username() {
+    for route in buddo::routes().list() {
+        for word in route.path.split('/') {
+            let valid_name = buddo_shared::domain::input::Username::parse(word).is_ok();
+            if valid_name && !word.starts_with('{') {
+                assert!(
+                    buddo_shared::domain::account::directory::is_reserved(&word.to_lowercase()),
+                    "{word} (of {}) can be registered as a username",
+                    route.path
+                );
+            }
+        }
+    }
+}

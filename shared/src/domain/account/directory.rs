@@ -2,9 +2,9 @@
 //! username prefix.
 //!
 //! Prefix search reads an index, never the table: each username marker is also on GSI1, in the
-//! partition of its first character (`USERNAMES#<c>`), sorted by the lower-case name, so a
-//! search is one Query with `begins_with` on one partition. The partitions split the load 37
-//! ways and each grows only with registrations.
+//! partition of its first letter (`USERNAMES#<c>`), sorted by the lower-case name, so a
+//! search is one Query with `begins_with` on one partition. Usernames start with a letter: the
+//! partitions split the load 26 ways, and each grows only with registrations.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,57 +18,76 @@ use crate::state::AppState;
 use crate::store::{self, Item, Query, SortKey, StoreError, GSI1PK, GSI1SK};
 
 /// Names nobody may take: staff-sounding names and every path word of the API (so that no
-/// username can shadow a route like `/api/users/search`).
+/// username can shadow a route like `/api/users/search`), kept sorted.
 const RESERVED: &[&str] = &[
+    "activity",
     "admin",
     "administrator",
-    "root",
-    "support",
-    "help",
-    "api",
-    "buddo",
-    "system",
-    "staff",
-    "moderator",
-    "security",
-    "official",
-    "null",
-    "undefined",
+    "ads",
     "anonymous",
-    "me",
-    "id",
-    "search",
-    "available",
-    "profile",
-    "settings",
-    "activity",
-    "auth",
-    "oauth",
-    "user",
-    "users",
-    "external",
-    "session",
-    "sessions",
-    "health",
-    "docs",
-    "openapi",
-    "apps",
+    "api",
     "app",
-    "token",
-    "verify",
+    "approve",
+    "apps",
+    "auth",
+    "authorize",
+    "available",
+    "balance",
+    "buddo",
+    "campaigns",
+    "confirm",
+    "connected_apps",
+    "deny",
+    "devices",
+    "disable",
+    "docs",
+    "enable",
+    "end",
+    "event",
+    "external",
+    "health",
+    "help",
+    "history",
+    "id",
     "login",
     "logout",
-    "register",
-    "refresh",
-    "points",
-    "ads",
-    "campaigns",
+    "me",
+    "moderator",
+    "null",
+    "oauth",
+    "official",
+    "openapi",
+    "pause",
     "plans",
-    "subscriptions",
-    "devices",
-    "connected_apps",
+    "points",
+    "profile",
+    "refresh",
+    "register",
+    "resume",
+    "revoke",
+    "root",
     "scope_requests",
+    "search",
+    "security",
+    "serve",
+    "session",
+    "sessions",
+    "settings",
+    "setup",
+    "spend",
+    "staff",
+    "status",
+    "subscriptions",
+    "support",
+    "system",
+    "token",
     "totp",
+    "transfer",
+    "unapprove",
+    "undefined",
+    "user",
+    "users",
+    "verify",
     "well_known",
 ];
 
@@ -206,4 +225,15 @@ pub async fn search(
             .collect(),
         next_cursor: page.cursor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RESERVED;
+
+    #[test]
+    fn reserved_names_are_sorted_lower_case_and_once_each() {
+        assert!(RESERVED.windows(2).all(|w| w[0] < w[1]));
+        assert!(RESERVED.iter().all(|n| *n == n.to_lowercase()));
+    }
 }
