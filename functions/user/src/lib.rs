@@ -74,8 +74,9 @@ pub fn routes() -> Routes {
 ))]
 pub struct Api;
 
-/// The API's OpenAPI document, as committed (a test checks it against the code).
-const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+/// The API's OpenAPI document as committed in `docs/openapi.json` (a test checks it against
+/// the code), without indentation (`build.rs`).
+const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
     Ok(Body(body).into_response())

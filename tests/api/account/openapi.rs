@@ -208,8 +208,9 @@ backend_tests! {
         let resp = app.client.get(app.url("/api/openapi.json")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
-        let served = resp.text().await.unwrap();
-        assert_eq!(served, std::fs::read_to_string(committed_path()).unwrap());
+        let served: Value = resp.json().await.unwrap();
+        let committed: Value = serde_json::from_str(&std::fs::read_to_string(committed_path()).unwrap()).unwrap();
+        assert_eq!(served, committed);
 
         let resp = app.client.get(app.url("/api/docs")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
