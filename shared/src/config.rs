@@ -83,10 +83,19 @@ pub struct RateLimits {
     pub session_refresh: Limit,
     /// Per user.
     pub app_registration: Limit,
-    /// Per client.
+    /// Per authenticated client.
     pub token_endpoint: Limit,
+    /// Failed client authentications at the token and revocation endpoints, per client and
+    /// source IP: junk in a client's name cannot block the client itself.
+    pub client_auth_failures: Limit,
     /// Per IP.
     pub user_search: Limit,
+    /// Password changes per account (each costs two hashes and a mail).
+    pub password_change: Limit,
+    /// Email changes per account (each mails an address).
+    pub email_change: Limit,
+    /// Ad events per app.
+    pub ad_events: Limit,
 }
 
 impl RateLimits {
@@ -103,7 +112,11 @@ impl RateLimits {
             session_refresh: limit,
             app_registration: limit,
             token_endpoint: limit,
+            client_auth_failures: limit,
             user_search: limit,
+            password_change: limit,
+            email_change: limit,
+            ad_events: limit,
         }
     }
 }
@@ -121,7 +134,11 @@ impl Default for RateLimits {
             session_refresh: Limit::new(20, 60),
             app_registration: Limit::new(3, 3600),
             token_endpoint: Limit::new(60, 60),
+            client_auth_failures: Limit::new(10, 300),
             user_search: Limit::new(60, 60),
+            password_change: Limit::new(5, 3600),
+            email_change: Limit::new(5, 3600),
+            ad_events: Limit::new(6000, 60),
         }
     }
 }
@@ -165,6 +182,8 @@ pub struct EconomyConfig {
     pub click_after_impression: Duration,
     /// At most one paid click and one paid impression per user and campaign in this window.
     pub paid_event_window: Duration,
+    /// How long ad event records are kept (`ttl`).
+    pub ad_event_retention: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -282,6 +301,7 @@ impl Default for Config {
                 ad_app_share_percent: 10,
                 click_after_impression: Duration::from_secs(30 * 60),
                 paid_event_window: Duration::from_secs(24 * 3600),
+                ad_event_retention: Duration::from_secs(90 * 24 * 3600),
             },
             activity_retention: Duration::from_secs(90 * 24 * 3600),
             recent_login: Duration::from_secs(15 * 60),
@@ -461,6 +481,12 @@ impl Config {
                 .clamp(0, 100),
             click_after_impression: e.click_after_impression,
             paid_event_window: e.paid_event_window,
+            ad_event_retention: Duration::from_secs(
+                env.parse::<u64>("AD_EVENT_RETENTION_DAYS", 90)?
+                    .clamp(1, 3650)
+                    * 24
+                    * 3600,
+            ),
         };
         let r = RateLimits::default();
         let rate_limits = RateLimits {
@@ -477,7 +503,14 @@ impl Config {
             session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
             app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
             token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
+            client_auth_failures: env.limit(
+                "RATE_LIMIT_CLIENT_AUTH_FAILURES",
+                r.client_auth_failures,
+            )?,
             user_search: env.limit("RATE_LIMIT_USER_SEARCH", r.user_search)?,
+            password_change: env.limit("RATE_LIMIT_PASSWORD_CHANGE", r.password_change)?,
+            email_change: env.limit("RATE_LIMIT_EMAIL_CHANGE", r.email_change)?,
+            ad_events: env.limit("RATE_LIMIT_AD_EVENTS", r.ad_events)?,
         };
         let tiers = match env.raw("TIERS") {
             None => d.tiers,

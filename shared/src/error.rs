@@ -38,6 +38,13 @@ pub enum ApiError {
     },
     #[error("too many requests")]
     TooManyRequests { retry_after: u64 },
+    /// 409 with `Retry-After`: the same request is still being processed.
+    #[error("{message}")]
+    Busy {
+        code: &'static str,
+        message: Msg,
+        retry_after: u64,
+    },
     /// 403: the access token lacks this scope (RFC 6750 §3.1), with a `WWW-Authenticate`
     /// challenge naming it.
     #[error("insufficient scope")]
@@ -50,6 +57,10 @@ pub enum ApiError {
         code: &'static str,
         description: Msg,
     },
+    /// 429 at the token and revocation endpoints, in the RFC 6749 §5.2 shape, with
+    /// `Retry-After`.
+    #[error("too many requests")]
+    OAuthRateLimited { retry_after: u64 },
     /// A store failure nobody turned into a rule of the domain (see [`OnCondition`]).
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -115,9 +126,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Busy { .. } => StatusCode::CONFLICT,
             ApiError::Status { status, .. } => *status,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::OAuthRateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::OAuth { code, .. } if *code == "invalid_client" => StatusCode::UNAUTHORIZED,
             ApiError::OAuth { .. } => StatusCode::BAD_REQUEST,
             ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
@@ -129,8 +142,18 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
-        if let ApiError::OAuth { code, description } = self {
-            return json!({ "error": code, "error_description": description });
+        match self {
+            ApiError::OAuth { code, description } => {
+                return json!({ "error": code, "error_description": description });
+            }
+            ApiError::OAuthRateLimited { retry_after } => {
+                return json!({
+                    "error": "rate_limited",
+                    "error_description": "Too many requests; try again later",
+                    "retry_after": retry_after,
+                });
+            }
+            _ => {}
         }
         let (code, message, extra): (&str, Cow<str>, Option<(&str, Value)>) = match self {
             ApiError::BadRequest { code, message }
@@ -167,7 +190,17 @@ impl ApiError {
                 "Too many requests; try again later".into(),
                 Some(("retry_after", json!(retry_after))),
             ),
+            ApiError::Busy {
+                code,
+                message,
+                retry_after,
+            } => (
+                code,
+                message.clone(),
+                Some(("retry_after", json!(retry_after))),
+            ),
             ApiError::OAuth { code, description } => (code, description.clone(), None),
+            ApiError::OAuthRateLimited { .. } => ("rate_limited", "Too many requests".into(), None),
             ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => (
                 "conflict",
                 "A concurrent request changed the same data; try again".into(),
@@ -232,7 +265,9 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         match self {
-            ApiError::TooManyRequests { retry_after } => {
+            ApiError::TooManyRequests { retry_after }
+            | ApiError::OAuthRateLimited { retry_after }
+            | ApiError::Busy { retry_after, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, v);
                 }

@@ -254,9 +254,9 @@ pub fn app_session(user_id: &str, app_id: &str) -> Key {
     Key::new(user_pk(user_id), format!("{APP_SESSION_PREFIX}{app_id}"))
 }
 
-/// What a user earned from one app's sessions on one UTC day (`YYYY-MM-DD`).
-pub fn daily_earnings(user_id: &str, app_id: &str, day: &str) -> Key {
-    Key::new(user_pk(user_id), format!("EARNED#{app_id}#{day}"))
+/// What a user earned from app sessions, every app together, on one UTC day (`YYYY-MM-DD`).
+pub fn daily_earnings(user_id: &str, day: &str) -> Key {
+    Key::new(user_pk(user_id), format!("EARNED#{day}"))
 }
 
 pub fn session_token(token_hash: &str) -> Key {

@@ -461,7 +461,8 @@ struct EventBody {
     campaign_id: String,
     #[schema(schema_with = event_type)]
     event_type: String,
-    /// Where the ad was shown (`banner` when left out).
+    /// Where the ad was shown: the surface of the campaign when left out (it must be the
+    /// campaign's surface).
     #[serde(default)]
     #[schema(schema_with = surface_or_null)]
     surface_type: Option<String>,
@@ -481,6 +482,11 @@ struct EventView {
     payout_rate_snapshot: i64,
     #[schema(schema_with = surface)]
     surface_type: String,
+    /// `app_not_approved`, only for an app no admin approved yet: its events are recorded
+    /// but pay nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "app_not_approved")]
+    unpaid_reason: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -493,12 +499,17 @@ struct EventEnvelope {
 ///
 /// A click pays after an impression of the campaign by the user within 30 minutes (by
 /// default); an impression pays only on a rewarded surface; a user is paid at most once per
-/// campaign and event type a day, while the budget lasts. Unpaid events are recorded too.
+/// campaign and event type a day, while the budget lasts, and only at an approved app.
+/// Unpaid events are recorded too. An event must be for a campaign serving would pick for
+/// this user and surface (`surface_type`, when left out, is the campaign's own); events are
+/// limited per app.
 #[utoipa::path(post, path = "/api/external/ads/event", tag = "operator",
     security(("oauth2" = ["profile:read"])), request_body = EventBody,
     responses(
         (status = 200, description = "The event as recorded", body = EventEnvelope),
+        (status = 403, description = "`campaign_not_served`: the campaign is not running, not for this user's tier, or not for this surface", body = ErrorBody),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the app sent too many events", body = ErrorBody),
     ))]
 async fn ad_event(
     State(state): State<AppState>,
@@ -519,7 +530,7 @@ async fn ad_event(
     let event = ads::record_event(
         &state,
         &caller.user,
-        &caller.token.app_id,
+        &caller.app,
         &body.campaign_id,
         event_type,
         surface,
@@ -533,6 +544,7 @@ async fn ad_event(
             inserted_at: event.inserted_at,
             payout_rate_snapshot: event.payout_rate_snapshot,
             surface_type: event.surface_type,
+            unpaid_reason: (!caller.app.mints_points()).then_some("app_not_approved"),
         },
     })
 }

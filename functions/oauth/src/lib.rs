@@ -15,7 +15,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use buddo_shared::domain::input;
-use buddo_shared::domain::oauth::apps::{self, AppChanges, NewApp};
+use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp};
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
 use buddo_shared::domain::oauth::error::OAuthErrorCode;
 use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
@@ -130,9 +130,17 @@ struct RegisterBody {
     #[serde(default)]
     #[schema(format = "uri")]
     website_url: Option<String>,
+    /// How the app authenticates at the token endpoint (RFC 7591): `client_secret_basic`
+    /// (the default) or `client_secret_post` for a confidential app, which gets a secret and
+    /// must send it at every grant; `none` for a public app (single-page or mobile), which
+    /// gets no secret, proves itself with PKCE alone and may not hold `points:spend` or
+    /// `points:transfer`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "client_secret_basic")]
+    token_endpoint_auth_method: Option<String>,
 }
 
-/// Registers an operator app; its client secret is shown this once.
+/// Registers an operator app; its client secret (a confidential app's) is shown this once.
 #[utoipa::path(post, path = "/api/oauth/apps", tag = "oauth",
     security(("user_jwt" = [])), request_body = RegisterBody,
     responses(
@@ -167,10 +175,16 @@ async fn register_app(
             .as_deref()
             .map(|l| Scopes::parse_list("allowed_scopes", l))
             .transpose()?,
+        token_endpoint_auth_method: body
+            .token_endpoint_auth_method
+            .as_deref()
+            .map(|m| AuthMethod::parse("token_endpoint_auth_method", m))
+            .transpose()?
+            .unwrap_or_default(),
     };
     let registered = apps::register(&state, &auth.user, new).await?;
     let mut app = AppView::new(&registered.app);
-    app.client_secret = Some(&registered.client_secret);
+    app.client_secret = registered.client_secret.as_deref();
     Ok((StatusCode::CREATED, Body(AppEnvelope { app })).into_response())
 }
 
@@ -241,7 +255,7 @@ struct AuthorizeQuery {
     /// Anything, up to 1024 characters: given back with the code.
     #[param(max_length = 1024)]
     state: Option<String>,
-    /// Scopes, space-separated, all allowed for the app (all it is allowed when left out).
+    /// Scopes, space-separated, all allowed for the app (`profile:read` when left out).
     scope: Option<String>,
     /// BASE64URL(SHA-256(code_verifier)) without padding.
     #[param(pattern = "^[A-Za-z0-9_-]{43}$")]
@@ -260,7 +274,7 @@ struct AuthorizeQuery {
     responses(
         (status = 200, description = "The user's grant is recorded (or renewed); send the user to `redirect_uri` with `code` and `state`", body = AuthorizationView),
         (status = 400, description = "`invalid_client` (unknown client_id), `invalid_redirect_uri`, `unsupported_response_type`, `invalid_request` (PKCE, `state`), `invalid_scope`", body = ErrorBody),
-        (status = 403, description = "`app_not_approved`: only its owner can authorize an app not yet approved", body = ErrorBody),
+        (status = 403, description = "`app_not_approved`: only its owner can authorize an app not yet approved; `app_suspended`: an admin stopped the app", body = ErrorBody),
     ))]
 async fn authorize(
     State(state): State<AppState>,
@@ -287,7 +301,9 @@ async fn my_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Res
 }
 
 /// Changes to an app: fields left out (or `null` for name, URIs and scopes) stay; `null`
-/// clears the description, logo and web site.
+/// clears the description, logo and web site. An approved app's name, description, logo,
+/// web site and redirect URIs change only once an admin approves the change
+/// (`pending_changes` shows them meanwhile).
 #[derive(Deserialize, ToSchema)]
 #[schema(as = AppChangesBody)]
 struct UpdateBody {
@@ -444,17 +460,22 @@ fn no_store(mut response: Response) -> Response {
 ///
 /// The token endpoint (RFC 6749 §4.1.3, §6): an authorization code (with its PKCE verifier)
 /// or a refresh token for an access token and a new refresh token. The parameters may also
-/// be sent as a JSON object of strings. Limited per client (429 `rate_limited`).
+/// be sent as a JSON object of strings. A confidential app authenticates at every grant
+/// (HTTP Basic or `client_secret` in the body); a public app sends its `client_id` only.
+/// Limited per authenticated client, and failed client authentications per client and
+/// source address (429 `rate_limited` with `Retry-After`, in the RFC 6749 error shape).
 #[utoipa::path(post, path = "/api/oauth/token", tag = "oauth",
     security((), ("client_basic" = [])),
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens (never cached: `Cache-Control: no-store`)", body = TokenResponse),
         (status = 400, description = "RFC 6749 §5.2: `invalid_request` (a parameter missing, invalid or sent twice, a bad body, client authentication sent both ways), `invalid_grant` (the code or refresh token is invalid, expired, used or revoked, or the redirect URI or PKCE verifier does not match), `unsupported_grant_type`, `invalid_scope`", body = OAuthErrorBody),
-        (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client or wrong secret (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
+        (status = 401, description = "RFC 6749 §5.2: `invalid_client`: unknown client, a missing or wrong secret, or a secret sent by a public client (with a `WWW-Authenticate: Basic` challenge)", body = OAuthErrorBody),
+        (status = 429, description = "`rate_limited` (`error`, `error_description`, `retry_after`; `Retry-After`)", body = OAuthErrorBody),
     ))]
 async fn token(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
@@ -479,7 +500,7 @@ async fn token(
             }
             None => return Err(OAuthError::invalid_request("grant_type is required")),
         };
-        tokens::exchange(&state, client, grant).await
+        tokens::exchange(&state, client, grant, &meta).await
     };
     no_store(match answer.await {
         Ok(issued) => Body(TokenResponse::from(issued)).into_response(),
@@ -511,7 +532,7 @@ async fn introspect(
     let answer = tokens::introspect(&state, &token).await?;
     Ok(no_store(
         Body(match &answer {
-            Introspection::Active(record, _) => Introspected::Active(ActiveToken::new(record)),
+            Introspection::Active(grant) => Introspected::Active(ActiveToken::new(&grant.token)),
             Introspection::Inactive { reason } => Introspected::Inactive(InactiveToken {
                 active: false,
                 reason,
@@ -534,6 +555,7 @@ async fn introspect(
     ))]
 async fn revoke(
     State(state): State<AppState>,
+    meta: RequestMeta,
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Response {
@@ -543,7 +565,7 @@ async fn revoke(
         let token = params
             .token
             .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        tokens::revoke(&state, client, &token).await
+        tokens::revoke(&state, client, &token, &meta).await
     };
     no_store(match answer.await {
         Ok(()) => StatusCode::OK.into_response(),

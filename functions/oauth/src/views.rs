@@ -6,7 +6,7 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::ToSchema;
 
 use buddo_shared::clock::rfc3339;
-use buddo_shared::domain::oauth::apps::{OAuthApp, ScopeRequest};
+use buddo_shared::domain::oauth::apps::{OAuthApp, Presentation, ScopeRequest};
 use buddo_shared::domain::oauth::tokens::{AccessTokenRecord, IssuedTokens};
 use buddo_shared::domain::oauth::Scope;
 
@@ -66,10 +66,46 @@ pub struct AppView<'a> {
     pub redirect_uris: &'a [String],
     #[schema(required = true)]
     pub website_url: Option<&'a str>,
-    /// The client secret (`bcs_…`): only in the answer to the registration, never again.
+    /// The client secret (`bcs_…`): only in the answer to the registration of a
+    /// confidential app, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub client_secret: Option<&'a str>,
+    /// `none`: only for a public app, which has no secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "none")]
+    pub token_endpoint_auth_method: Option<&'static str>,
+    /// Only while an approved app's changes wait for an admin: the name, description, logo,
+    /// web site and redirect URIs as they will be once approved (the fields above stay live
+    /// until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub pending_changes: Option<PendingChanges<'a>>,
+}
+
+/// An approved app's changes, waiting for an admin.
+#[derive(Serialize, ToSchema)]
+pub struct PendingChanges<'a> {
+    pub app_name: &'a str,
+    #[schema(required = true)]
+    pub app_description: Option<&'a str>,
+    #[schema(required = true)]
+    pub logo_url: Option<&'a str>,
+    #[schema(required = true)]
+    pub website_url: Option<&'a str>,
+    pub redirect_uris: &'a [String],
+}
+
+impl<'a> PendingChanges<'a> {
+    pub fn new(p: &'a Presentation) -> Self {
+        PendingChanges {
+            app_name: &p.app_name,
+            app_description: p.app_description.as_deref(),
+            logo_url: p.logo_url.as_deref(),
+            website_url: p.website_url.as_deref(),
+            redirect_uris: &p.redirect_uris,
+        }
+    }
 }
 
 impl<'a> AppView<'a> {
@@ -86,6 +122,10 @@ impl<'a> AppView<'a> {
             redirect_uris: &app.redirect_uris,
             website_url: app.website_url.as_deref(),
             client_secret: None,
+            token_endpoint_auth_method: app
+                .is_public()
+                .then(|| app.token_endpoint_auth_method.as_str()),
+            pending_changes: app.pending_changes.as_ref().map(PendingChanges::new),
         }
     }
 }

@@ -44,6 +44,11 @@ struct SessionRefreshed {
     expires_at: String,
     /// The new session token (`bst_…`); the one sent no longer works.
     session_token: String,
+    /// `app_not_approved`, only for an app no admin approved yet: its sessions run (so its
+    /// owner can test the flow) but earn nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "app_not_approved")]
+    unpaid_reason: Option<&'static str>,
 }
 
 /// Heartbeat of an app session.
@@ -69,6 +74,7 @@ async fn refresh(
     Ok(Body(SessionRefreshed {
         expires_at: next.expires_at,
         session_token: next.token,
+        unpaid_reason: (!next.earning).then_some("app_not_approved"),
     })
     .into_response())
 }

@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use super::identity::User;
 use super::ledger::{app_balance, EntryKind, Movement};
+use super::oauth::apps::OAuthApp;
+use crate::ratelimit::Counter;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -186,6 +188,12 @@ impl Campaign {
         self.status == CampaignStatus::Active
             && self.starts_at.as_deref().is_none_or(|s| s <= now)
             && self.ends_at.as_deref().is_none_or(|e| e > now)
+    }
+
+    /// Whether serving would pick this campaign for the user on `surface`, budget aside: the
+    /// rule serving applies, and the one every event must meet.
+    fn serves(&self, surface: Surface, tier: &str, now: &str) -> bool {
+        self.surface_type == surface && self.is_running(now) && self.targets(tier)
     }
 
     /// Whether the user's tier is among the campaign's `targeting_metadata.tiers` (if any).
@@ -393,7 +401,7 @@ pub async fn serve(state: &AppState, user: &User, surface: Surface) -> ApiResult
         .map(store::from_item::<Campaign>)
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
-        .filter(|c| c.is_running(&now) && c.targets(tier))
+        .filter(|c| c.serves(surface, tier, &now))
         .collect();
     candidates.shuffle(&mut rand::thread_rng());
     for campaign in candidates {
@@ -420,25 +428,44 @@ fn payout(state: &AppState, campaign: &Campaign, user: &User) -> (i64, i64) {
 /// Records an impression or a click for a user seen through an app, and pays for it when the
 /// rules allow: a click pays after an impression of the same campaign by the same user within
 /// the last 30 minutes; an impression pays only on a rewarded surface; each user is paid at
-/// most once per campaign and event type a day; the budget must cover it. Unpaid events are
-/// recorded too.
+/// most once per campaign and event type a day; the budget must cover it; the app must be
+/// approved (an unreviewed app mints nothing). Unpaid events are recorded too. An event for a
+/// campaign serving would not pick for this user and surface is refused (403), and each app's
+/// events are rate limited.
 pub async fn record_event(
     state: &AppState,
     user: &User,
-    app_id: &str,
+    app: &OAuthApp,
     campaign_id: &str,
     event_type: EventType,
     surface_type: Option<Surface>,
 ) -> ApiResult<AdEvent> {
+    let app_id = app.id.as_str();
     let table = state.table.as_ref();
+    state
+        .limiter
+        .hit(Counter::new(
+            "ad-events",
+            app_id,
+            state.config.rate_limits.ad_events,
+        ))
+        .await?;
     let campaign = get(table, campaign_id)
         .await?
         .ok_or_else(campaign_not_found)?;
     let now = state.now();
     let now_unix = now.unix_timestamp();
     let economy = &state.config.economy;
+    let surface = surface_type.unwrap_or(campaign.surface_type);
+    let tier = &state.config.tier(user.total_earned).name;
+    if !campaign.serves(surface, tier, &rfc3339(now)) {
+        return Err(ApiError::forbidden(
+            "campaign_not_served",
+            "This campaign is not served to this user on this surface",
+        ));
+    }
     let seen_key = keys::ad_seen(&user.id, &campaign.id);
-    let payable = campaign.is_running(&rfc3339(now))
+    let payable = app.mints_points()
         && match event_type {
             EventType::Impression => campaign.surface_type == Surface::Rewarded,
             EventType::Click => table.get(&seen_key).await?.is_some(),
@@ -449,7 +476,7 @@ pub async fn record_event(
         app_id: app_id.to_string(),
         user_id: user.id.clone(),
         event_type,
-        surface_type: surface_type.unwrap_or(Surface::Banner).as_str().to_string(),
+        surface_type: surface.as_str().to_string(),
         payout_rate_snapshot: campaign.payout_rate,
         points_paid,
         inserted_at: rfc3339(now),
@@ -470,13 +497,15 @@ pub async fn record_event(
                 .add("paid_events", 1)
                 .add("points_paid", event.points_paid);
         }
-        let mut ops = vec![
-            WriteOp::put_new(store::to_item(
-                &keys::ad_event(&user.id, &event.inserted_at, &event.id),
-                event,
-            )?),
-            stats.into_op(),
-        ];
+        let mut record = store::to_item(
+            &keys::ad_event(&user.id, &event.inserted_at, &event.id),
+            event,
+        )?;
+        record.insert(
+            TTL.into(),
+            (now_unix + economy.ad_event_retention.as_secs() as i64).into(),
+        );
+        let mut ops = vec![WriteOp::put_new(record), stats.into_op()];
         if event_type == EventType::Impression {
             let mut seen = store::to_item(&seen_key, &serde_json::json!({ "at": now_unix }))?;
             seen.insert(

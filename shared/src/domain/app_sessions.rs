@@ -5,13 +5,17 @@
 //!
 //! Earnings: `EARN_PER_MINUTE` × the seconds since the last heartbeat (at most the alive
 //! window) / 60 × the user's signup multiplier, kept in thousandths so that frequent
-//! heartbeats lose nothing to rounding, and capped per user and app per UTC day.
+//! heartbeats lose nothing to rounding, and capped per user per UTC day across every app.
+//! Sessions of an app no admin approved earn nothing (its owner may still test the flow).
+//! A session ends with the user's credentials (password change or reset) and with the app
+//! (unapproved or suspended), like the OAuth tokens.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
-use crate::domain::identity::users;
+use crate::domain::identity::users::{self, User};
+use crate::domain::oauth::apps::{self, OAuthApp};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -38,6 +42,13 @@ pub struct AppSession {
     /// Earned but not yet credited, in thousandths of a point.
     #[serde(default)]
     pub carry_millipoints: i64,
+    /// The user's credential generation when the session opened: a password change or
+    /// reset ends it.
+    #[serde(default)]
+    pub credential_generation: i64,
+    /// The app's generation when the session opened (see `OAuthApp::serves`).
+    #[serde(default)]
+    pub app_generation: i64,
 }
 
 /// Session token hash → its session.
@@ -48,7 +59,7 @@ struct SessionTokenRecord {
     session_id: String,
 }
 
-/// Points a user earned from one app's sessions on one day.
+/// Points a user earned from app sessions on one day.
 #[derive(Serialize, Deserialize)]
 struct DailyEarnings {
     points: i64,
@@ -59,6 +70,8 @@ struct DailyEarnings {
 pub struct SessionStart {
     pub token: String,
     pub expires_at: String,
+    /// `false` while the app is not approved: the session runs, but earns nothing.
+    pub earning: bool,
 }
 
 /// The writes that open a session, with its first token.
@@ -85,7 +98,8 @@ fn expiry(state: &AppState) -> i64 {
 }
 
 /// Opens the user's session with an app, replacing any earlier one (whose token then dies).
-pub fn start(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<StartOps> {
+pub fn start(state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<StartOps> {
+    let (user_id, app_id) = (user.id.as_str(), app.id.as_str());
     let now = state.now_unix();
     let token = format!("bst_{}", random_token());
     let session = AppSession {
@@ -99,6 +113,8 @@ pub fn start(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<StartOp
         ended_at: None,
         points_earned: 0,
         carry_millipoints: 0,
+        credential_generation: user.credential_generation,
+        app_generation: app.generation,
     };
     let mut item = store::to_item(&keys::app_session(user_id, app_id), &session)?;
     item.insert(
@@ -110,6 +126,7 @@ pub fn start(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<StartOp
         start: SessionStart {
             expires_at: rfc3339_at(session.token_expires_at),
             token,
+            earning: app.mints_points(),
         },
         ops,
     })
@@ -165,6 +182,21 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
     if !token.starts_with("bst_") || token.len() > 64 {
         return Err(invalid_session());
     }
+    // Heartbeats of the user's sessions with other apps move the same day's tally: a
+    // heartbeat that lost that race reads again.
+    for _ in 0..3 {
+        if let Some(next) = heartbeat(state, token).await? {
+            return Ok(next);
+        }
+    }
+    Err(ApiError::conflict(
+        "session_busy",
+        "Another heartbeat of this user is being credited; try again",
+    ))
+}
+
+/// One try at a heartbeat; `None` when the day's tally changed meanwhile.
+async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionStart>> {
     let table = state.table.as_ref();
     let presented = hash_secret(token);
     let old_token_key = keys::session_token(&presented);
@@ -174,10 +206,11 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
     };
     let session_key = keys::app_session(&record.user_id, &record.app_id);
     let day = state.now().date().to_string();
-    let daily_key = keys::daily_earnings(&record.user_id, &record.app_id, &day);
-    let (session, user, daily) = tokio::try_join!(
+    let daily_key = keys::daily_earnings(&record.user_id, &day);
+    let (session, user, app, daily) = tokio::try_join!(
         async { Ok::<_, ApiError>(table.get(&session_key).await?) },
         users::get(table, &record.user_id),
+        apps::get(table, &record.app_id),
         async { Ok::<_, ApiError>(table.get(&daily_key).await?) },
     )?;
     let Some(session) = session.map(store::from_item::<AppSession>).transpose()? else {
@@ -186,10 +219,16 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
     let Some(user) = user.filter(|u| !u.disabled) else {
         return Err(invalid_session());
     };
+    let Some(app) = app else {
+        return Err(invalid_session());
+    };
     if session.id != record.session_id || session.token_hash != presented {
         return Err(invalid_session());
     }
-    if !session.is_active(state) {
+    if !session.is_active(state)
+        || session.credential_generation != user.credential_generation
+        || !app.serves(&user.id, session.app_generation)
+    {
         return Err(ApiError::unauthorized(
             "session_ended",
             "The session has ended; authorize the app again",
@@ -206,8 +245,9 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
         None => 0,
     };
     let room = (config.daily_cap - earned_today).max(0);
-    let points = (accrued / 1000).min(room);
-    let carry = if points < accrued / 1000 {
+    let earning = app.mints_points();
+    let points = if earning { (accrued / 1000).min(room) } else { 0 };
+    let carry = if !earning || points < accrued / 1000 {
         0
     } else {
         accrued % 1000
@@ -237,7 +277,7 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
             None => Cond::NotExists,
         };
         ops.push(
-            Update::new(daily_key)
+            Update::new(daily_key.clone())
                 .add("points", points)
                 .set(TTL, now + 2 * 86_400)
                 .when(tally)
@@ -251,14 +291,15 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
             state.now(),
         )?);
     }
-    table
-        .write(ops)
-        .await
-        .on_condition(&session_key, invalid_session)?;
-    Ok(SessionStart {
+    match table.write(ops).await {
+        Err(e) if e.failed_key() == Some(&daily_key) => return Ok(None),
+        written => written.on_condition(&session_key, invalid_session)?,
+    }
+    Ok(Some(SessionStart {
         token: new_token,
         expires_at: rfc3339_at(next.token_expires_at),
-    })
+        earning,
+    }))
 }
 
 /// Ends the user's session with the app: no more heartbeats or earnings. 404 when there is

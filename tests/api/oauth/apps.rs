@@ -32,7 +32,7 @@ backend_tests! {
         assert_eq!(list[0]["id"], created["id"]);
         // The stored secret is a hash.
         let stored = buddo_shared::domain::oauth::apps::get(app.state.table.as_ref(), created["id"].as_str().unwrap()).await.unwrap().unwrap();
-        assert_ne!(stored.client_secret_hash, secret);
+        assert_ne!(stored.client_secret_hash.as_deref(), Some(secret));
         assert!(stored.secret_matches(secret));
 
         // Public metadata: never the secret, never the owner.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::idempotency::{Claim, IdempotencyKey};
+use super::idempotency::{Claim, IdempotencyKey, Seen};
 use super::{app_balance, EntryKind, Movement};
 use crate::domain::identity::users;
 use crate::domain::oauth::tokens::AccessGrant;
@@ -43,45 +43,49 @@ async fn balance(state: &AppState, user_id: &str) -> ApiResult<i64> {
         .unwrap_or(0))
 }
 
-/// Runs one movement write, once per idempotency key: a request seen before gets its first
-/// answer (or, when that was not stored, `rebuild`); a racing duplicate waits for the first.
+/// The answer of a movement: `make` given the user's balance now, as JSON.
+async fn answer_now<T: Serialize>(
+    state: &AppState,
+    user_id: &str,
+    make: &(impl Fn(i64) -> T + Sync),
+) -> ApiResult<serde_json::Value> {
+    serde_json::to_value(make(balance(state, user_id).await?)).map_err(ApiError::internal)
+}
+
+/// Runs one movement write, once per idempotency key. A request seen before gets exactly its
+/// first answer (waiting for it while the first request is still in flight); the first
+/// request stores its answer before giving it. `make` builds the answer from the user's
+/// balance after the movement.
 async fn once<T: Serialize + serde::de::DeserializeOwned>(
     state: &AppState,
+    user_id: &str,
     claim: Option<Claim>,
     mut ops: Vec<WriteOp>,
     on_failed: impl FnOnce(ApiResult<()>) -> ApiResult<()>,
-    answer: impl AsyncFnOnce() -> ApiResult<T>,
+    make: impl Fn(i64) -> T + Sync,
 ) -> ApiResult<T> {
-    if let Some(claim) = &claim {
-        if let Some(first) = claim.replay(state).await? {
-            if let Ok(first) = serde_json::from_value(first) {
-                return Ok(first);
-            }
-            return answer().await;
+    let decode = |v: serde_json::Value| serde_json::from_value(v).map_err(ApiError::internal);
+    let Some(claim) = claim else {
+        on_failed(state.table.write(ops).await.map_err(Into::into))?;
+        return Ok(make(balance(state, user_id).await?));
+    };
+    match claim.seen(state).await? {
+        Seen::Answered(first) => return decode(first),
+        Seen::InFlight { .. } => {
+            let rebuild = answer_now(state, user_id, &make);
+            return decode(claim.first_answer(state, rebuild).await?);
         }
-        ops.push(claim.record_op(state)?);
+        Seen::New => ops.push(claim.record_op(state)?),
     }
     let written = state.table.write(ops).await;
-    if let Some(claim) = &claim {
-        if written.as_ref().err().and_then(|e| e.failed_key()) == Some(claim.key()) {
-            // The same key, at the same time: the other request moved the points.
-            if let Some(Ok(first)) = claim.replay(state).await?.map(serde_json::from_value) {
-                return Ok(first);
-            }
-            return answer().await;
-        }
+    if written.as_ref().err().and_then(|e| e.failed_key()) == Some(claim.key()) {
+        // The same key, at the same time: the other request moved the points.
+        let rebuild = answer_now(state, user_id, &make);
+        return decode(claim.first_answer(state, rebuild).await?);
     }
     on_failed(written.map_err(Into::into))?;
-    let result = answer().await?;
-    if let Some(claim) = &claim {
-        claim
-            .remember(
-                state,
-                &serde_json::to_value(&result).map_err(ApiError::internal)?,
-            )
-            .await;
-    }
-    Ok(result)
+    let answer = answer_now(state, user_id, &make).await?;
+    decode(claim.remember(state, answer).await?)
 }
 
 /// Moves `amount` points from the user to the app (its sharded balance).
@@ -125,14 +129,13 @@ pub async fn spend(
     let user_key = keys::user(&user.id);
     once(
         state,
+        &user.id,
         claim,
         ops,
         |r| r.on_condition(&user_key, insufficient),
-        async || {
-            Ok(Spent {
-                amount_spent: amount,
-                points: balance(state, &user.id).await?,
-            })
+        |points| Spent {
+            amount_spent: amount,
+            points,
         },
     )
     .await
@@ -194,17 +197,16 @@ pub async fn transfer(
     let (from_key, to_key) = (keys::user(&user.id), keys::user(to_user_id));
     once(
         state,
+        &user.id,
         claim,
         ops,
         |r| {
             r.on_condition(&from_key, insufficient)
                 .on_condition(&to_key, not_found)
         },
-        async || {
-            Ok(Transferred {
-                amount_transferred: amount,
-                points: balance(state, &user.id).await?,
-            })
+        |points| Transferred {
+            amount_transferred: amount,
+            points,
         },
     )
     .await

@@ -22,11 +22,75 @@ const APPS_INDEX: &str = "APPS";
 /// GSI1 partition of every scope request, sorted by status, then by creation.
 const SCOPE_REQUESTS_INDEX: &str = "SCOPEREQS";
 
+/// How a client authenticates at the token and revocation endpoints (RFC 7591 §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A confidential client: its secret by HTTP Basic (or in the body), at every grant.
+    #[default]
+    ClientSecretBasic,
+    /// A confidential client that sends its secret in the body (or by HTTP Basic).
+    ClientSecretPost,
+    /// A public client (a single-page or mobile app): no secret, PKCE is its only proof, and
+    /// it never holds a scope that moves points.
+    None,
+}
+
+impl AuthMethod {
+    pub const ALL: [AuthMethod; 3] = [
+        AuthMethod::ClientSecretBasic,
+        AuthMethod::ClientSecretPost,
+        AuthMethod::None,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+
+    pub fn parse(field: &'static str, raw: &str) -> ApiResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == raw)
+            .ok_or_else(|| {
+                ApiError::field(
+                    field,
+                    "must be client_secret_basic, client_secret_post or none",
+                )
+            })
+    }
+
+    pub fn is_public(self) -> bool {
+        self == AuthMethod::None
+    }
+}
+
+/// What a user sees of an app before granting it anything: reviewed with the app, so an
+/// approved app's changes wait for an admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presentation {
+    pub app_name: String,
+    #[serde(default)]
+    pub app_description: Option<String>,
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    #[serde(default)]
+    pub website_url: Option<String>,
+    pub redirect_uris: Vec<String>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OAuthApp {
     pub id: String,
     pub client_id: String,
-    pub client_secret_hash: String,
+    /// `None` for a public client.
+    #[serde(default)]
+    pub client_secret_hash: Option<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: AuthMethod,
     pub owner_id: String,
     pub app_name: String,
     #[serde(default)]
@@ -38,6 +102,17 @@ pub struct OAuthApp {
     pub redirect_uris: Vec<String>,
     pub allowed_scopes: Scopes,
     pub is_approved: bool,
+    /// Stopped by an admin for abuse: nobody, the owner included, can use or authorize it.
+    #[serde(default)]
+    pub suspended: bool,
+    /// Bumped when an admin unapproves or suspends the app. Codes, token families and app
+    /// sessions carry the value they were issued under; for anyone but the owner they die
+    /// once it moves on, and approving the app again does not bring them back.
+    #[serde(default)]
+    pub generation: i64,
+    /// An approved app's owner changed what users see: it waits for an admin's approval.
+    #[serde(default)]
+    pub pending_changes: Option<Presentation>,
     pub inserted_at: String,
     /// Bumped by every change: changes are conditional on the version they read.
     #[serde(default)]
@@ -45,12 +120,48 @@ pub struct OAuthApp {
 }
 
 impl OAuthApp {
-    /// Checks a presented client secret in constant time.
+    /// Checks a presented client secret in constant time; a public client has none to match.
     pub fn secret_matches(&self, secret: &str) -> bool {
-        constant_time_eq(
-            hash_secret(secret).as_bytes(),
-            self.client_secret_hash.as_bytes(),
-        )
+        self.client_secret_hash.as_ref().is_some_and(|hash| {
+            constant_time_eq(hash_secret(secret).as_bytes(), hash.as_bytes())
+        })
+    }
+
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method.is_public()
+    }
+
+    /// Whether what was issued under `generation` still acts for `user_id`: never in a
+    /// suspended app; always for the owner otherwise (who may test an unreviewed app); for
+    /// anyone else only while the app is approved and has not been stopped since.
+    pub fn serves(&self, user_id: &str, generation: i64) -> bool {
+        if self.suspended {
+            return false;
+        }
+        self.owner_id == user_id || (self.is_approved && generation == self.generation)
+    }
+
+    /// Whether the app's sessions and ad events earn points: only a reviewed app mints them.
+    pub fn mints_points(&self) -> bool {
+        self.is_approved && !self.suspended
+    }
+
+    fn presentation(&self) -> Presentation {
+        Presentation {
+            app_name: self.app_name.clone(),
+            app_description: self.app_description.clone(),
+            logo_url: self.logo_url.clone(),
+            website_url: self.website_url.clone(),
+            redirect_uris: self.redirect_uris.clone(),
+        }
+    }
+
+    fn present(&mut self, p: Presentation) {
+        self.app_name = p.app_name;
+        self.app_description = p.app_description;
+        self.logo_url = p.logo_url;
+        self.website_url = p.website_url;
+        self.redirect_uris = p.redirect_uris;
     }
 
     fn item(&self) -> ApiResult<store::Item> {
@@ -159,12 +270,13 @@ pub struct NewApp {
     pub redirect_uris: Vec<String>,
     /// `None`: the field was left out (the app gets `profile:read`).
     pub allowed_scopes: Option<Scopes>,
+    pub token_endpoint_auth_method: AuthMethod,
 }
 
-/// A new app and its secret, shown this once.
+/// A new app and its secret, shown this once (a public client has none).
 pub struct RegisteredApp {
     pub app: OAuthApp,
-    pub client_secret: String,
+    pub client_secret: Option<String>,
     pub scope_request: Option<ScopeRequest>,
 }
 
@@ -174,6 +286,18 @@ fn app_not_found() -> ApiError {
 
 fn request_not_found() -> ApiError {
     ApiError::not_found("scope_request_not_found", "No such scope request")
+}
+
+/// A public client cannot keep a secret, so nothing but PKCE proves a code exchange is the
+/// app's: it never holds a scope that moves points.
+fn refuse_moving_scopes(app_is_public: bool, field: &'static str, scopes: &Scopes) -> ApiResult<()> {
+    if app_is_public && scopes.iter().any(Scope::moves_points) {
+        return Err(ApiError::field(
+            field,
+            "a public client (token_endpoint_auth_method none) cannot hold points:spend or points:transfer",
+        ));
+    }
+    Ok(())
 }
 
 fn changed_meanwhile() -> ApiError {
@@ -207,13 +331,16 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
     let requested = new
         .allowed_scopes
         .unwrap_or_else(|| Scopes::new([Scope::ProfileRead]));
+    let method = new.token_endpoint_auth_method;
+    refuse_moving_scopes(method.is_public(), "allowed_scopes", &requested)?;
     let (granted, reviewed) = requested.split_by_review();
     let now = rfc3339(state.now());
-    let client_secret = format!("bcs_{}", random_token());
+    let client_secret = (!method.is_public()).then(|| format!("bcs_{}", random_token()));
     let app = OAuthApp {
         id: uuid::Uuid::new_v4().to_string(),
         client_id: format!("bci_{}", &random_token()[..24]),
-        client_secret_hash: hash_secret(&client_secret),
+        client_secret_hash: client_secret.as_deref().map(hash_secret),
+        token_endpoint_auth_method: method,
         owner_id: owner.id.clone(),
         app_name: new.app_name,
         app_description: new.app_description,
@@ -222,6 +349,9 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
         redirect_uris: new.redirect_uris,
         allowed_scopes: granted,
         is_approved: false,
+        suspended: false,
+        generation: 0,
+        pending_changes: None,
         inserted_at: now.clone(),
         version: 0,
     };
@@ -331,23 +461,37 @@ pub async fn update(
     let table = state.table.as_ref();
     let mut app = owned(table, owner, app_id).await?;
     let read_version = app.version;
+    // What users see changes at once only while nobody reviewed it; an approved app's
+    // changes wait for an admin, its reviewed values staying live meanwhile.
+    let mut shown = app
+        .pending_changes
+        .clone()
+        .unwrap_or_else(|| app.presentation());
     if let Some(name) = changes.app_name {
-        app.app_name = name;
+        shown.app_name = name;
     }
     if let Some(description) = changes.app_description {
-        app.app_description = description;
+        shown.app_description = description;
     }
     if let Some(logo) = changes.logo_url {
-        app.logo_url = logo;
+        shown.logo_url = logo;
     }
     if let Some(site) = changes.website_url {
-        app.website_url = site;
+        shown.website_url = site;
     }
     if let Some(uris) = changes.redirect_uris {
-        app.redirect_uris = uris;
+        shown.redirect_uris = uris;
+    }
+    if !app.is_approved {
+        app.present(shown);
+    } else if shown == app.presentation() {
+        app.pending_changes = None;
+    } else {
+        app.pending_changes = Some(shown);
     }
     let mut request = None;
     if let Some(wanted) = changes.allowed_scopes {
+        refuse_moving_scopes(app.is_public(), "allowed_scopes", &wanted)?;
         let (free, reviewed) = wanted.split_by_review();
         let kept = Scopes::new(app.allowed_scopes.iter().filter(|s| wanted.contains(*s)));
         app.allowed_scopes = kept.union(&free);
@@ -378,6 +522,7 @@ pub async fn request_scopes(
     scopes: Scopes,
 ) -> ApiResult<ScopeRequest> {
     let mut app = owned(state.table.as_ref(), owner, app_id).await?;
+    refuse_moving_scopes(app.is_public(), "requested_scopes", &scopes)?;
     let read_version = app.version;
     let (free, reviewed) = scopes.split_by_review();
     let mut request = new_scope_request(&app.id, scopes, &rfc3339(state.now()));
@@ -462,8 +607,21 @@ pub async fn list_all(
     list_index(state.table.as_ref(), APPS_INDEX, prefix, limit, cursor).await
 }
 
-/// Approves or unapproves an app (admin).
-pub async fn set_approved(state: &AppState, app_id: &str, approved: bool) -> ApiResult<OAuthApp> {
+/// An admin's decision on an app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Review {
+    /// Approved: anyone may authorize it, its pending changes go live, a suspension ends.
+    Approve,
+    /// Back to unreviewed: only its owner may use it; what it holds for anyone else ends.
+    Unapprove,
+    /// Stopped for abuse: nobody may use it, its owner included.
+    Suspend,
+}
+
+/// Approves, unapproves or suspends an app (admin). Unapproving and suspending move the app
+/// to its next generation, which ends at once every code, token and app session it holds for
+/// anyone but its owner (for everyone when suspended).
+pub async fn review(state: &AppState, app_id: &str, decision: Review) -> ApiResult<OAuthApp> {
     if uuid::Uuid::parse_str(app_id).is_err() {
         return Err(app_not_found());
     }
@@ -471,7 +629,20 @@ pub async fn set_approved(state: &AppState, app_id: &str, approved: bool) -> Api
         .await?
         .ok_or_else(app_not_found)?;
     let read_version = app.version;
-    app.is_approved = approved;
+    match decision {
+        Review::Approve => {
+            app.is_approved = true;
+            app.suspended = false;
+            if let Some(shown) = app.pending_changes.take() {
+                app.present(shown);
+            }
+        }
+        Review::Unapprove | Review::Suspend => {
+            app.is_approved = false;
+            app.suspended = decision == Review::Suspend;
+            app.generation += 1;
+        }
+    }
     app.version += 1;
     state
         .table
@@ -551,6 +722,7 @@ pub async fn decide_scope_request(
         let mut app = get(table, &request.app_id)
             .await?
             .ok_or_else(app_not_found)?;
+        refuse_moving_scopes(app.is_public(), "requested_scopes", &request.requested_scopes)?;
         let read_version = app.version;
         app.allowed_scopes = app.allowed_scopes.union(&request.requested_scopes);
         app.version += 1;

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::apps;
 use super::grants;
-use super::scopes::Scopes;
+use super::scopes::{Scope, Scopes};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::identity::User;
@@ -60,6 +60,24 @@ pub struct AuthorizationCode {
     pub redeemed: bool,
     #[serde(default)]
     pub family_id: Option<String>,
+    /// The user's credentials and sessions when the code was issued: a password change or
+    /// reset, a TOTP change, an email change or disabling the account kills the code.
+    #[serde(default)]
+    pub credential_generation: i64,
+    #[serde(default)]
+    pub session_generation: i64,
+    /// The app's generation when the code was issued (see `OAuthApp::serves`).
+    #[serde(default)]
+    pub app_generation: i64,
+}
+
+impl AuthorizationCode {
+    /// Whether the code was issued under the user's current credentials, to an enabled account.
+    pub fn issued_under(&self, user: &User) -> bool {
+        !user.disabled
+            && user.credential_generation == self.credential_generation
+            && user.session_generation == self.session_generation
+    }
 }
 
 fn bad(code: &'static str, message: &'static str) -> ApiError {
@@ -137,8 +155,9 @@ pub async fn authorize(
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        // No scope named: what the app is allowed.
-        None => app.allowed_scopes.clone(),
+        // No scope named: the narrowest useful default (RFC 6749 §3.3), never a scope that
+        // moves points.
+        None => Scopes::new([Scope::ProfileRead]),
         Some(param) => Scopes::from_param(param)
             .map_err(|_| bad("invalid_scope", "Unknown scope requested"))?,
     };
@@ -146,6 +165,12 @@ pub async fn authorize(
         return Err(bad(
             "invalid_scope",
             "The requested scopes are not all allowed for this app",
+        ));
+    }
+    if app.suspended {
+        return Err(ApiError::forbidden(
+            "app_suspended",
+            "This app was suspended by an admin",
         ));
     }
     if !app.is_approved && app.owner_id != user.id {
@@ -167,6 +192,9 @@ pub async fn authorize(
         created_at: rfc3339(state.now()),
         redeemed: false,
         family_id: None,
+        credential_generation: user.credential_generation,
+        session_generation: user.session_generation,
+        app_generation: app.generation,
     };
     let mut item = store::to_item(&keys::authorization_code(&hash_secret(&code)), &record)?;
     item.insert(TTL.into(), (state.now_unix() + CODE_TTL_SECONDS).into());

@@ -73,6 +73,9 @@ impl OAuthError {
                 code: code.as_str(),
                 description: description.into(),
             },
+            OAuthError::Other(ApiError::TooManyRequests { retry_after }) => {
+                ApiError::OAuthRateLimited { retry_after }
+            }
             OAuthError::Other(e) => e,
         }
     }

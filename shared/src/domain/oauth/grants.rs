@@ -9,6 +9,7 @@ use super::apps::{self, OAuthApp};
 use super::scopes::Scopes;
 use crate::clock::rfc3339;
 use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::identity::User;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -27,6 +28,10 @@ pub struct Grant {
     /// revocation that read the families can tell whether a new one appeared meanwhile.
     #[serde(default)]
     pub issued: i64,
+    /// Bumped by every consent after the first: a code exchange is conditional on the value
+    /// it read, so a family is never created from scopes the user took back meanwhile.
+    #[serde(default)]
+    pub consented: i64,
 }
 
 /// The tokens issued from one authorization code and every refresh after it. Access and
@@ -41,11 +46,37 @@ pub struct TokenFamily {
     /// the family (RFC 9700 §4.14.2).
     pub refresh_hash: String,
     pub credential_generation: i64,
+    /// The app's generation when the family was issued (see [`OAuthApp::serves`]).
+    #[serde(default)]
+    pub app_generation: i64,
+    /// What the user's consent allows the family now: narrowed by every later consent to
+    /// fewer scopes, never widened. `None` in families issued before it was kept.
+    #[serde(default)]
+    pub scopes: Option<Scopes>,
     pub created_at: String,
 }
 
+impl TokenFamily {
+    /// Whether the family's tokens still act for `user` through `app`: issued under the
+    /// user's current credentials, the account enabled, the app not stopped since.
+    pub fn is_live(&self, user: &User, app: &OAuthApp) -> bool {
+        user.credential_generation == self.credential_generation
+            && !user.disabled
+            && app.serves(&user.id, self.app_generation)
+    }
+
+    /// `scopes` as the user's consent bounds them now.
+    pub fn bound(&self, scopes: &Scopes) -> Scopes {
+        match &self.scopes {
+            Some(allowed) => scopes.intersection(allowed),
+            None => scopes.clone(),
+        }
+    }
+}
+
 /// Records (or renews) the user's grant of `scopes` to `app`. A new grant counts in the
-/// user's `connected_apps`.
+/// user's `connected_apps`. A renewal with fewer scopes narrows every family issued before
+/// it in the same write: older refresh and access tokens never outgrow the consent.
 pub async fn record(
     state: &AppState,
     user_id: &str,
@@ -61,6 +92,7 @@ pub async fn record(
         connected_at: now.clone(),
         last_used: Some(now.clone()),
         issued: 0,
+        consented: 0,
     };
     let key = keys::grant(user_id, &app.id);
     let created = state
@@ -89,8 +121,31 @@ pub async fn record(
                     serde_json::to_value(scopes).map_err(ApiError::internal)?,
                 )
                 .set("last_used", now)
+                .add("consented", 1)
                 .when(Cond::Exists);
-            state.table.write(vec![renew.into_op()]).await?;
+            let mut ops = vec![renew.into_op()];
+            for family in families(state.table.as_ref(), user_id, &app.id).await? {
+                let current = family.scopes.clone().unwrap_or_else(|| app.allowed_scopes.clone());
+                let narrowed = current.intersection(scopes);
+                if narrowed != current {
+                    ops.push(
+                        Update::new(family_key(&family))
+                            .set(
+                                "scopes",
+                                serde_json::to_value(&narrowed).map_err(ApiError::internal)?,
+                            )
+                            .when(Cond::Exists)
+                            .into_op(),
+                    );
+                }
+            }
+            state.table.write(ops).await.map_err(|e| match e {
+                // A family revoked meanwhile: nothing left to narrow there.
+                crate::store::StoreError::ConditionFailed { .. } => {
+                    ApiError::conflict("grant_changed", "The app's grant changed meanwhile; try again")
+                }
+                other => other.into(),
+            })?;
             Ok(())
         }
         Err(e) => Err(e.into()),

@@ -54,6 +54,11 @@ impl Scope {
         }
     }
 
+    /// Moves a user's points: never for a public client, which cannot keep a secret.
+    pub fn moves_points(self) -> bool {
+        matches!(self, Scope::PointsSpend | Scope::PointsTransfer)
+    }
+
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
@@ -110,6 +115,11 @@ impl Scopes {
 
     pub fn is_subset(&self, of: &Scopes) -> bool {
         self.0.is_subset(&of.0)
+    }
+
+    /// The scopes in both.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        Scopes::new(self.iter().filter(|s| other.contains(*s)))
     }
 
     pub fn union(&self, other: &Scopes) -> Scopes {

@@ -18,6 +18,7 @@ use crate::clock::rfc3339;
 use crate::crypto::{constant_time_eq, hash_secret, random_token};
 use crate::domain::app_sessions::{self, SessionStart};
 use crate::domain::identity::users::{self, User};
+use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::ratelimit::Counter;
@@ -84,20 +85,48 @@ fn refresh_is_dead() -> OAuthError {
     OAuthError::invalid_grant("The refresh token is invalid, expired or revoked")
 }
 
-/// Identifies the client: its app, and the secret when one is sent (and when `required`).
+/// Authenticates the client (RFC 6749 §2.3.1, §3.2.1): a confidential app by its secret at
+/// every grant, a public app by its client_id alone (it must not send a secret; PKCE is its
+/// proof). Only then does the client's own traffic count against the token endpoint's limit:
+/// a failure counts per client and source address, so junk naming a client blocks its sender,
+/// never the client.
 async fn authenticate_client(
     state: &AppState,
     client: &ClientCredentials,
-    required: bool,
+    meta: &RequestMeta,
 ) -> OAuthResult<OAuthApp> {
-    let app = apps::by_client_id(state.table.as_ref(), &client.client_id)
-        .await?
-        .ok_or_else(OAuthError::invalid_client)?;
-    match &client.client_secret {
-        Some(secret) if app.secret_matches(secret) => Ok(app),
-        None if !required => Ok(app),
-        _ => Err(OAuthError::invalid_client()),
+    if client.client_id.is_empty() {
+        return Err(OAuthError::invalid_request("client_id is required"));
     }
+    let limits = &state.config.rate_limits;
+    let source = format!("{}\n{}", client.client_id, meta.ip_subject());
+    let app = apps::by_client_id(state.table.as_ref(), &client.client_id).await?;
+    let authenticated = app.filter(|app| match &client.client_secret {
+        Some(secret) => app.secret_matches(secret),
+        None => app.is_public(),
+    });
+    let Some(app) = authenticated else {
+        state
+            .limiter
+            .hit(Counter::new(
+                "client-auth-failure",
+                &source,
+                limits.client_auth_failures,
+            ))
+            .await?;
+        return Err(OAuthError::invalid_client());
+    };
+    // Anyone can name a public client: its traffic counts per source address too.
+    let subject = if app.is_public() {
+        source.as_str()
+    } else {
+        app.client_id.as_str()
+    };
+    state
+        .limiter
+        .hit(Counter::new("token", subject, limits.token_endpoint))
+        .await?;
+    Ok(app)
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA-256(verifier)) equals the challenge.
@@ -188,39 +217,30 @@ async fn revoke_family(
     Ok(())
 }
 
-/// The token endpoint: exchanges a code or a refresh token. Limited per client.
+/// The token endpoint: exchanges a code or a refresh token for an authenticated client.
 pub async fn exchange(
     state: &AppState,
     client: ClientCredentials,
     grant: TokenGrant,
+    meta: &RequestMeta,
 ) -> OAuthResult<IssuedTokens> {
-    if client.client_id.is_empty() {
-        return Err(OAuthError::invalid_request("client_id is required"));
-    }
-    state
-        .limiter
-        .hit(Counter::new(
-            "token",
-            &client.client_id,
-            state.config.rate_limits.token_endpoint,
-        ))
-        .await?;
+    let app = authenticate_client(state, &client, meta).await?;
     match grant {
         TokenGrant::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
-        } => exchange_code(state, &client, &code, &redirect_uri, &code_verifier).await,
+        } => exchange_code(state, &app, &code, &redirect_uri, &code_verifier).await,
         TokenGrant::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(state, &client, &refresh_token, scope.as_deref()).await,
+        } => refresh(state, &app, &refresh_token, scope.as_deref()).await,
     }
 }
 
 async fn exchange_code(
     state: &AppState,
-    client: &ClientCredentials,
+    app: &OAuthApp,
     code: &str,
     redirect_uri: &str,
     code_verifier: &str,
@@ -237,7 +257,6 @@ async fn exchange_code(
             "code_verifier is required: 43 to 128 characters of [A-Za-z0-9-._~]",
         ));
     }
-    let app = authenticate_client(state, client, false).await?;
     let table = state.table.as_ref();
     let code_key = keys::authorization_code(&hash_secret(code));
     let record: AuthorizationCode = match table.get(&code_key).await? {
@@ -254,18 +273,33 @@ async fn exchange_code(
     {
         return Err(code_is_dead());
     }
-    let user = users::get(table, &record.user_id)
-        .await?
+    let grant_key = keys::grant(&record.user_id, &app.id);
+    let (user, grant) = tokio::try_join!(
+        users::get(table, &record.user_id),
+        grants::get(table, &record.user_id, &app.id),
+    )?;
+    // A code dies with the credentials it was issued under, with a disabled account, and
+    // with an app stopped since.
+    let user = user
+        .filter(|u| record.issued_under(u) && app.serves(&u.id, record.app_generation))
         .ok_or_else(code_is_dead)?;
+    let grant = grant.ok_or_else(|| OAuthError::invalid_grant("The user revoked this app"))?;
+    // Consent narrowed since the code was issued: the narrower grant wins.
+    let scopes = record.scopes.intersection(&grant.scopes);
+    if scopes.is_empty() {
+        return Err(code_is_dead());
+    }
 
     let family_id = uuid::Uuid::new_v4().to_string();
-    let tokens = new_tokens(state, &app, &user.id, &family_id, &record.scopes)?;
+    let tokens = new_tokens(state, app, &user.id, &family_id, &scopes)?;
     let family = TokenFamily {
         id: family_id.clone(),
         user_id: user.id.clone(),
         app_id: app.id.clone(),
         refresh_hash: tokens.refresh_hash.clone(),
         credential_generation: user.credential_generation,
+        app_generation: app.generation,
+        scopes: Some(scopes.clone()),
         created_at: rfc3339(state.now()),
     };
     let mut family_item = store::to_item(&grants::family_key(&family), &family)?;
@@ -273,17 +307,17 @@ async fn exchange_code(
         TTL.into(),
         (state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64).into(),
     );
-    let grant_key = keys::grant(&user.id, &app.id);
     let mut ops = vec![
         Update::new(code_key.clone())
             .set("redeemed", true)
             .set("family_id", family_id.clone())
             .when(Cond::eq("redeemed", false))
             .into_op(),
+        // Conditional on the consent read: a re-authorization meanwhile changes it.
         Update::new(grant_key.clone())
             .add("issued", 1)
             .set("last_used", rfc3339(state.now()))
-            .when(Cond::Exists)
+            .when(Cond::eq("consented", grant.consented))
             .into_op(),
         WriteOp::put_new(family_item),
     ];
@@ -298,7 +332,7 @@ async fn exchange_code(
             .take(evict)
             .map(|f| WriteOp::delete(grants::family_key(f))),
     );
-    let session = app_sessions::start(state, &user.id, &app.id)?;
+    let session = app_sessions::start(state, &user, app)?;
     ops.extend(session.ops);
 
     match table.write(ops).await {
@@ -311,7 +345,9 @@ async fn exchange_code(
             return Err(code_is_dead());
         }
         Err(e) if e.failed_key() == Some(&grant_key) => {
-            return Err(OAuthError::invalid_grant("The user revoked this app"));
+            return Err(OAuthError::invalid_grant(
+                "The user revoked or changed this app's consent meanwhile",
+            ));
         }
         Err(e) => return Err(e.into()),
     }
@@ -319,7 +355,7 @@ async fn exchange_code(
         access_token: tokens.access_token,
         expires_in: state.config.oauth.access_ttl.as_secs() as i64,
         refresh_token: tokens.refresh_token,
-        scopes: record.scopes,
+        scopes,
         session: Some(session.start),
     })
 }
@@ -335,14 +371,13 @@ async fn replayed(state: &AppState, code: &AuthorizationCode) -> ApiResult<()> {
 
 async fn refresh(
     state: &AppState,
-    client: &ClientCredentials,
+    app: &OAuthApp,
     refresh_token: &str,
     scope: Option<&str>,
 ) -> OAuthResult<IssuedTokens> {
     if refresh_token.is_empty() {
         return Err(OAuthError::invalid_request("refresh_token is required"));
     }
-    let app = authenticate_client(state, client, true).await?;
     let table = state.table.as_ref();
     let presented = hash_secret(refresh_token);
     let record: RefreshTokenRecord = match table.get(&keys::oauth_refresh_token(&presented)).await?
@@ -365,18 +400,17 @@ async fn refresh(
         revoke_reused(state, &family).await?;
         return Err(refresh_is_dead());
     }
-    let Some(user) =
-        user.filter(|u| u.credential_generation == family.credential_generation && !u.disabled)
-    else {
+    let Some(user) = user.filter(|u| family.is_live(u, app)) else {
         return Err(refresh_is_dead());
     };
+    let granted = family.bound(&record.scopes);
     let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
-        None => record.scopes.clone(),
+        None => granted,
         Some(param) => {
             let asked = Scopes::from_param(param).map_err(|_| {
                 OAuthError::new(OAuthErrorCode::InvalidScope, "Unknown scope requested")
             })?;
-            if !asked.is_subset(&record.scopes) {
+            if !asked.is_subset(&granted) {
                 return Err(OAuthError::new(
                     OAuthErrorCode::InvalidScope,
                     "A refresh cannot widen the scopes of the grant",
@@ -393,7 +427,7 @@ async fn refresh(
             "The app is no longer allowed any of these scopes",
         ));
     }
-    let tokens = new_tokens(state, &app, &user.id, &family.id, &scopes)?;
+    let tokens = new_tokens(state, app, &user.id, &family.id, &scopes)?;
     let grant_key = keys::grant(&user.id, &app.id);
     let mut ops = vec![
         Update::new(family_key.clone())
@@ -438,8 +472,8 @@ async fn revoke_reused(state: &AppState, family: &TokenFamily) -> ApiResult<()> 
 
 /// What introspection says about a token.
 pub enum Introspection {
-    /// The token, and the user it acts for.
-    Active(AccessTokenRecord, Box<User>),
+    /// The token (its scopes bounded by the grant's), and who it acts for, for which app.
+    Active(Box<AccessGrant>),
     Inactive {
         reason: &'static str,
     },
@@ -449,6 +483,7 @@ pub enum Introspection {
 pub struct AccessGrant {
     pub token: AccessTokenRecord,
     pub user: User,
+    pub app: OAuthApp,
 }
 
 impl AccessGrant {
@@ -467,7 +502,7 @@ impl AccessGrant {
 /// The grant behind a bearer access token, or 401 `invalid_token` for anything else.
 pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<AccessGrant> {
     match introspect(state, token).await? {
-        Introspection::Active(token, user) => Ok(AccessGrant { token, user: *user }),
+        Introspection::Active(grant) => Ok(*grant),
         Introspection::Inactive { .. } => Err(ApiError::invalid_token()),
     }
 }
@@ -488,18 +523,19 @@ pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspectio
         return inactive("expired");
     }
     let family_key = keys::family(&record.user_id, &record.app_id, &record.family_id);
-    let (family, user) = tokio::try_join!(
+    let (family, user, app) = tokio::try_join!(
         async { Ok::<_, ApiError>(table.get(&family_key).await?) },
-        users::get(table, &record.user_id)
+        users::get(table, &record.user_id),
+        apps::get(table, &record.app_id),
     )?;
     let Some(family) = family.map(store::from_item::<TokenFamily>).transpose()? else {
         return inactive("revoked");
     };
-    match user {
-        Some(user)
-            if user.credential_generation == family.credential_generation && !user.disabled =>
-        {
-            Ok(Introspection::Active(record, Box::new(user)))
+    match (user, app) {
+        (Some(user), Some(app)) if family.is_live(&user, &app) => {
+            let mut token = record;
+            token.scopes = family.bound(&token.scopes);
+            Ok(Introspection::Active(Box::new(AccessGrant { token, user, app })))
         }
         _ => inactive("revoked"),
     }
@@ -507,11 +543,13 @@ pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspectio
 
 /// RFC 7009: revokes a token of the calling client. Unknown tokens, and tokens of other
 /// clients, are answered the same way and left alone.
-pub async fn revoke(state: &AppState, client: ClientCredentials, token: &str) -> OAuthResult<()> {
-    if client.client_id.is_empty() {
-        return Err(OAuthError::invalid_request("client_id is required"));
-    }
-    let app = authenticate_client(state, &client, false).await?;
+pub async fn revoke(
+    state: &AppState,
+    client: ClientCredentials,
+    token: &str,
+    meta: &RequestMeta,
+) -> OAuthResult<()> {
+    let app = authenticate_client(state, &client, meta).await?;
     let table = state.table.as_ref();
     let hash = hash_secret(token);
     if token.starts_with("bat_") {
