@@ -186,6 +186,41 @@ pub struct EconomyConfig {
     pub ad_event_retention: Duration,
 }
 
+/// How long anything may wait on a dependency (docs/architecture.md, "Deadlines"). Each
+/// bound sits under the next: an SDK attempt under the SDK operation, the operation under one
+/// store call, store calls under the request, the request under the function's `Timeout` and
+/// API Gateway's integration timeout (template.yaml).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deadlines {
+    /// Opening a connection to an AWS endpoint (in-region: a few milliseconds).
+    pub aws_connect: Duration,
+    /// One attempt of an AWS call (a GetItem answers in single milliseconds in-region; a
+    /// 100-item transaction in tens).
+    pub aws_attempt: Duration,
+    /// One AWS call with the SDK's own retries.
+    pub aws_operation: Duration,
+    /// One call of the store (the DynamoDB backend's conflict retries included), on both
+    /// backends. A read past it is 503 `service_unavailable`, a write 503 `outcome_unknown`.
+    pub store_call: Duration,
+    /// A whole request (a login's hashing included); past it the answer is 503.
+    pub request: Duration,
+    /// Requests in flight in one process; past it a request is shed at once with 503.
+    pub max_in_flight: usize,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            aws_connect: Duration::from_millis(1000),
+            aws_attempt: Duration::from_millis(1000),
+            aws_operation: Duration::from_millis(2000),
+            store_call: Duration::from_millis(3000),
+            request: Duration::from_millis(4500),
+            max_in_flight: 512,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tier {
     pub name: String,
@@ -235,6 +270,7 @@ pub struct Config {
     pub signup_multipliers: Vec<(u64, f64)>,
     pub default_multiplier: f64,
     pub cors_allowed_origins: Vec<String>,
+    pub deadlines: Deadlines,
 }
 
 fn default_tiers() -> Vec<Tier> {
@@ -312,6 +348,7 @@ impl Default for Config {
             signup_multipliers: vec![(100, 3.0), (1_000, 2.0), (10_000, 1.5)],
             default_multiplier: 1.0,
             cors_allowed_origins: vec!["*".into()],
+            deadlines: Deadlines::default(),
         }
     }
 }
@@ -341,6 +378,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     fn secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         Ok(Duration::from_secs(self.parse(name, default.as_secs())?))
+    }
+
+    fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
+        let ms: u64 = self.parse(name, default.as_millis() as u64)?;
+        if ms == 0 {
+            return Err(ConfigError {
+                name: name.into(),
+                reason: "must be at least 1 millisecond".into(),
+            });
+        }
+        Ok(Duration::from_millis(ms))
     }
 
     fn bool(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
@@ -570,6 +618,7 @@ impl Config {
             } else {
                 cors
             },
+            deadlines: Deadlines::parse(&env)?,
         })
     }
 
@@ -589,6 +638,34 @@ impl Config {
             .rev()
             .find(|t| total_earned >= t.min_earned)
             .unwrap_or(&self.tiers[0])
+    }
+}
+
+impl Deadlines {
+    fn parse<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let d = Deadlines::default();
+        let parsed = Deadlines {
+            aws_connect: env.millis("AWS_CONNECT_TIMEOUT_MS", d.aws_connect)?,
+            aws_attempt: env.millis("AWS_ATTEMPT_TIMEOUT_MS", d.aws_attempt)?,
+            aws_operation: env.millis("AWS_OPERATION_TIMEOUT_MS", d.aws_operation)?,
+            store_call: env.millis("STORE_CALL_TIMEOUT_MS", d.store_call)?,
+            request: env.millis("REQUEST_TIMEOUT_MS", d.request)?,
+            max_in_flight: env.parse("MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?.max(1),
+        };
+        let nested = [
+            ("AWS_ATTEMPT_TIMEOUT_MS", parsed.aws_attempt, "AWS_OPERATION_TIMEOUT_MS", parsed.aws_operation),
+            ("AWS_OPERATION_TIMEOUT_MS", parsed.aws_operation, "STORE_CALL_TIMEOUT_MS", parsed.store_call),
+            ("STORE_CALL_TIMEOUT_MS", parsed.store_call, "REQUEST_TIMEOUT_MS", parsed.request),
+        ];
+        for (inner, a, outer, b) in nested {
+            if a > b {
+                return Err(ConfigError {
+                    name: inner.into(),
+                    reason: format!("must not be longer than {outer}"),
+                });
+            }
+        }
+        Ok(parsed)
     }
 }
 

@@ -136,7 +136,9 @@ impl ApiError {
             ApiError::Store(StoreError::ConditionFailed { .. } | StoreError::Conflict) => {
                 StatusCode::CONFLICT
             }
-            ApiError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,6 +213,11 @@ impl ApiError {
                 "The service is busy; try again".into(),
                 None,
             ),
+            ApiError::Store(StoreError::OutcomeUnknown(_)) => (
+                "outcome_unknown",
+                "The store did not confirm the change: it may or may not have happened. Retry with the same Idempotency-Key, or check before trying again".into(),
+                None,
+            ),
             ApiError::Store(_) | ApiError::Internal(_) => {
                 ("internal_error", "Internal server error".into(), None)
             }
@@ -256,6 +263,9 @@ impl IntoResponse for ApiError {
             ApiError::Internal(e) => tracing::error!(error = %e, "internal error"),
             ApiError::Store(StoreError::Unavailable(detail)) => {
                 tracing::warn!(%detail, "store unavailable")
+            }
+            ApiError::Store(StoreError::OutcomeUnknown(detail)) => {
+                tracing::warn!(%detail, "write outcome unknown")
             }
             ApiError::Store(e @ (StoreError::Invalid(_) | StoreError::Corrupt(_))) => {
                 tracing::error!(error = %e, "store error")

@@ -125,10 +125,14 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Keys from configuration: the signing key (if this function has one) plus any extra
     /// public keys.
-    pub async fn load(config: &JwtConfig, data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn load(
+        config: &JwtConfig,
+        data_dir: &Path,
+        deadlines: &crate::config::Deadlines,
+    ) -> anyhow::Result<Self> {
         let pair = match &config.signing_key {
             SigningKeySource::Inline(text) => Some(SigningKeyPair::parse(text)?),
-            SigningKeySource::SecretsManager(arn) => Some(fetch_secret(arn).await?),
+            SigningKeySource::SecretsManager(arn) => Some(fetch_secret(arn, deadlines).await?),
             SigningKeySource::DataDir => Some(load_or_create(data_dir)?),
             SigningKeySource::None => None,
         };
@@ -289,8 +293,11 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     linked
 }
 
-async fn fetch_secret(arn: &str) -> anyhow::Result<SigningKeyPair> {
-    let sdk = crate::aws::sdk_config().await;
+async fn fetch_secret(
+    arn: &str,
+    deadlines: &crate::config::Deadlines,
+) -> anyhow::Result<SigningKeyPair> {
+    let sdk = crate::aws::sdk_config(deadlines).await;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
         .get_secret_value()

@@ -35,7 +35,7 @@ impl AppState {
         let config = Config::from_env()?;
         tracing::info!(stage = %config.stage, store = ?config.store, "starting");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let table = store::open(&config.store, clock.clone()).await?;
+        let table = store::open(&config.store, &config.deadlines, clock.clone()).await?;
         Self::build(config, table, clock).await
     }
 
@@ -44,7 +44,7 @@ impl AppState {
         table: SharedTable,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
-        let jwt = JwtKeys::load(&config.jwt, &config.data_dir).await?;
+        let jwt = JwtKeys::load(&config.jwt, &config.data_dir, &config.deadlines).await?;
         Self::with_keys(config, table, clock, jwt)
     }
 
@@ -55,6 +55,11 @@ impl AppState {
         jwt: JwtKeys,
     ) -> anyhow::Result<Self> {
         let passwords = PasswordHashing::new(&config.password)?;
+        // Every store call, whichever backend, answers within its deadline.
+        let table: SharedTable = Arc::new(store::Deadline::new(
+            table,
+            config.deadlines.store_call,
+        ));
         let limiter = RateLimiter::new(table.clone(), clock.clone());
         Ok(AppState(Arc::new(Services {
             config,

@@ -509,6 +509,7 @@ async fn the_mailer_event_is_an_outbox_insert_the_mailer_handles() {
         sender: sender.clone(),
         from: "no-reply@buddo.test".into(),
         clock: app.clock.clone(),
+        send_deadline: std::time::Duration::from_secs(5),
     };
 
     // The item is not in this table: nothing to send, and not an error to retry.

@@ -4,10 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use buddo_shared::clock::{Clock, ManualClock};
-use buddo_shared::config::{Config, Limit, PasswordConfig, RateLimits};
+use buddo_shared::config::{Config, Deadlines, Limit, PasswordConfig, RateLimits};
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::mail::{self, OutboxMessage};
 use buddo_shared::store::{
@@ -121,6 +122,14 @@ pub fn test_config() -> Config {
         },
         rate_limits: generous_limits(),
         admin_emails: vec!["boss@buddo.test".into()],
+        // DynamoDB Local on a busy CI machine can take seconds for one transaction: only the
+        // deadline tests (tests/api/deadlines.rs) hold the server to the production bounds.
+        deadlines: Deadlines {
+            store_call: Duration::from_secs(60),
+            request: Duration::from_secs(120),
+            max_in_flight: 100_000,
+            ..defaults.deadlines.clone()
+        },
         ..defaults
     }
 }

@@ -75,7 +75,7 @@ backend_tests! {
         let user = app.new_user().await;
         let pk = outbox_pk(&app, &user.email).await;
         let sender = Arc::new(RecordingSender { fail_first: Mutex::new(1), ..Default::default() });
-        let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone() };
+        let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone(), send_deadline: std::time::Duration::from_secs(5) };
 
         // First delivery fails: the record is reported for retry and the message stays pending.
         let out = answer(mailer.handle(&stream_event(&pk)).await);
@@ -104,7 +104,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let user = app.new_user().await;
         let sender = LocalMailer::new(&app.state.config.data_dir);
-        let sent = mail::deliver_pending(app.state.table.as_ref(), &sender, "no-reply@buddo.test", app.clock.now()).await.unwrap();
+        let sent = mail::deliver_pending(app.state.table.as_ref(), &sender, "no-reply@buddo.test", app.clock.now(), std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!(sent, 1);
         let dir = app.state.config.data_dir.join("mail");
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -112,7 +112,7 @@ backend_tests! {
         let text = std::fs::read_to_string(&files[0]).unwrap();
         assert!(text.contains(&format!("To: {}", user.email)));
         assert!(text.contains("https://app.buddo.test/verify-email?token="));
-        assert_eq!(mail::deliver_pending(app.state.table.as_ref(), &sender, "no-reply@buddo.test", app.clock.now()).await.unwrap(), 0);
+        assert_eq!(mail::deliver_pending(app.state.table.as_ref(), &sender, "no-reply@buddo.test", app.clock.now(), std::time::Duration::from_secs(5)).await.unwrap(), 0);
         let _ = std::fs::remove_dir_all(&app.state.config.data_dir);
     }
 
@@ -121,7 +121,7 @@ backend_tests! {
         let user = app.new_user().await;
         let pk = outbox_pk(&app, &user.email).await;
         let sender = Arc::new(RecordingSender { fail_first: Mutex::new(100), ..Default::default() });
-        let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone() };
+        let mailer = Mailer { table: app.state.table.clone(), sender: sender.clone(), from: "no-reply@buddo.test".into(), clock: app.clock.clone(), send_deadline: std::time::Duration::from_secs(5) };
         for attempt in 1..=mail::MAX_ATTEMPTS {
             let out = mailer.handle(&stream_event(&pk)).await;
             assert_eq!(out.batch_item_failures.len(), 1, "attempt {attempt}");
@@ -140,7 +140,7 @@ backend_tests! {
         assert_eq!(mail::requeue_failed(app.state.table.as_ref()).await.unwrap(), 1);
         assert_eq!(app.mails_to(&user.email).await.len(), 1);
         *sender.fail_first.lock().unwrap() = 0;
-        let sent = mail::deliver_pending(app.state.table.as_ref(), sender.as_ref(), "no-reply@buddo.test", app.clock.now()).await.unwrap();
+        let sent = mail::deliver_pending(app.state.table.as_ref(), sender.as_ref(), "no-reply@buddo.test", app.clock.now(), std::time::Duration::from_secs(5)).await.unwrap();
         assert_eq!(sent, 1);
         assert_eq!(sender.sent.lock().unwrap().len(), 1);
         let item = app.state.table.get(&key).await.unwrap().unwrap();
@@ -183,6 +183,7 @@ async fn the_mailer_sends_through_ses() {
         sender: Arc::new(SesMailer::new(client)),
         from: from.clone(),
         clock: app.clock.clone(),
+        send_deadline: std::time::Duration::from_secs(5),
     };
     assert_eq!(
         answer(mailer.handle(&stream_event(&pk)).await),

@@ -21,14 +21,16 @@ async fn run() -> Result<(), Error> {
     tracing::info!(stage = %config.stage, "starting the mailer");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sender: Arc<dyn MailSender> = match config.mail_backend {
-        MailBackend::Ses => Arc::new(SesMailer::from_env().await),
+        MailBackend::Ses => Arc::new(SesMailer::from_env(&config.deadlines).await),
         MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
     };
+    let table = store::open(&config.store, &config.deadlines, clock.clone()).await?;
     let mailer = Arc::new(Mailer {
-        table: store::open(&config.store, clock.clone()).await?,
+        table: Arc::new(store::Deadline::new(table, config.deadlines.store_call)),
         sender,
         from: config.mail_from.clone(),
         clock,
+        send_deadline: config.deadlines.store_call,
     });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let mailer = mailer.clone();

@@ -1,8 +1,9 @@
 use std::any::Any;
 use std::time::Duration;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,6 +21,34 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub async fn not_found() -> ApiError {
     ApiError::not_found("not_found", "No such endpoint")
+}
+
+/// A request shed (too many in flight) or past its deadline: 503 in the error shape, at once.
+/// A request that may have written something before its deadline says the outcome is unknown.
+async fn overloaded(method: Method, error: tower::BoxError) -> ApiError {
+    let (code, message) = if error.is::<tower::load_shed::error::Overloaded>() {
+        ("service_unavailable", "The service is busy; try again")
+    } else if error.is::<tower::timeout::error::Elapsed>() {
+        if method == Method::GET || method == Method::HEAD {
+            (
+                "service_unavailable",
+                "The service did not answer in time; try again",
+            )
+        } else {
+            (
+                "outcome_unknown",
+                "The service did not finish in time: the change may or may not have happened. Retry with the same Idempotency-Key, or check before trying again",
+            )
+        }
+    } else {
+        tracing::error!(%error, "request failed in a layer");
+        ("service_unavailable", "The service is busy; try again")
+    };
+    ApiError::Status {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        code,
+        message: message.into(),
+    }
 }
 
 fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
@@ -46,10 +75,18 @@ fn cors(origins: &[String], routes: &Routes) -> CorsLayer {
 }
 
 /// The routes as a router with what every group needs: JSON 404/405, the body limit, panic
-/// safety, CORS, request ids, tracing and `Cache-Control: no-store` (responses carry tokens and
-/// personal data).
+/// safety, CORS, request ids, tracing, `Cache-Control: no-store` (responses carry tokens and
+/// personal data), and deadlines: a request answers within `REQUEST_TIMEOUT_MS`, and past
+/// `MAX_IN_FLIGHT_REQUESTS` at once a request is shed with 503 instead of waiting
+/// (docs/architecture.md, "Deadlines").
 pub fn finish(routes: Routes, state: AppState) -> Router {
     let cors = cors(&state.config.cors_allowed_origins, &routes);
+    let deadlines = state.config.deadlines.clone();
+    let bounded = tower::ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(overloaded))
+        .load_shed()
+        .concurrency_limit(deadlines.max_in_flight)
+        .timeout(deadlines.request);
     routes
         .with_state(state)
         .fallback(not_found)
@@ -62,6 +99,7 @@ pub fn finish(routes: Routes, state: AppState) -> Router {
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(bounded)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

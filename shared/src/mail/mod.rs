@@ -101,6 +101,7 @@ pub async fn deliver(
     from: &str,
     key: &Key,
     now: time::OffsetDateTime,
+    send_deadline: std::time::Duration,
 ) -> anyhow::Result<Delivery> {
     let now_unix = now.unix_timestamp();
     let claim = Update::new(key.clone())
@@ -122,7 +123,12 @@ pub async fn deliver(
         subject: message.subject.clone(),
         text: message.text.clone().unwrap_or_default(),
     };
-    match sender.send(from, &mail).await {
+    // A provider that never answers fails this message like any other failure: the claim is
+    // released and the caller retries it, instead of waiting out the function's timeout.
+    let sent = tokio::time::timeout(send_deadline, sender.send(from, &mail))
+        .await
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the mail provider did not answer in time")));
+    match sent {
         Ok(provider_id) => {
             let done = Update::new(key.clone())
                 .set("status", "sent")
@@ -163,6 +169,7 @@ pub async fn deliver_pending(
     sender: &dyn MailSender,
     from: &str,
     now: time::OffsetDateTime,
+    send_deadline: std::time::Duration,
 ) -> anyhow::Result<usize> {
     let page = table
         .query(&Query::gsi1(keys::OUTBOX_PENDING).limit(50))
@@ -170,7 +177,7 @@ pub async fn deliver_pending(
     let mut sent = 0;
     for item in page.items {
         let key = store::item_key(&item)?;
-        match deliver(table, sender, from, &key, now).await {
+        match deliver(table, sender, from, &key, now, send_deadline).await {
             Ok(Delivery::Sent) => sent += 1,
             Ok(Delivery::Skipped) => {}
             Err(e) => tracing::warn!(error = %e, "mail delivery failed; will retry"),

@@ -15,8 +15,8 @@ impl SesMailer {
         SesMailer { client }
     }
 
-    pub async fn from_env() -> Self {
-        let sdk = crate::aws::sdk_config().await;
+    pub async fn from_env(deadlines: &crate::config::Deadlines) -> Self {
+        let sdk = crate::aws::sdk_config(deadlines).await;
         SesMailer::new(aws_sdk_ses::Client::new(sdk))
     }
 }

@@ -7,6 +7,7 @@
 //! reserved for keys, the secondary index and expiry.
 
 mod cond;
+mod deadline;
 mod dynamo;
 mod embedded;
 
@@ -19,6 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use cond::Cond;
+pub use deadline::Deadline;
 pub use dynamo::DynamoTable;
 pub use embedded::EmbeddedTable;
 
@@ -250,6 +252,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A write was sent and no answer came back (a timeout, a connection lost mid-call): it
+    /// may or may not have happened.
+    #[error("write outcome unknown: {0}")]
+    OutcomeUnknown(String),
     #[error("stored item is corrupt: {0}")]
     Corrupt(String),
 }
@@ -381,12 +387,16 @@ pub enum StoreConfig {
     Dynamo { table: String },
 }
 
-pub async fn open(config: &StoreConfig, clock: Arc<dyn Clock>) -> anyhow::Result<SharedTable> {
+pub async fn open(
+    config: &StoreConfig,
+    deadlines: &crate::config::Deadlines,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<SharedTable> {
     Ok(match config {
         StoreConfig::Embedded(path) => Arc::new(EmbeddedTable::open(path, clock)?),
         StoreConfig::Memory => Arc::new(EmbeddedTable::in_memory(clock)?),
         StoreConfig::Dynamo { table } => {
-            let sdk = crate::aws::sdk_config().await;
+            let sdk = crate::aws::sdk_config(deadlines).await;
             Arc::new(DynamoTable::new(
                 aws_sdk_dynamodb::Client::new(sdk),
                 table.clone(),

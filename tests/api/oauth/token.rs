@@ -99,12 +99,15 @@ backend_tests! {
         // Failed attempts did not use the codes up.
         exchange(&code, &verifier).await.assert_status(200);
         exchange(&other_code, &other_verifier).await.assert_status(200);
-        // A public client (no secret) with the right verifier is fine.
+        // A confidential client must send its secret with the right verifier too
+        // (tests/api/economy/client_auth.rs has public clients).
         let (code, verifier) = app.code_for(&token, &client, "profile:read").await;
-        app.token_form(&[
+        let unauthenticated = app.token_form(&[
             ("grant_type", "authorization_code"), ("client_id", &client.client_id),
             ("code", &code), ("redirect_uri", &client.redirect_uri), ("code_verifier", &verifier),
-        ]).await.assert_status(200);
+        ]).await;
+        assert_oauth_error(&unauthenticated, 401, "invalid_client");
+        exchange(&code, &verifier).await.assert_status(200);
     }
 
     async fn a_code_works_once_and_a_replay_revokes_what_it_gave(backend) {

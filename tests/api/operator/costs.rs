@@ -11,22 +11,22 @@ use crate::helpers::{Backend, TestApp, ALL_SCOPES};
 /// the state a live app is in (a user with points, a running session, a campaign to serve,
 /// an impression before the click).
 const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
-    ("GET /api/external/user", 3, 0, 0, 0),
-    ("GET /api/external/points", 3, 0, 0, 0),
-    ("POST /api/external/points/spend", 4, 0, 1, 5),
+    ("GET /api/external/user", 4, 0, 0, 0),
+    ("GET /api/external/points", 4, 0, 0, 0),
+    ("POST /api/external/points/spend", 5, 0, 1, 5),
     (
         "POST /api/external/points/spend (Idempotency-Key)",
-        5,
+        6,
         0,
         2,
         7,
     ),
-    ("POST /api/external/points/transfer", 5, 0, 1, 6),
-    ("GET /api/external/app/balance", 3, 1, 0, 0),
-    ("GET /api/external/session/status", 4, 0, 0, 0),
-    ("GET /api/external/ads/serve", 3, 2, 0, 0),
-    ("POST /api/external/ads/event (paid click)", 5, 0, 1, 8),
-    ("POST /api/external/session/end", 4, 0, 1, 1),
+    ("POST /api/external/points/transfer", 6, 0, 1, 6),
+    ("GET /api/external/app/balance", 4, 1, 0, 0),
+    ("GET /api/external/session/status", 5, 0, 0, 0),
+    ("GET /api/external/ads/serve", 4, 2, 0, 0),
+    ("POST /api/external/ads/event (paid click)", 6, 0, 2, 9),
+    ("POST /api/external/session/end", 5, 0, 1, 1),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

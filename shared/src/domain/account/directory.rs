@@ -79,6 +79,7 @@ const RESERVED: &[&str] = &[
     "status",
     "subscriptions",
     "support",
+    "suspend",
     "system",
     "token",
     "totp",

@@ -11,7 +11,7 @@ use crate::domain::oauth::tokens::AccessGrant;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
-use crate::store::WriteOp;
+use crate::store::{StoreError, WriteOp};
 
 /// The result of a spend.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,7 +77,15 @@ async fn once<T: Serialize + serde::de::DeserializeOwned>(
         }
         Seen::New => ops.push(claim.record_op(state)?),
     }
-    let written = state.table.write(ops).await;
+    let written = match state.table.write(ops).await {
+        // No answer from the store: the key's record tells whether the movement happened.
+        Err(StoreError::OutcomeUnknown(detail)) => match claim.seen(state).await {
+            Ok(Seen::InFlight { .. }) => Ok(()),
+            Ok(Seen::Answered(first)) => return decode(first),
+            _ => Err(StoreError::OutcomeUnknown(detail)),
+        },
+        other => other,
+    };
     if written.as_ref().err().and_then(|e| e.failed_key()) == Some(claim.key()) {
         // The same key, at the same time: the other request moved the points.
         let rebuild = answer_now(state, user_id, &make);

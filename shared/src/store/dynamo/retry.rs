@@ -58,12 +58,36 @@ pub fn unavailable<E: std::fmt::Debug, R: std::fmt::Debug>(e: SdkError<E, R>) ->
     StoreError::Unavailable(format!("{e:?}"))
 }
 
+/// A write that was (or may have been) sent and got no usable answer: a timeout, a connection
+/// lost, an unreadable or internal-error response. The SDK replayed it already (a transaction
+/// with the same client request token); whether it happened is unknown.
+fn outcome_unknown<E, R>(e: &SdkError<E, R>) -> Option<StoreError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let ambiguous = match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(_) => matches!(
+            e.code(),
+            Some("InternalServerError" | "InternalFailure" | "ServiceUnavailable")
+        ),
+        _ => false,
+    };
+    ambiguous.then(|| StoreError::OutcomeUnknown(format!("{e:?}")))
+}
+
 /// A failed single-item call (PutItem, UpdateItem, DeleteItem) on `key`.
 pub fn single<E, R>(e: SdkError<E, R>, key: &Key) -> Attempt
 where
     E: ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
 {
+    if let Some(unknown) = outcome_unknown(&e) {
+        return Attempt::Final(unknown);
+    }
     match e.code() {
         Some("ConditionalCheckFailedException") => {
             Attempt::Final(StoreError::ConditionFailed { key: key.clone() })
@@ -84,6 +108,9 @@ pub fn transaction<R: std::fmt::Debug + Send + Sync + 'static>(
     keys: &[Key],
 ) -> Attempt {
     use TransactWriteItemsError as E;
+    if let Some(unknown) = outcome_unknown(&err) {
+        return Attempt::Final(unknown);
+    }
     let detail = format!("{err:?}");
     match err.into_service_error() {
         E::TransactionCanceledException(cancel) => {
