@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use buddo_shared::clock::{Clock, SystemClock};
 use buddo_shared::config::{Config, MailBackend};
+use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::identity::accounts;
 use buddo_shared::domain::input::Email;
 use buddo_shared::jwt::SigningKeyPair;
@@ -20,6 +21,9 @@ buddo — identity and rewards platform, local server and admin tool
 USAGE:
     buddo [serve] [OPTIONS]              serve every endpoint group on 127.0.0.1
     buddo admin promote <EMAIL> [OPTIONS] make the user with EMAIL an admin
+    buddo admin enable <EMAIL> [OPTIONS]  enable the account with EMAIL again (the way back
+                                          for an admin locked out: admins cannot enable
+                                          or disable themselves through the API)
     buddo admin mail retry [OPTIONS]      put mail given up after failed sends back in the
                                           queue and send everything queued ($MAIL_BACKEND)
     buddo admin create-table [OPTIONS]    create the DynamoDB table if it is missing
@@ -93,9 +97,9 @@ fn config(args: &Args) -> anyhow::Result<Config> {
 
 async fn state(config: Config) -> anyhow::Result<AppState> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let table = store::open(&config.store, clock.clone()).await?;
+    let table = store::open(&config.store, &config.deadlines, clock.clone()).await?;
     if let StoreConfig::Dynamo { table: name } = &config.store {
-        let sdk = buddo_shared::aws::sdk_config().await;
+        let sdk = buddo_shared::aws::sdk_config(&config.deadlines).await;
         DynamoTable::new(
             aws_sdk_dynamodb::Client::new(sdk),
             name.clone(),
@@ -130,9 +134,14 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
-            if let Err(e) =
-                mail::deliver_pending(state.table.as_ref(), sender.as_ref(), &from, state.now())
-                    .await
+            if let Err(e) = mail::deliver_pending(
+                state.table.as_ref(),
+                sender.as_ref(),
+                &from,
+                state.now(),
+                state.config.deadlines.store_call,
+            )
+            .await
             {
                 tracing::warn!(error = %e, "mail dispatcher");
             }
@@ -143,7 +152,7 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
 async fn mail_sender(config: &Config) -> Arc<dyn MailSender> {
     match config.mail_backend {
         MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
-        MailBackend::Ses => Arc::new(SesMailer::from_env().await),
+        MailBackend::Ses => Arc::new(SesMailer::from_env(&config.deadlines).await),
     }
 }
 
@@ -166,8 +175,14 @@ async fn admin(args: &Args) -> anyhow::Result<()> {
             let mut sent = 0;
             loop {
                 let batch =
-                    mail::deliver_pending(table, sender.as_ref(), &config.mail_from, state.now())
-                        .await?;
+                    mail::deliver_pending(
+                        table,
+                        sender.as_ref(),
+                        &config.mail_from,
+                        state.now(),
+                        config.deadlines.store_call,
+                    )
+                    .await?;
                 if batch == 0 {
                     break;
                 }
@@ -190,8 +205,18 @@ async fn admin(args: &Args) -> anyhow::Result<()> {
             println!("{} ({}) is now an admin", user.email, user.id);
             Ok(())
         }
+        [cmd, email] if cmd == "enable" => {
+            let email = Email::parse("email", email)
+                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+            let state = state(config(args)?).await?;
+            let user = deletion::enable_by_operator(&state, &email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{} ({}) is enabled", user.email, user.id);
+            Ok(())
+        }
         _ => anyhow::bail!(
-            "usage: buddo admin promote <EMAIL> | mail retry | create-table [--dynamodb] [--data-dir DIR]"
+            "usage: buddo admin promote <EMAIL> | enable <EMAIL> | mail retry | create-table [--dynamodb] [--data-dir DIR]"
         ),
     }
 }

@@ -165,7 +165,7 @@ pub struct AppSessionConfig {
     /// A session not refreshed for this long has ended.
     pub idle_timeout: Duration,
     pub earn_per_minute: i64,
-    /// Most points one user earns from one app's sessions in a day (UTC).
+    /// Most points one user earns from app sessions in a day (UTC), every app together.
     pub daily_cap: i64,
 }
 
@@ -551,10 +551,8 @@ impl Config {
             session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
             app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
             token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
-            client_auth_failures: env.limit(
-                "RATE_LIMIT_CLIENT_AUTH_FAILURES",
-                r.client_auth_failures,
-            )?,
+            client_auth_failures: env
+                .limit("RATE_LIMIT_CLIENT_AUTH_FAILURES", r.client_auth_failures)?,
             user_search: env.limit("RATE_LIMIT_USER_SEARCH", r.user_search)?,
             password_change: env.limit("RATE_LIMIT_PASSWORD_CHANGE", r.password_change)?,
             email_change: env.limit("RATE_LIMIT_EMAIL_CHANGE", r.email_change)?,
@@ -653,9 +651,24 @@ impl Deadlines {
             max_in_flight: env.parse("MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?.max(1),
         };
         let nested = [
-            ("AWS_ATTEMPT_TIMEOUT_MS", parsed.aws_attempt, "AWS_OPERATION_TIMEOUT_MS", parsed.aws_operation),
-            ("AWS_OPERATION_TIMEOUT_MS", parsed.aws_operation, "STORE_CALL_TIMEOUT_MS", parsed.store_call),
-            ("STORE_CALL_TIMEOUT_MS", parsed.store_call, "REQUEST_TIMEOUT_MS", parsed.request),
+            (
+                "AWS_ATTEMPT_TIMEOUT_MS",
+                parsed.aws_attempt,
+                "AWS_OPERATION_TIMEOUT_MS",
+                parsed.aws_operation,
+            ),
+            (
+                "AWS_OPERATION_TIMEOUT_MS",
+                parsed.aws_operation,
+                "STORE_CALL_TIMEOUT_MS",
+                parsed.store_call,
+            ),
+            (
+                "STORE_CALL_TIMEOUT_MS",
+                parsed.store_call,
+                "REQUEST_TIMEOUT_MS",
+                parsed.request,
+            ),
         ];
         for (inner, a, outer, b) in nested {
             if a > b {

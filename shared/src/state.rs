@@ -56,10 +56,7 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let passwords = PasswordHashing::new(&config.password)?;
         // Every store call, whichever backend, answers within its deadline.
-        let table: SharedTable = Arc::new(store::Deadline::new(
-            table,
-            config.deadlines.store_call,
-        ));
+        let table: SharedTable = Arc::new(store::Deadline::new(table, config.deadlines.store_call));
         let limiter = RateLimiter::new(table.clone(), clock.clone());
         Ok(AppState(Arc::new(Services {
             config,

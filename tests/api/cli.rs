@@ -1,11 +1,12 @@
-//! The `buddo` binary: help, the local server with console mail, and `admin promote` on
-//! both backends.
+//! The `buddo` binary: help, the local server with console mail, and `admin promote` and
+//! `admin enable` on both backends.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use buddo_shared::clock::{Clock, SystemClock};
+use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::identity::accounts::{self, Registration};
 use buddo_shared::domain::identity::users;
 use buddo_shared::domain::input::{Email, Password, Username};
@@ -47,11 +48,15 @@ fn promote(email: &str, dir: &std::path::Path) -> Command {
     ])
 }
 
-async fn register(table: SharedTable, email: &str) -> String {
+fn state_over(table: SharedTable) -> AppState {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let config = test_config();
     let keys = JwtKeys::new(&config.jwt, Some(SigningKeyPair::generate()), None).unwrap();
-    let state = AppState::with_keys(config, table, clock, keys).unwrap();
+    AppState::with_keys(config, table, clock, keys).unwrap()
+}
+
+async fn register(table: SharedTable, email: &str) -> String {
+    let state = state_over(table);
     let registration = Registration {
         email: Email::parse("email", email).unwrap(),
         username: Username::parse("cliuser").unwrap(),
@@ -64,6 +69,28 @@ async fn register(table: SharedTable, email: &str) -> String {
         .id
 }
 
+/// Registers a user and has an admin (another account) disable it; returns its id.
+async fn register_disabled(table: SharedTable, email: &str) -> String {
+    let id = register(table.clone(), email).await;
+    let admin_id = uuid::Uuid::new_v4().to_string();
+    let user = deletion::set_disabled(&state_over(table), &admin_id, &id, true)
+        .await
+        .unwrap();
+    assert!(user.disabled);
+    id
+}
+
+/// `buddo admin enable <email> --data-dir <dir>`.
+fn enable(email: &str, dir: &std::path::Path) -> Command {
+    buddo(&[
+        "admin",
+        "enable",
+        email,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn help_lists_the_options() {
     let out = buddo(&["--help"]).output().unwrap();
@@ -74,6 +101,7 @@ fn help_lists_the_options() {
         "--data-dir",
         "--dynamodb",
         "admin promote",
+        "admin enable",
         "keygen",
     ] {
         assert!(text.contains(option), "{option} missing from:\n{text}");
@@ -156,6 +184,72 @@ async fn admin_promote_on_dynamodb() {
             .unwrap()
             .unwrap()
             .is_admin
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_enable_on_the_embedded_store() {
+    let dir = temp_dir();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let path = dir.join("buddo.redb");
+    let id = register_disabled(
+        Arc::new(EmbeddedTable::open(&path, clock.clone()).unwrap()),
+        "locked@example.com",
+    )
+    .await;
+    // The table above is closed now; the CLI opens the same file.
+    let out = enable("Locked@example.com", &dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is enabled"));
+    let table = EmbeddedTable::open(&path, clock).unwrap();
+    assert!(!users::get(&table, &id).await.unwrap().unwrap().disabled);
+
+    drop(table);
+    let missing = enable("nobody@example.com", &dir).output().unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_enable_on_dynamodb() {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let table = DynamoTable::new(dynamodb_client(), name.clone(), clock.clone());
+    table.create_table().await.unwrap();
+    let table: SharedTable = Arc::new(table);
+    let id = register_disabled(table.clone(), "locked@example.com").await;
+    let dir = temp_dir();
+    let out = buddo(&[
+        "admin",
+        "enable",
+        "locked@example.com",
+        "--dynamodb",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+    .env("TABLE_NAME", &name)
+    .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+    .env("AWS_ACCESS_KEY_ID", "test")
+    .env("AWS_SECRET_ACCESS_KEY", "test")
+    .env("AWS_REGION", "us-east-1")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !users::get(table.as_ref(), &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled
     );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -79,7 +79,10 @@ impl Table for HangingTable {
 }
 
 /// The server with the production deadlines, over a store that hangs on demand.
-async fn spawn_hanging(backend: Backend, tweak: impl FnOnce(&mut buddo_shared::config::Config)) -> (TestApp, Arc<Hangs>) {
+async fn spawn_hanging(
+    backend: Backend,
+    tweak: impl FnOnce(&mut buddo_shared::config::Config),
+) -> (TestApp, Arc<Hangs>) {
     let hangs = Arc::new(Hangs::default());
     let handle = hangs.clone();
     let app = TestApp::spawn_wrapped(
@@ -88,7 +91,12 @@ async fn spawn_hanging(backend: Backend, tweak: impl FnOnce(&mut buddo_shared::c
             c.deadlines = Deadlines::default();
             tweak(c);
         },
-        move |inner| Arc::new(HangingTable { inner, hangs: handle }),
+        move |inner| {
+            Arc::new(HangingTable {
+                inner,
+                hangs: handle,
+            })
+        },
     )
     .await;
     (app, hangs)
@@ -100,7 +108,11 @@ fn assert_fast_503(what: &str, resp: &Resp, took: Duration) {
     assert!(took < BOUND, "{what} took {took:?}");
     assert_eq!(resp.status.as_u16(), 503, "{what}: {}", resp.body);
     let code = resp.body["error"].as_str().unwrap_or_default();
-    assert!(["service_unavailable", "outcome_unknown"].contains(&code), "{what}: {}", resp.body);
+    assert!(
+        ["service_unavailable", "outcome_unknown"].contains(&code),
+        "{what}: {}",
+        resp.body
+    );
     assert!(resp.body["message"].is_string(), "{what}: {}", resp.body);
 }
 
@@ -230,8 +242,15 @@ impl Table for CommitsThenFails {
         // A movement is the only write of more than three items here.
         let movement = ops.len() > 3;
         self.inner.write(ops).await?;
-        if movement && self.armed.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Err(StoreError::OutcomeUnknown("injected: committed, then no answer".into()));
+        if movement
+            && self
+                .armed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return Err(StoreError::OutcomeUnknown(
+                "injected: committed, then no answer".into(),
+            ));
         }
         Ok(())
     }
@@ -249,10 +268,14 @@ async fn hanging_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut client, _)) = listener.accept().await else { return };
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
             let (upstream, hang) = (upstream.clone(), hang.clone());
             tokio::spawn(async move {
-                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
                 let (mut client_read, mut client_write) = client.split();
                 let (mut server_read, mut server_write) = server.split();
                 let up = async {
@@ -299,7 +322,11 @@ fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
 async fn dynamodb_behind_a_proxy_that_stops_answering() {
     let upstream = crate::helpers::dynamodb_endpoint();
     let hang = Arc::new(AtomicBool::new(false));
-    let proxy = hanging_proxy(upstream.trim_start_matches("http://").to_string(), hang.clone()).await;
+    let proxy = hanging_proxy(
+        upstream.trim_start_matches("http://").to_string(),
+        hang.clone(),
+    )
+    .await;
     let name = format!("deadline-{}", uuid::Uuid::new_v4().simple());
     let mut clock_handle = None;
     let app = TestApp::spawn_wrapped(
@@ -308,16 +335,21 @@ async fn dynamodb_behind_a_proxy_that_stops_answering() {
         |inner| {
             // The table the server uses is reached through the proxy only.
             let _ = inner;
-            let clock: Arc<dyn buddo_shared::clock::Clock> = Arc::new(buddo_shared::clock::SystemClock);
+            let clock: Arc<dyn buddo_shared::clock::Clock> =
+                Arc::new(buddo_shared::clock::SystemClock);
             clock_handle = Some(clock.clone());
             Arc::new(DynamoTable::new(client_for(&proxy), name.clone(), clock))
         },
     )
     .await;
-    DynamoTable::new(crate::helpers::dynamodb_client(), name.clone(), clock_handle.unwrap())
-        .create_table()
-        .await
-        .expect("creating the table");
+    DynamoTable::new(
+        crate::helpers::dynamodb_client(),
+        name.clone(),
+        clock_handle.unwrap(),
+    )
+    .create_table()
+    .await
+    .expect("creating the table");
     let user = app.new_user().await;
     let jwt = app.login_ok(&user).await.token;
     app.get("/api/health").await.assert_status(200);
@@ -378,13 +410,23 @@ async fn the_mailer_fails_only_what_a_hung_provider_holds() {
     for name in ["slow-one", "fast-one", "slow-two", "fast-two"] {
         let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4().simple());
         let username = format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        app.register(&email, &username, "a long enough secret").await.assert_status(201);
+        app.register(&email, &username, "a long enough secret")
+            .await
+            .assert_status(201);
         addresses.push(email);
     }
-    let pending = buddo_shared::mail::pending(app.state.table.as_ref()).await.unwrap();
+    let pending = buddo_shared::mail::pending(app.state.table.as_ref())
+        .await
+        .unwrap();
     let pks: Vec<String> = addresses
         .iter()
-        .map(|a| pending.iter().find(|m| &m.to == a).map(|m| buddo_shared::keys::outbox(&m.id).pk).unwrap())
+        .map(|a| {
+            pending
+                .iter()
+                .find(|m| &m.to == a)
+                .map(|m| buddo_shared::keys::outbox(&m.id).pk)
+                .unwrap()
+        })
         .collect();
     let provider = Arc::new(HangingProvider::default());
     let mailer = Mailer {
@@ -397,14 +439,100 @@ async fn the_mailer_fails_only_what_a_hung_provider_holds() {
     let started = Instant::now();
     let answer = serde_json::to_value(mailer.handle(&outbox_batch(&pks)).await).unwrap();
     // The batch takes about one send's deadline, not one per hung send.
-    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
-    assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "100" }, { "itemIdentifier": "102" }] }));
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        answer,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "100" }, { "itemIdentifier": "102" }] })
+    );
     let mut sent = provider.sent.lock().unwrap().clone();
     sent.sort();
     let mut fast = vec![addresses[1].clone(), addresses[3].clone()];
     fast.sort();
     assert_eq!(sent, fast);
     // The hung messages are back in the queue for Lambda's retry of their records.
-    let still_pending: Vec<String> = buddo_shared::mail::pending(app.state.table.as_ref()).await.unwrap().into_iter().map(|m| m.to).collect();
-    assert!(still_pending.contains(&addresses[0]) && still_pending.contains(&addresses[2]), "{still_pending:?}");
+    let still_pending: Vec<String> = buddo_shared::mail::pending(app.state.table.as_ref())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.to)
+        .collect();
+    assert!(
+        still_pending.contains(&addresses[0]) && still_pending.contains(&addresses[2]),
+        "{still_pending:?}"
+    );
+}
+
+// ---- the template's timeouts sit above the deadlines ----
+
+/// A function of the template: its name, its `Timeout` (seconds) when it sets one, and the
+/// `TimeoutInMillis` of each of its HttpApi events.
+type FunctionTimeouts = (String, Option<u64>, Vec<Option<u64>>);
+
+/// The global `Timeout` and every function's timeouts, from template.yaml.
+fn template_timeouts() -> (u64, Vec<FunctionTimeouts>) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"),
+    )
+    .expect("template.yaml");
+    let mut global = None;
+    let mut functions: Vec<FunctionTimeouts> = Vec::new();
+    let mut in_globals = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            in_globals = line.starts_with("Globals:");
+        }
+        if let Some(name) = line.strip_prefix("  ").and_then(|l| l.strip_suffix(':')) {
+            if !name.starts_with(' ') && name.ends_with("Function") {
+                functions.push((name.to_string(), None, Vec::new()));
+            }
+        }
+        let trimmed = line.trim();
+        if let Some(t) = trimmed.strip_prefix("Timeout: ") {
+            let t = t.parse().expect("a Timeout in seconds");
+            match functions.last_mut() {
+                Some(f) if !in_globals => f.1 = Some(t),
+                _ => global = Some(t),
+            }
+        }
+        if trimmed == "Type: HttpApi" {
+            if let Some(f) = functions.last_mut() {
+                f.2.push(None);
+            }
+        }
+        if let Some(ms) = trimmed.strip_prefix("TimeoutInMillis: ") {
+            if let Some(last) = functions.last_mut().and_then(|f| f.2.last_mut()) {
+                *last = Some(ms.parse().expect("TimeoutInMillis"));
+            }
+        }
+    }
+    (global.expect("a global Timeout"), functions)
+}
+
+#[test]
+fn the_template_gives_every_route_more_time_than_the_request_deadline() {
+    let (global, functions) = template_timeouts();
+    let request = Deadlines::default().request.as_millis() as u64;
+    let mut routes = 0;
+    for (name, timeout, events) in functions {
+        let timeout_ms = timeout.unwrap_or(global) * 1000;
+        assert!(
+            timeout_ms > request + 1000,
+            "{name}: Timeout {timeout_ms} ms is not above the request deadline"
+        );
+        for event in events {
+            routes += 1;
+            let ms =
+                event.unwrap_or_else(|| panic!("{name}: an HttpApi event without TimeoutInMillis"));
+            assert_eq!(
+                ms, timeout_ms,
+                "{name}: API Gateway waits as long as the function may run"
+            );
+            assert!(ms <= 30_000, "{name}: above the HTTP API's 30 s");
+        }
+    }
+    assert!(routes >= 10, "found {routes} HttpApi events");
 }

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
     list_apps,
+    suspend_app,
     approve_app,
     unapprove_app,
     list_scope_requests,
@@ -56,6 +57,7 @@ pub fn routes() -> Routes {
         .get("/api/admin/apps", list_apps)
         .post("/api/admin/apps/{id}/approve", approve_app)
         .post("/api/admin/apps/{id}/unapprove", unapprove_app)
+        .post("/api/admin/apps/{id}/suspend", suspend_app)
         .get("/api/admin/scope-requests", list_scope_requests)
         .post("/api/admin/scope-requests/{id}/approve", approve_scopes)
         .post("/api/admin/scope-requests/{id}/deny", deny_scopes)
@@ -147,6 +149,14 @@ struct AdminApp<'a> {
     /// The user who registered it.
     owner_id: &'a str,
     is_approved: bool,
+    /// Stopped for abuse: nobody, its owner included, can use it until approved again.
+    suspended: bool,
+    /// `client_secret_basic` or `client_secret_post` (confidential), `none` (public).
+    token_endpoint_auth_method: &'static str,
+    /// Changes of an approved app waiting for approval (`null` when there are none):
+    /// approving the app puts them live.
+    #[schema(value_type = Option<Object>)]
+    pending_changes: Option<&'a apps::Presentation>,
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     allowed_scopes: Vec<&'static str>,
     redirect_uris: &'a [String],
@@ -167,6 +177,9 @@ impl<'a> AdminApp<'a> {
             app_description: app.app_description.as_deref(),
             owner_id: &app.owner_id,
             is_approved: app.is_approved,
+            suspended: app.suspended,
+            token_endpoint_auth_method: app.token_endpoint_auth_method.as_str(),
+            pending_changes: app.pending_changes.as_ref(),
             allowed_scopes: app.allowed_scopes.to_strings(),
             redirect_uris: &app.redirect_uris,
             logo_url: app.logo_url.as_deref(),
@@ -263,15 +276,16 @@ struct AppEnvelope<'a> {
     app: AdminApp<'a>,
 }
 
-async fn set_approved(state: &AppState, id: &str, approved: bool) -> ApiResult<Response> {
-    let app = apps::set_approved(state, id, approved).await?;
+async fn review(state: &AppState, id: &str, decision: apps::Review) -> ApiResult<Response> {
+    let app = apps::review(state, id, decision).await?;
     Ok(Body(AppEnvelope {
         app: AdminApp::new(&app),
     })
     .into_response())
 }
 
-/// Approves an app: any user may then authorize it.
+/// Approves an app: any user may then authorize it; its pending changes go live; a
+/// suspension ends.
 #[utoipa::path(post, path = "/api/admin/apps/{id}/approve", tag = "admin",
     security(("user_jwt" = [])),
     params(("id" = String, Path, description = "The app's id")),
@@ -285,10 +299,12 @@ async fn approve_app(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    set_approved(&state, &id, true).await
+    review(&state, &id, apps::Review::Approve).await
 }
 
-/// Withdraws an app's approval: only its owner may authorize it again.
+/// Withdraws an app's approval: only its owner may authorize it again, and everything it
+/// holds for anyone else — codes, access and refresh tokens, app sessions — ends at once
+/// (approving it again does not bring them back).
 #[utoipa::path(post, path = "/api/admin/apps/{id}/unapprove", tag = "admin",
     security(("user_jwt" = [])),
     params(("id" = String, Path, description = "The app's id")),
@@ -302,7 +318,25 @@ async fn unapprove_app(
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    set_approved(&state, &id, false).await
+    review(&state, &id, apps::Review::Unapprove).await
+}
+
+/// Suspends an app for abuse: nobody, its owner included, can authorize or use it, and
+/// everything it holds for anyone ends at once. Approving it again ends the suspension.
+#[utoipa::path(post, path = "/api/admin/apps/{id}/suspend", tag = "admin",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The app's id")),
+    responses(
+        (status = 200, description = "The app, suspended", body = AppEnvelope),
+        (status = 404, description = "`app_not_found`", body = ErrorBody),
+        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+    ))]
+async fn suspend_app(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    review(&state, &id, apps::Review::Suspend).await
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -809,6 +843,7 @@ struct Adjusted {
     responses(
         (status = 200, description = "Adjusted", body = Adjusted),
         (status = 400, description = "`insufficient_points`: a deduction larger than the balance; bad input: `validation_failed` (`amount`, `reason`), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn adjust_points(
@@ -853,6 +888,7 @@ struct AccountStatus<'a> {
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Disabled", body = AccountStatus),
+        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn disable_user(
@@ -875,6 +911,7 @@ async fn disable_user(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Enabled", body = AccountStatus),
+        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 async fn enable_user(

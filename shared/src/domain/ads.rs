@@ -14,10 +14,10 @@ use serde_json::Value;
 use super::identity::User;
 use super::ledger::{app_balance, EntryKind, Movement};
 use super::oauth::apps::OAuthApp;
-use crate::ratelimit::Counter;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
+use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Item, Query, SortKey, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL};
 

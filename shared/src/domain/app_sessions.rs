@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::identity::users::{self, User};
-use crate::domain::oauth::apps::{self, OAuthApp};
 use crate::domain::ledger::{self, EntryKind};
+use crate::domain::oauth::apps::{self, OAuthApp};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -246,7 +246,11 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
     };
     let room = (config.daily_cap - earned_today).max(0);
     let earning = app.mints_points();
-    let points = if earning { (accrued / 1000).min(room) } else { 0 };
+    let points = if earning {
+        (accrued / 1000).min(room)
+    } else {
+        0
+    };
     let carry = if !earning || points < accrued / 1000 {
         0
     } else {

@@ -222,7 +222,42 @@ impl OtpCode {
     }
 }
 
-/// A line of text: trimmed, `min..=max` characters, no control characters.
+/// Unicode general category Cf (format characters; Unicode 16): invisible characters that
+/// change how text around them is shown — bidi overrides and isolates, zero-width spaces and
+/// joiners, the soft hyphen, the byte-order mark, tag characters. Inclusive ranges.
+const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// A format character (general category Cf): see [`FORMAT_CHARS`].
+pub fn is_format_char(c: char) -> bool {
+    FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Text as typed (names, descriptions, bios, reasons): trimmed, `min..=max` characters, no
+/// control characters but line breaks, and no format characters (Unicode Cf: bidi controls,
+/// zero-width and other invisible characters), which could make one name pass for another or
+/// reorder what a reader sees around it.
 pub fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, ApiError> {
     let t = raw.trim();
     let len = t.chars().count();
@@ -238,23 +273,78 @@ pub fn text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<St
             "must not contain control characters",
         ));
     }
+    if t.chars().any(is_format_char) {
+        return Err(ApiError::field(
+            field,
+            "must not contain invisible formatting characters (bidi controls, zero-width characters)",
+        ));
+    }
     Ok(t.to_string())
 }
 
-/// An `https://` URL (logos, web sites), at most 2048 characters.
+/// A host an `https` URL shown to others must not point at: this machine, a private or
+/// link-local network, or no address at all (`localhost` and `*.localhost`; loopback,
+/// private, shared, link-local, unspecified and broadcast address literals; the same IPv4
+/// addresses mapped into IPv6; unique-local IPv6).
+fn is_local_host(host: &url::Host<&str>) -> bool {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    fn v4(ip: Ipv4Addr) -> bool {
+        let [a, b, ..] = ip.octets();
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_broadcast()
+            || a == 0 // 0.0.0.0/8: "this network", 0.0.0.0 unspecified
+            || (a == 100 && (64..128).contains(&b)) // 100.64/10: shared (carrier-grade NAT)
+    }
+    fn v6(ip: Ipv6Addr) -> bool {
+        let first = ip.segments()[0];
+        ip.is_loopback()
+            || ip.is_unspecified()
+            || (first & 0xfe00) == 0xfc00 // fc00::/7 unique local
+            || (first & 0xffc0) == 0xfe80 // fe80::/10 link-local
+            || ip.to_ipv4_mapped().is_some_and(v4)
+    }
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => v4(*ip),
+        url::Host::Ipv6(ip) => v6(*ip),
+    }
+}
+
+/// An `https://` URL (avatars, banners, logos, web sites), at most 2048 characters. Kept as
+/// the URL parser serialises it, so characters that could break out of an HTML attribute or
+/// a JSON string (`"`, `<`, `>`, spaces) arrive percent-encoded. Hosts on this machine or a
+/// private network are refused: these URLs are fetched by browsers and by anything that
+/// renders a profile or an app.
 pub fn https_url(field: &'static str, raw: &str) -> Result<String, ApiError> {
     let t = raw.trim();
-    let ok = t.len() <= 2048
-        && url::Url::parse(t).is_ok_and(|u| {
+    let parsed = (t.len() <= 2048)
+        .then(|| url::Url::parse(t).ok())
+        .flatten()
+        .filter(|u| {
             u.scheme() == "https"
                 && u.host().is_some()
                 && u.username().is_empty()
                 && u.password().is_none()
         });
-    if !ok {
+    let Some(url) = parsed else {
         return Err(ApiError::field(field, "must be an https:// URL"));
+    };
+    if url.host().is_some_and(|h| is_local_host(&h)) {
+        return Err(ApiError::field(
+            field,
+            "must not point at localhost or a private, link-local or unspecified address",
+        ));
     }
-    Ok(t.to_string())
+    let serialised = url.to_string();
+    if serialised.len() > 2048 {
+        return Err(ApiError::field(field, "must be at most 2048 characters"));
+    }
+    Ok(serialised)
 }
 
 /// A redirect URI an app registers (RFC 6749 §3.1.2, RFC 8252 §7.3, RFC 9700 §4.1): absolute,
@@ -409,6 +499,75 @@ mod tests {
         ] {
             assert!(redirect_uri("r", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn https_urls_are_serialised_and_local_hosts_refused() {
+        assert_eq!(
+            https_url("u", " https://x.example/a\"><script> ").unwrap(),
+            "https://x.example/a%22%3E%3Cscript%3E"
+        );
+        assert_eq!(
+            https_url("u", "https://CDN.Example.com/a.png").unwrap(),
+            "https://cdn.example.com/a.png"
+        );
+        assert_eq!(
+            https_url("u", "https://x.example").unwrap(),
+            "https://x.example/"
+        );
+        for bad in [
+            "https://localhost/",
+            "https://LOCALHOST./a",
+            "https://api.localhost/",
+            "https://127.0.0.1/",
+            "https://127.1/",
+            "https://2130706433/",
+            "https://0x7f000001/",
+            "https://10.0.0.1/",
+            "https://172.16.0.1/",
+            "https://172.31.255.255/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data/",
+            "https://0.0.0.0/",
+            "https://100.64.0.1/",
+            "https://[::1]/",
+            "https://[::]/",
+            "https://[fc00::1]/",
+            "https://[fd12:3456::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[::ffff:10.0.0.1]/",
+            "http://x.example/",
+            "https://user@x.example/",
+            "javascript:alert(1)",
+        ] {
+            assert!(https_url("u", bad).is_err(), "{bad}");
+        }
+        for good in [
+            "https://172.32.0.1/",
+            "https://8.8.8.8/",
+            "https://[2606:4700::1111]/",
+            "https://localhost.example/",
+        ] {
+            assert!(https_url("u", good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn text_refuses_format_characters() {
+        for bad in [
+            "evil\u{202E}gnp.exe",
+            "zero\u{200B}width",
+            "\u{2066}isolate\u{2069}",
+            "bom\u{FEFF}",
+            "soft\u{00AD}hyphen",
+            "tag\u{E0041}",
+            "joiner\u{200D}",
+        ] {
+            assert!(text("t", bad, 1, 100).is_err(), "{bad:?}");
+        }
+        assert_eq!(text("t", " Ann Ébène 🎉 ", 1, 100).unwrap(), "Ann Ébène 🎉");
+        assert!(text("t", "عربي עברית", 1, 100).is_ok());
     }
 
     #[test]

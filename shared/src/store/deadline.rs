@@ -20,18 +20,30 @@ impl Deadline {
         Deadline { inner, limit }
     }
 
-    async fn read<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    async fn read<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         tokio::time::timeout(self.limit, call)
             .await
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("the store did not answer in time".into())))
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(
+                    "the store did not answer in time".into(),
+                ))
+            })
     }
 
-    async fn write<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
-        tokio::time::timeout(self.limit, call).await.unwrap_or_else(|_| {
-            Err(StoreError::OutcomeUnknown(
-                "the store did not answer the write in time".into(),
-            ))
-        })
+    async fn write<T>(
+        &self,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.limit, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::OutcomeUnknown(
+                    "the store did not answer the write in time".into(),
+                ))
+            })
     }
 }
 

@@ -85,7 +85,9 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let referrer = app.new_user().await;
         let session = app.login_ok(&referrer).await;
-        let _friend = app.new_user_referred(Some(&referrer.referral_code.to_lowercase())).await;
+        let friend = app.new_user_referred(Some(&referrer.referral_code.to_lowercase())).await;
+        // Paid once the friend verifies their address (tests/api/economy/referrals.rs).
+        app.verify_email_of(&friend).await;
         let me = app.me(&session.token).await;
         let user = &me.assert_status(200)["user"];
         assert_eq!(user["points"], 100);
@@ -119,7 +121,8 @@ backend_tests! {
         let app = TestApp::spawn_with(backend, |c| c.referral_bonus = 1_000).await;
         let referrer = app.new_user().await;
         let session = app.login_ok(&referrer).await;
-        app.new_user_referred(Some(&referrer.referral_code)).await;
+        let friend = app.new_user_referred(Some(&referrer.referral_code)).await;
+        app.verify_email_of(&friend).await;
         let me = app.me(&session.token).await;
         assert_eq!(me.body["user"]["tier"], "silver");
         assert_eq!(me.body["user"]["tier_emoji"], "🥈");

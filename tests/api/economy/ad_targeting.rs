@@ -11,14 +11,29 @@ use crate::helpers::TestApp;
 const EVENT: &str = "/api/external/ads/event";
 
 async fn campaign(app: &TestApp, admin: &str, body: Value) -> String {
-    let resp = app.post_auth("/api/admin/campaigns", admin, Some(body)).await;
-    resp.assert_status(201)["campaign"]["id"].as_str().unwrap().to_string()
+    let resp = app
+        .post_auth("/api/admin/campaigns", admin, Some(body))
+        .await;
+    resp.assert_status(201)["campaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn counts(app: &TestApp, admin: &str, id: &str) -> (i64, i64, i64) {
     let list = app.get_auth("/api/admin/campaigns", admin).await;
-    let row = list.assert_status(200)["campaigns"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
-    (row["impressions"].as_i64().unwrap(), row["clicks"].as_i64().unwrap(), row["budget_left"].as_i64().unwrap())
+    let row = list.assert_status(200)["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap()
+        .clone();
+    (
+        row["impressions"].as_i64().unwrap(),
+        row["clicks"].as_i64().unwrap(),
+        row["budget_left"].as_i64().unwrap(),
+    )
 }
 
 backend_tests! {

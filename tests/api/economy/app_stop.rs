@@ -14,22 +14,38 @@ async fn still_works(app: &TestApp, op: &mut Operated, refresh_token: &mut Strin
     let operator = app.get_auth("/api/external/user", &op.access_token).await;
     let refreshed = app.refresh_oauth(&op.client, refresh_token).await;
     if refreshed.status == 200 {
-        *refresh_token = refreshed.body["refresh_token"].as_str().unwrap().to_string();
+        *refresh_token = refreshed.body["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
     }
     let session = app
-        .post("/api/session/refresh", json!({ "session_token": op.session_token.clone().unwrap() }))
+        .post(
+            "/api/session/refresh",
+            json!({ "session_token": op.session_token.clone().unwrap() }),
+        )
         .await;
     if session.status == 200 {
         op.session_token = session.body["session_token"].as_str().map(str::to_string);
     }
-    [active, operator.status == 200, refreshed.status == 200, session.status == 200]
+    [
+        active,
+        operator.status == 200,
+        refreshed.status == 200,
+        session.status == 200,
+    ]
 }
 
 /// The owner of `client`, signed in, who authorized the app for themself.
 async fn owner_operated(app: &TestApp, client: &TestClient) -> (Operated, String) {
-    let tokens = app.oauth_tokens(&client.owner_token, client, "profile:read").await;
+    let tokens = app
+        .oauth_tokens(&client.owner_token, client, "profile:read")
+        .await;
     let me = app.me(&client.owner_token).await;
-    let user_id = me.assert_status(200)["user"]["id"].as_str().unwrap().to_string();
+    let user_id = me.assert_status(200)["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let owner = crate::helpers::TestUser {
         id: user_id,
         username: String::new(),

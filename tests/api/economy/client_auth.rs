@@ -16,7 +16,13 @@ fn assert_oauth_error(resp: &Resp, status: u16, code: &str) {
 }
 
 /// A code exchange with only the public `client_id` and the verifier.
-async fn exchange_without_secret(app: &TestApp, client_id: &str, redirect_uri: &str, code: &str, verifier: &str) -> Resp {
+async fn exchange_without_secret(
+    app: &TestApp,
+    client_id: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: &str,
+) -> Resp {
     app.token_form(&[
         ("grant_type", "authorization_code"),
         ("client_id", client_id),

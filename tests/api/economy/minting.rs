@@ -8,7 +8,8 @@ use crate::backend_tests;
 use crate::helpers::TestApp;
 
 async fn heartbeat(app: &TestApp, token: &str) -> crate::helpers::Resp {
-    app.post("/api/session/refresh", json!({ "session_token": token })).await
+    app.post("/api/session/refresh", json!({ "session_token": token }))
+        .await
 }
 
 backend_tests! {

@@ -2,8 +2,8 @@
 //! (docs/architecture.md, "What the economy keeps").
 
 mod activity_filter;
-mod admin_self;
 mod ad_targeting;
+mod admin_self;
 mod app_stop;
 mod client_auth;
 mod codes;

@@ -4,7 +4,11 @@
 //!
 //! An entry lives in its user's partition; for the admin list it is also indexed on GSI1 in
 //! one of [`SHARDS`] partitions (by user), so that no single partition takes every sign-in of
-//! the platform. The admin list reads the shards and merges them newest first.
+//! the platform. The admin list reads the shards and merges them newest first. A kind filter
+//! is applied while reading, so a page is filled with matching entries and its cursor goes on
+//! right after the last one shown.
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,7 +19,9 @@ use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
-use crate::store::{self, Query, SortKey, StoreError, Table, WriteOp, GSI1PK, GSI1SK, TTL};
+use crate::store::{
+    self, Index, Item, Page, Query, SortKey, StoreError, Table, WriteOp, GSI1PK, GSI1SK, TTL,
+};
 
 /// GSI1 partitions of the admin list.
 pub const SHARDS: u32 = 8;
@@ -164,7 +170,26 @@ fn bad_cursor(e: StoreError) -> ApiError {
     }
 }
 
-/// One user's activity, newest first, optionally of one kind.
+/// Entries one request examines at most when a kind is asked for, so that a rare kind cannot
+/// make one request read the whole log. A page cut short by it still has a cursor (the last
+/// entry examined): the next page goes on from there and no entry is skipped.
+pub const MAX_EXAMINED: usize = 1_000;
+
+/// Entries one read asks for: a page's worth, or more when a kind filter may pass over many.
+fn batch(limit: usize, kind: Option<ActivityKind>) -> usize {
+    match kind {
+        Some(_) => limit.max(100),
+        None => limit,
+    }
+}
+
+fn matches(kind: Option<ActivityKind>, activity: &Activity) -> bool {
+    kind.is_none_or(|k| k == activity.kind)
+}
+
+/// One user's activity, newest first, optionally of one kind. The kind is applied while
+/// reading: a page holds `limit` matching entries (or what is left), and its cursor points
+/// right after the last entry shown, so every matching entry appears once across the pages.
 pub async fn of_user(
     table: &dyn Table,
     user_id: &str,
@@ -174,38 +199,64 @@ pub async fn of_user(
 ) -> ApiResult<ActivityPage> {
     let mut entries = Vec::new();
     let mut cursor = cursor;
-    // A kind is filtered here, so pages are read until one is full or the log ends.
+    let mut examined = 0;
     loop {
         let page = table
             .query(
                 &Query::partition(keys::user_pk(user_id))
                     .sk(SortKey::BeginsWith(keys::ACTIVITY_PREFIX.into()))
                     .reverse()
-                    .limit(limit)
+                    .limit(batch(limit, kind))
                     .cursor(cursor),
             )
             .await
             .map_err(bad_cursor)?;
-        for item in page.items {
+        let Page {
+            items,
+            cursor: next,
+        } = page;
+        let count = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            // Where the list goes on after this entry.
+            let after = store::encode_cursor(&item, Index::Primary);
             let activity: Activity = store::from_item(item)?;
-            if kind.is_none_or(|k| k == activity.kind) && entries.len() < limit {
+            examined += 1;
+            if matches(kind, &activity) {
                 entries.push(activity);
             }
+            if entries.len() >= limit || examined >= MAX_EXAMINED {
+                let more = i + 1 < count || next.is_some();
+                return Ok(ActivityPage {
+                    entries,
+                    next_cursor: more.then_some(after),
+                });
+            }
         }
-        cursor = page.cursor;
-        if entries.len() >= limit || cursor.is_none() {
-            break;
+        match next {
+            Some(c) => cursor = Some(c),
+            None => {
+                return Ok(ActivityPage {
+                    entries,
+                    next_cursor: None,
+                })
+            }
         }
     }
-    let next_cursor = if entries.len() >= limit { cursor } else { None };
-    Ok(ActivityPage {
-        entries,
-        next_cursor,
-    })
 }
 
-/// Everyone's activity, newest first, optionally of one kind: the shards read and merged.
-/// The cursor is the sort key of the last entry returned.
+/// One GSI1 shard of the admin list as it is read: entries fetched and not yet merged.
+struct ShardReader {
+    pk: String,
+    buffered: VecDeque<(String, Item)>,
+    cursor: Option<String>,
+    done: bool,
+}
+
+/// Everyone's activity, newest first, optionally of one kind: the shards read in step and
+/// merged by sort key (each shard is read only as far as the merge needs), the kind applied
+/// while merging. A page holds `limit` matching entries (or what is left); its cursor is the
+/// sort key of the last entry shown (or examined, see [`MAX_EXAMINED`]), so every matching
+/// entry appears once across the pages.
 pub async fn of_everyone(
     table: &dyn Table,
     kind: Option<ActivityKind>,
@@ -218,52 +269,85 @@ pub async fn of_everyone(
     {
         return Err(ApiError::field("cursor", "is not a cursor of this list"));
     }
-    let mut merged: Vec<(String, Activity)> = Vec::new();
-    let mut before = before;
-    // Enough rounds to fill a page even when the kind is rare; each round reads every shard.
-    for _ in 0..8 {
-        let queries = (0..SHARDS).map(|s| {
-            let sk = match &before {
-                Some(b) => SortKey::Lt(b.clone()),
-                None => SortKey::Any,
-            };
-            let query = Query::gsi1(keys::activity_shard(s))
-                .sk(sk)
-                .reverse()
-                .limit(limit);
-            async move { table.query(&query).await }
-        });
-        let pages = futures::future::try_join_all(queries).await?;
-        let mut round: Vec<(String, Activity)> = Vec::new();
-        for item in pages.into_iter().flat_map(|p| p.items) {
-            let sort = item
-                .get(GSI1SK)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            round.push((sort, store::from_item(item)?));
+    let sk = match &before {
+        Some(b) => SortKey::Lt(b.clone()),
+        None => SortKey::Any,
+    };
+    let batch = batch(limit, kind);
+    let mut shards: Vec<ShardReader> = (0..SHARDS)
+        .map(|s| ShardReader {
+            pk: keys::activity_shard(s),
+            buffered: VecDeque::new(),
+            cursor: None,
+            done: false,
+        })
+        .collect();
+    let mut entries = Vec::new();
+    let mut examined = 0;
+    loop {
+        // The newest entry left may be in any shard: refill every one that ran dry and has
+        // more, in parallel, until each holds an entry or is done.
+        loop {
+            let reads: Vec<_> = shards
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.buffered.is_empty() && !s.done)
+                .map(|(i, s)| {
+                    let query = Query::gsi1(s.pk.clone())
+                        .sk(sk.clone())
+                        .reverse()
+                        .limit(batch)
+                        .cursor(s.cursor.clone());
+                    async move { table.query(&query).await.map(|page| (i, page)) }
+                })
+                .collect();
+            if reads.is_empty() {
+                break;
+            }
+            for (i, page) in futures::future::try_join_all(reads)
+                .await
+                .map_err(bad_cursor)?
+            {
+                let shard = &mut shards[i];
+                shard.done = page.cursor.is_none();
+                shard.cursor = page.cursor;
+                for item in page.items {
+                    let sort = item
+                        .get(GSI1SK)
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    shard.buffered.push_back((sort, item));
+                }
+            }
         }
-        if round.is_empty() {
-            break;
+        let newest = shards
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.buffered.front().map(|(sort, _)| (i, sort)))
+            .max_by(|a, b| a.1.cmp(b.1))
+            .map(|(i, _)| i);
+        let Some(newest) = newest else {
+            // Every shard is read to its end.
+            return Ok(ActivityPage {
+                entries,
+                next_cursor: None,
+            });
+        };
+        let Some((sort, item)) = shards[newest].buffered.pop_front() else {
+            unreachable!("the shard had a first entry")
+        };
+        let activity: Activity = store::from_item(item)?;
+        examined += 1;
+        if matches(kind, &activity) {
+            entries.push(activity);
         }
-        round.sort_by(|a, b| b.0.cmp(&a.0));
-        round.truncate(limit);
-        before = round.last().map(|(sort, _)| sort.clone());
-        merged.extend(
-            round
-                .into_iter()
-                .filter(|(_, a)| kind.is_none_or(|k| k == a.kind)),
-        );
-        if merged.len() >= limit {
-            break;
+        if entries.len() >= limit || examined >= MAX_EXAMINED {
+            let more = shards.iter().any(|s| !s.buffered.is_empty() || !s.done);
+            return Ok(ActivityPage {
+                entries,
+                next_cursor: more.then_some(sort),
+            });
         }
     }
-    merged.truncate(limit);
-    let next_cursor = (merged.len() == limit)
-        .then(|| merged.last().map(|(s, _)| s.clone()))
-        .flatten();
-    Ok(ActivityPage {
-        entries: merged.into_iter().map(|(_, a)| a).collect(),
-        next_cursor,
-    })
 }

@@ -1,4 +1,5 @@
-//! Deleting an account (by its owner) and disabling one (by an admin).
+//! Deleting an account (by its owner) and disabling one (by an admin, or enabling it again from
+//! the operator command).
 //!
 //! Deletion takes the user item and its email, username and referral-code markers away in one
 //! atomic write: from then on no token works and the address and name are free. What else lived
@@ -13,7 +14,7 @@ use super::activity::{self, ActivityKind};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
 use crate::domain::identity::{accounts, users};
-use crate::domain::input::OtpCode;
+use crate::domain::input::{Email, OtpCode};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -122,14 +123,16 @@ fn tidy_op(item: &Item) -> Option<Vec<WriteOp>> {
     Some(ops)
 }
 
-/// Disables (or enables again) an account (admin). A disabled user cannot sign in, refresh, or
-/// use any token; disabling ends every login session at once.
+/// Disables (or enables again) another account (admin; never the admin's own, 403
+/// `self_action_forbidden`). A disabled user cannot sign in, refresh, or use any token;
+/// disabling ends every login session at once.
 pub async fn set_disabled(
     state: &AppState,
     admin_id: &str,
     user_id: &str,
     disabled: bool,
 ) -> ApiResult<users::User> {
+    crate::domain::identity::users::not_own_account(admin_id, user_id)?;
     let not_found = || ApiError::not_found("user_not_found", "No user has that id");
     if uuid::Uuid::parse_str(user_id).is_err() {
         return Err(not_found());
@@ -137,11 +140,31 @@ pub async fn set_disabled(
     let user = users::get(state.table.as_ref(), user_id)
         .await?
         .ok_or_else(not_found)?;
+    write_disabled(state, &user, disabled, json!({ "by": admin_id })).await
+}
+
+/// Enables the account with this email again (operator command `buddo admin enable`): the way
+/// back for an admin locked out with no other admin to enable them.
+pub async fn enable_by_operator(state: &AppState, email: &Email) -> ApiResult<users::User> {
+    let user = users::find_by_email(state.table.as_ref(), email.as_str())
+        .await?
+        .ok_or_else(|| ApiError::not_found("user_not_found", "No user has that email"))?;
+    write_disabled(state, &user, false, json!({ "by": "operator" })).await
+}
+
+/// Sets or clears `disabled` on `user` with its activity entry (`details` say by whom).
+async fn write_disabled(
+    state: &AppState,
+    user: &users::User,
+    disabled: bool,
+    details: serde_json::Value,
+) -> ApiResult<users::User> {
+    let user_id = user.id.as_str();
     let update = Update::new(keys::user(user_id))
         .set("disabled", disabled)
         .when(Cond::Exists);
     let mut ops = if disabled {
-        sessions::end_other_sessions(&user, update, None)
+        sessions::end_other_sessions(user, update, None)
     } else {
         vec![update.into_op()]
     };
@@ -150,13 +173,7 @@ pub async fn set_disabled(
     } else {
         ActivityKind::AccountEnabled
     };
-    ops.push(activity::record(
-        state,
-        user_id,
-        kind,
-        None,
-        json!({ "by": admin_id }),
-    )?);
+    ops.push(activity::record(state, user_id, kind, None, details)?);
     state
         .table
         .write(ops)

@@ -1,5 +1,5 @@
 //! Accounts beyond signing in: the public profile, settings, finding other users, the activity
-//! log, deleting an account, and admins disabling one.
+//! log, deleting an account, admins disabling one.
 
 pub mod activity;
 pub mod deletion;

@@ -1,5 +1,7 @@
 //! The public profile: display name, bio, avatar and banner. Text is trimmed and bounded,
-//! control characters refused; images are `https` URLs.
+//! control and invisible format characters (bidi controls, zero-width characters) refused;
+//! images are `https` URLs off this machine and private networks, kept in their parsed,
+//! percent-encoded form (`input::text`, `input::https_url`).
 
 use crate::domain::identity::users::{self, User};
 use crate::domain::input::{self, FieldErrors};

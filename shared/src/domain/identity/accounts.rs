@@ -67,8 +67,9 @@ async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option
         .ok_or_else(invalid_referral)
 }
 
-/// Registers a user, credits the referrer, and queues the verification mail, all in one
-/// atomic write.
+/// Registers a user and queues the verification mail in one atomic write. A referral code must
+/// name an account; the referrer is paid only once the new account verifies an address
+/// ([`ReferralPayout`]), so throwaway sign-ups mint nothing.
 pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
     state
         .limiter
@@ -116,6 +117,7 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         connected_apps: 0,
         referral_code: String::new(),
         referred_by: referrer.as_ref().map(|r| r.id.clone()),
+        referral_pending: referrer.is_some(),
         registration_number,
         signup_multiplier: state.config.signup_multiplier(registration_number),
         totp_enabled: false,
@@ -145,26 +147,10 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
             state,
             MailToken::new(Purpose::VerifyEmail, &user),
         ));
+        // The referrer must still exist when the account is created (nothing is paid yet).
         let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
-        if let (Some(referrer), Some(key)) = (&referrer, &referrer_key) {
-            let bonus = state.config.referral_bonus;
-            ops.push(
-                Update::new(key.clone())
-                    .add("points", bonus)
-                    .add("total_earned", bonus)
-                    .add("direct_referrals", 1)
-                    .when(Cond::Exists)
-                    .into_op(),
-            );
-            if bonus > 0 {
-                ops.push(ledger::entry_only(
-                    &referrer.id,
-                    bonus,
-                    EntryKind::ReferralBonus,
-                    &user.id,
-                    now,
-                )?);
-            }
+        if let Some(key) = &referrer_key {
+            ops.push(WriteOp::check(key.clone(), Cond::Exists));
         }
         let written = state.table.write(ops).await;
         if written.as_ref().err().and_then(|e| e.failed_key()) == Some(&referral_key) {
@@ -301,7 +287,7 @@ pub async fn forgot_password(state: &AppState, email: Email, meta: &RequestMeta)
 }
 
 /// Sets a new password from a reset token. The mailbox got the token, so the address counts
-/// as verified; every login session ends.
+/// as verified (paying a pending referral bonus); every login session ends.
 pub async fn reset_password(
     state: &AppState,
     raw_token: &str,
@@ -313,33 +299,45 @@ pub async fn reset_password(
     let user = users::get(state.table.as_ref(), &token.user_id)
         .await?
         .ok_or_else(mail_tokens::invalid)?;
-    let update = Update::new(keys::user(&user.id))
-        .set("email_verified", true)
-        .when(token.still_current());
-    let consume = WriteOp::delete_existing(token_key);
-    let logged = activity::record(
-        state,
-        &user.id,
-        ActivityKind::PasswordReset,
-        Some(meta),
-        Value::Null,
-    )?;
-    set_password(state, &user, hash, update, vec![consume, logged], None)
-        .await
-        .on_any_condition(mail_tokens::invalid)
+    let user_id = user.id.clone();
+    write_verifying(state, user, |user, payout| {
+        let update = Update::new(keys::user(&user.id))
+            .set("email_verified", true)
+            .when(token.still_current());
+        let consume = WriteOp::delete_existing(token_key.clone());
+        let logged = activity::record(
+            state,
+            &user.id,
+            ActivityKind::PasswordReset,
+            Some(meta),
+            Value::Null,
+        )?;
+        Ok(password_ops(
+            state,
+            user,
+            hash.clone(),
+            payout.on_user(update),
+            vec![consume, logged],
+            None,
+        ))
+    })
+    .await?
+    .on_any_condition(mail_tokens::invalid)?;
+    sessions::remove_stale(state, &user_id, None).await;
+    Ok(())
 }
 
-/// Stores a new password hash with `update` (and `also`, in the same write): a new credential
+/// The write that stores a new password hash with `update` (and `also`): a new credential
 /// generation (older mail tokens die), the next session generation (every session but `keep`
 /// ends), and a notice to the owner.
-async fn set_password(
+fn password_ops(
     state: &AppState,
     user: &User,
     hash: String,
     update: Update,
     also: Vec<WriteOp>,
     keep: Option<&str>,
-) -> ApiResult<()> {
+) -> Vec<WriteOp> {
     let update = update
         .set("password_hash", hash)
         .add("credential_generation", 1);
@@ -349,6 +347,20 @@ async fn set_password(
         templates::password_changed(&user.email),
         state.now(),
     ));
+    ops
+}
+
+/// Stores a new password hash with `update` (and `also`, in the same write): see
+/// [`password_ops`].
+async fn set_password(
+    state: &AppState,
+    user: &User,
+    hash: String,
+    update: Update,
+    also: Vec<WriteOp>,
+    keep: Option<&str>,
+) -> ApiResult<()> {
+    let ops = password_ops(state, user, hash, update, also, keep);
     state.table.write(ops).await?;
     sessions::remove_stale(state, &user.id, keep).await;
     Ok(())
@@ -366,20 +378,124 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
     mail_tokens::write_counting_mail(state, &user.email, ops).await
 }
 
-/// Marks the address verified; configured admin addresses become admins here.
+/// The referral bonus an account still owes its referrer, paid in the write that first marks
+/// one of its addresses verified (verification, a password reset, a confirmed email change):
+/// that write clears `referral_pending` on the account, conditionally, so however many
+/// verifications race, one pays; the referrer gets the bonus with its ledger entry and one more
+/// direct referral. A referrer deleted meanwhile is paid nothing.
+struct ReferralPayout {
+    /// The account's flag is cleared in this write (it was set when the user was read).
+    pending: bool,
+    /// The referrer's credit and its ledger entry.
+    ops: Vec<WriteOp>,
+    referrer_key: Option<store::Key>,
+}
+
+impl ReferralPayout {
+    /// What verifying `user` pays; `pay_referrer: false` clears the flag without paying (the
+    /// referrer is gone).
+    fn of(state: &AppState, user: &User, pay_referrer: bool) -> ApiResult<Self> {
+        let mut payout = ReferralPayout {
+            pending: user.referral_pending,
+            ops: Vec::new(),
+            referrer_key: None,
+        };
+        let referrer = user.referred_by.as_deref().filter(|_| pay_referrer);
+        if let (true, Some(referrer)) = (user.referral_pending, referrer) {
+            let bonus = state.config.referral_bonus;
+            let key = keys::user(referrer);
+            payout.ops.push(
+                Update::new(key.clone())
+                    .add("points", bonus)
+                    .add("total_earned", bonus)
+                    .add("direct_referrals", 1)
+                    .when(Cond::Exists)
+                    .into_op(),
+            );
+            if bonus > 0 {
+                payout.ops.push(ledger::entry_only(
+                    referrer,
+                    bonus,
+                    EntryKind::ReferralBonus,
+                    &user.id,
+                    state.now(),
+                )?);
+            }
+            payout.referrer_key = Some(key);
+        }
+        Ok(payout)
+    }
+
+    /// The account's own update in the verifying write: clears the flag, and holds only while
+    /// it is still set.
+    fn on_user(&self, update: Update) -> Update {
+        if !self.pending {
+            return update;
+        }
+        let cond = update.cond.clone().and(Cond::eq("referral_pending", true));
+        update.set("referral_pending", false).when(cond)
+    }
+}
+
+/// Writes what `build` makes of the user (a write that marks an address verified, its user
+/// update passed through [`ReferralPayout::on_user`]) together with the referral payout. When
+/// the referrer is gone the write is made again without paying; when the account's update
+/// fails while a payout was owed, the user is read again (another verification may have paid
+/// meanwhile) and the write rebuilt. The store's answer is the caller's to map.
+async fn write_verifying(
+    state: &AppState,
+    user: User,
+    mut build: impl FnMut(&User, &ReferralPayout) -> ApiResult<Vec<WriteOp>>,
+) -> ApiResult<Result<(), store::StoreError>> {
+    let mut user = user;
+    let mut pay_referrer = true;
+    let mut rereads = 0;
+    loop {
+        let payout = ReferralPayout::of(state, &user, pay_referrer)?;
+        let mut ops = build(&user, &payout)?;
+        ops.extend(payout.ops.iter().cloned());
+        let written = state.table.write(ops).await;
+        let failed = written.as_ref().err().and_then(|e| e.failed_key());
+        if failed.is_some() && failed == payout.referrer_key.as_ref() {
+            pay_referrer = false;
+            continue;
+        }
+        if payout.pending && rereads < 2 && failed == Some(&keys::user(&user.id)) {
+            rereads += 1;
+            match users::get(state.table.as_ref(), &user.id).await? {
+                Some(now) => {
+                    user = now;
+                    continue;
+                }
+                None => return Ok(written),
+            }
+        }
+        return Ok(written);
+    }
+}
+
+/// Marks the address verified (paying a pending referral bonus); configured admin addresses
+/// become admins here.
 pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
     let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::VerifyEmail).await?;
-    let mut update = Update::new(keys::user(&token.user_id))
-        .set("email_verified", true)
-        .when(token.still_current());
-    if state.config.admin_emails.iter().any(|a| a == &token.email) {
-        update = update.set("is_admin", true);
-    }
-    state
-        .table
-        .write(vec![WriteOp::delete_existing(token_key), update.into_op()])
-        .await
-        .on_any_condition(mail_tokens::invalid)
+    let user = users::get(state.table.as_ref(), &token.user_id)
+        .await?
+        .ok_or_else(mail_tokens::invalid)?;
+    let make_admin = state.config.admin_emails.iter().any(|a| a == &token.email);
+    write_verifying(state, user, |user, payout| {
+        let mut update = Update::new(keys::user(&user.id))
+            .set("email_verified", true)
+            .when(token.still_current());
+        if make_admin {
+            update = update.set("is_admin", true);
+        }
+        Ok(vec![
+            WriteOp::delete_existing(token_key.clone()),
+            payout.on_user(update).into_op(),
+        ])
+    })
+    .await?
+    .on_any_condition(mail_tokens::invalid)
 }
 
 /// Re-checks the password of a signed-in user before a sensitive change; wrong guesses count
@@ -397,7 +513,9 @@ pub async fn confirm_password(
     }
 }
 
-/// Changes the password; every other session is signed out, this one stays.
+/// Changes the password; every other session is signed out, this one stays. Each attempt
+/// counts against the account's password-change limit before any hashing (a change costs two
+/// hashes and a mail).
 pub async fn change_password(
     state: &AppState,
     auth: &Authenticated,
@@ -406,6 +524,14 @@ pub async fn change_password(
     meta: &RequestMeta,
 ) -> ApiResult<()> {
     let user = &auth.user;
+    state
+        .limiter
+        .hit(Counter::new(
+            "password-change",
+            &user.id,
+            state.config.rate_limits.password_change,
+        ))
+        .await?;
     confirm_password(state, user, current, meta).await?;
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     // The kept session must still exist when the change lands (its carry-over requires it).
@@ -431,7 +557,9 @@ pub async fn change_password(
 
 /// Starts moving the account to a new address. The answer is the same whether the address is
 /// free or not: a free address gets a confirmation link, a taken one a notice that someone
-/// tried to use it. The current address is told either way.
+/// tried to use it. The current address is told either way. Each attempt counts against the
+/// account's email-change limit before the password is checked: the per-address mail limit
+/// alone would let one account mail any number of different addresses.
 pub async fn change_email(
     state: &AppState,
     auth: &Authenticated,
@@ -441,6 +569,14 @@ pub async fn change_email(
 ) -> ApiResult<()> {
     sessions::require_recent_login(state, auth)?;
     let user = &auth.user;
+    state
+        .limiter
+        .hit(Counter::new(
+            "email-change",
+            &user.id,
+            state.config.rate_limits.email_change,
+        ))
+        .await?;
     confirm_password(state, user, password, meta).await?;
     if new_email.as_str() == user.email {
         return Err(ApiError::field(
@@ -468,8 +604,8 @@ pub async fn change_email(
     mail_tokens::write_counting_mail(state, new_email.as_str(), ops).await
 }
 
-/// Moves the account to the confirmed new address, which counts as verified. Every login
-/// session but the one that asked for the change ends.
+/// Moves the account to the confirmed new address, which counts as verified (paying a pending
+/// referral bonus). Every login session but the one that asked for the change ends.
 pub async fn confirm_email_change(
     state: &AppState,
     raw_token: &str,
@@ -493,38 +629,43 @@ pub async fn confirm_email_change(
         }
         _ => None,
     };
+    let user_id = user.id.clone();
     let user_key = keys::user(&user.id);
     let new_marker = keys::email_marker(&new_email);
     let old_marker = keys::email_marker(&token.email);
-    let update = Update::new(user_key.clone())
-        .set("email", new_email.clone())
-        .set("email_verified", true)
-        .when(token.still_current());
-    let mut ops = vec![
-        WriteOp::delete_existing(token_key.clone()),
-        WriteOp::put_new(users::marker_item(&new_marker, &user.id)),
-        WriteOp::Delete {
-            key: old_marker.clone(),
-            cond: Cond::eq("user_id", user.id.clone()),
-        },
-        activity::record(
-            state,
-            &user.id,
-            ActivityKind::EmailChanged,
-            Some(meta),
-            Value::Null,
-        )?,
-    ];
-    ops.extend(sessions::end_other_sessions(&user, update, keep));
-    state
-        .table
-        .write(ops)
-        .await
-        .on_condition(&new_marker, email_taken)
-        .on_condition(&token_key, mail_tokens::invalid)
-        .on_condition(&old_marker, mail_tokens::invalid)
-        .on_condition(&user_key, mail_tokens::invalid)?;
-    sessions::remove_stale(state, &user.id, keep).await;
+    write_verifying(state, user, |user, payout| {
+        let update = Update::new(user_key.clone())
+            .set("email", new_email.clone())
+            .set("email_verified", true)
+            .when(token.still_current());
+        let mut ops = vec![
+            WriteOp::delete_existing(token_key.clone()),
+            WriteOp::put_new(users::marker_item(&new_marker, &user.id)),
+            WriteOp::Delete {
+                key: old_marker.clone(),
+                cond: Cond::eq("user_id", user.id.clone()),
+            },
+            activity::record(
+                state,
+                &user.id,
+                ActivityKind::EmailChanged,
+                Some(meta),
+                Value::Null,
+            )?,
+        ];
+        ops.extend(sessions::end_other_sessions(
+            user,
+            payout.on_user(update),
+            keep,
+        ));
+        Ok(ops)
+    })
+    .await?
+    .on_condition(&new_marker, email_taken)
+    .on_condition(&token_key, mail_tokens::invalid)
+    .on_condition(&old_marker, mail_tokens::invalid)
+    .on_condition(&user_key, mail_tokens::invalid)?;
+    sessions::remove_stale(state, &user_id, keep).await;
     Ok(())
 }
 

@@ -31,6 +31,11 @@ pub struct User {
     pub referral_code: String,
     #[serde(default)]
     pub referred_by: Option<String>,
+    /// The referrer's bonus is still owed: set at registration with a referral code, cleared
+    /// (conditionally) by the write that first marks an address of the account verified, which
+    /// pays the bonus. Accounts from before this rule lack it and are never paid again.
+    #[serde(default)]
+    pub referral_pending: bool,
     pub registration_number: u64,
     pub signup_multiplier: f64,
     #[serde(default)]
@@ -140,5 +145,44 @@ pub fn require_verified_email(user: &User) -> ApiResult<()> {
             "email_not_verified",
             "Verify your email address first",
         ))
+    }
+}
+
+/// Refuses an admin action whose subject is the acting admin (403 `self_action_forbidden`).
+/// Ids are compared as UUIDs, so no spelling of one's own id gets through.
+pub fn not_own_account(admin_id: &str, user_id: &str) -> ApiResult<()> {
+    let same = match (
+        uuid::Uuid::parse_str(admin_id.trim()),
+        uuid::Uuid::parse_str(user_id.trim()),
+    ) {
+        (Ok(a), Ok(u)) => a == u,
+        _ => admin_id.trim().eq_ignore_ascii_case(user_id.trim()),
+    };
+    if same {
+        return Err(ApiError::forbidden(
+            "self_action_forbidden",
+            "Admins cannot do this to their own account; ask another admin",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_own_account;
+
+    #[test]
+    fn one_s_own_id_in_any_spelling_is_refused() {
+        let id = "0b5c2f1e-8f4e-4c6a-9d1e-2a3b4c5d6e7f";
+        for same in [
+            id.to_string(),
+            id.to_uppercase(),
+            id.replace('-', ""),
+            format!(" {id} "),
+        ] {
+            assert!(not_own_account(id, &same).is_err(), "{same}");
+        }
+        assert!(not_own_account(id, "1b5c2f1e-8f4e-4c6a-9d1e-2a3b4c5d6e7f").is_ok());
+        assert!(not_own_account(id, "nope").is_ok());
     }
 }

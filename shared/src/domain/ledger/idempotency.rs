@@ -19,9 +19,9 @@ use crate::store::{self, Cond, Key, Update, WriteOp, TTL};
 pub const KEEP_SECONDS: i64 = 24 * 3600;
 
 /// A record still without an answer this long after it was written belongs to a request that
-/// died after moving the points (no request runs this long): a retry then answers from the
-/// state now, and that answer is stored as the first.
-pub const ABANDONED_AFTER_SECONDS: i64 = 30;
+/// died after moving the points (no request outlives `REQUEST_TIMEOUT_MS`, 4.5 s by default):
+/// a retry then answers from the state now, and that answer is stored as the first.
+pub const ABANDONED_AFTER_SECONDS: i64 = 10;
 
 /// How long a duplicate waits for the first request's answer before answering 409.
 const WAIT_FOR_FIRST: std::time::Duration = std::time::Duration::from_millis(1500);
@@ -136,7 +136,9 @@ impl Claim {
             if tokio::time::Instant::now() >= deadline {
                 return Err(ApiError::Busy {
                     code: "idempotency_key_in_use",
-                    message: "A request with this Idempotency-Key is still being processed; retry later".into(),
+                    message:
+                        "A request with this Idempotency-Key is still being processed; retry later"
+                            .into(),
                     retry_after: 1,
                 });
             }

@@ -255,6 +255,8 @@ pub async fn adjust_by_admin(
     reason: &str,
 ) -> ApiResult<i64> {
     let not_found = || ApiError::not_found("user_not_found", "No user has that id");
+    // An admin never mints or takes their own points.
+    crate::domain::identity::users::not_own_account(admin_id, user_id)?;
     if uuid::Uuid::parse_str(user_id).is_err() {
         return Err(not_found());
     }

@@ -122,9 +122,9 @@ pub struct OAuthApp {
 impl OAuthApp {
     /// Checks a presented client secret in constant time; a public client has none to match.
     pub fn secret_matches(&self, secret: &str) -> bool {
-        self.client_secret_hash.as_ref().is_some_and(|hash| {
-            constant_time_eq(hash_secret(secret).as_bytes(), hash.as_bytes())
-        })
+        self.client_secret_hash
+            .as_ref()
+            .is_some_and(|hash| constant_time_eq(hash_secret(secret).as_bytes(), hash.as_bytes()))
     }
 
     pub fn is_public(&self) -> bool {
@@ -290,7 +290,11 @@ fn request_not_found() -> ApiError {
 
 /// A public client cannot keep a secret, so nothing but PKCE proves a code exchange is the
 /// app's: it never holds a scope that moves points.
-fn refuse_moving_scopes(app_is_public: bool, field: &'static str, scopes: &Scopes) -> ApiResult<()> {
+fn refuse_moving_scopes(
+    app_is_public: bool,
+    field: &'static str,
+    scopes: &Scopes,
+) -> ApiResult<()> {
     if app_is_public && scopes.iter().any(Scope::moves_points) {
         return Err(ApiError::field(
             field,
@@ -722,7 +726,11 @@ pub async fn decide_scope_request(
         let mut app = get(table, &request.app_id)
             .await?
             .ok_or_else(app_not_found)?;
-        refuse_moving_scopes(app.is_public(), "requested_scopes", &request.requested_scopes)?;
+        refuse_moving_scopes(
+            app.is_public(),
+            "requested_scopes",
+            &request.requested_scopes,
+        )?;
         let read_version = app.version;
         app.allowed_scopes = app.allowed_scopes.union(&request.requested_scopes);
         app.version += 1;

@@ -125,7 +125,10 @@ pub async fn record(
                 .when(Cond::Exists);
             let mut ops = vec![renew.into_op()];
             for family in families(state.table.as_ref(), user_id, &app.id).await? {
-                let current = family.scopes.clone().unwrap_or_else(|| app.allowed_scopes.clone());
+                let current = family
+                    .scopes
+                    .clone()
+                    .unwrap_or_else(|| app.allowed_scopes.clone());
                 let narrowed = current.intersection(scopes);
                 if narrowed != current {
                     ops.push(
@@ -141,9 +144,10 @@ pub async fn record(
             }
             state.table.write(ops).await.map_err(|e| match e {
                 // A family revoked meanwhile: nothing left to narrow there.
-                crate::store::StoreError::ConditionFailed { .. } => {
-                    ApiError::conflict("grant_changed", "The app's grant changed meanwhile; try again")
-                }
+                crate::store::StoreError::ConditionFailed { .. } => ApiError::conflict(
+                    "grant_changed",
+                    "The app's grant changed meanwhile; try again",
+                ),
                 other => other.into(),
             })?;
             Ok(())

@@ -535,7 +535,11 @@ pub async fn introspect(state: &AppState, token: &str) -> ApiResult<Introspectio
         (Some(user), Some(app)) if family.is_live(&user, &app) => {
             let mut token = record;
             token.scopes = family.bound(&token.scopes);
-            Ok(Introspection::Active(Box::new(AccessGrant { token, user, app })))
+            Ok(Introspection::Active(Box::new(AccessGrant {
+                token,
+                user,
+                app,
+            })))
         }
         _ => inactive("revoked"),
     }

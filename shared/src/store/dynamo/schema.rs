@@ -39,7 +39,8 @@ impl DynamoTable {
             )
             .build()
             .expect("gsi");
-        self.client
+        let created = self
+            .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
@@ -51,8 +52,16 @@ impl DynamoTable {
             .key_schema(key(SK, KeyType::Range))
             .global_secondary_indexes(gsi)
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        match created {
+            Ok(_) => {}
+            // Created meanwhile: by another process, or by an attempt of this call that timed
+            // out and was retried (DynamoDB Local can take seconds to create a table).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+            Err(e) => return Err(unavailable(e)),
+        }
         self.client
             .update_time_to_live()
             .table_name(&self.table)
