@@ -161,6 +161,19 @@ impl Resp {
         &self.body
     }
 
+    /// Asserts 429 `rate_limited` with `Retry-After` and the same `retry_after` in the body.
+    #[track_caller]
+    pub fn assert_limited(&self) {
+        self.assert_error(429, "rate_limited");
+        let retry: u64 = self.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry >= 1);
+        assert_eq!(self.body["retry_after"], retry);
+    }
+
     /// Asserts the §13 error shape with this status and code.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
@@ -432,14 +445,13 @@ impl TestApp {
             .collect()
     }
 
-    /// The token in the newest mail to `email` whose link has this path.
-    pub async fn token_from_mail(&self, email: &str, link_path: &str) -> String {
-        let mails = self.mails_to(email).await;
+    /// The tokens of every mail to `email` whose link has this path, oldest first.
+    pub async fn tokens_from_mail(&self, email: &str, link_path: &str) -> Vec<String> {
         let prefix = format!("{}{}?token=", self.state.config.public_web_url, link_path);
-        mails
+        self.mails_to(email)
+            .await
             .iter()
-            .rev()
-            .find_map(|m| {
+            .filter_map(|m| {
                 let text = m.text.as_deref()?;
                 let start = text.find(&prefix)? + prefix.len();
                 Some(
@@ -449,9 +461,15 @@ impl TestApp {
                         .collect(),
                 )
             })
-            .unwrap_or_else(|| {
-                panic!("no mail to {email} with a {link_path} link; mails: {mails:?}")
-            })
+            .collect()
+    }
+
+    /// The token in the newest mail to `email` whose link has this path.
+    pub async fn token_from_mail(&self, email: &str, link_path: &str) -> String {
+        self.tokens_from_mail(email, link_path)
+            .await
+            .pop()
+            .unwrap_or_else(|| panic!("no mail to {email} with a {link_path} link"))
     }
 
     pub async fn verify_email_of(&self, user: &TestUser) {
@@ -804,6 +822,17 @@ impl TestApp {
         )
         .await
         .assert_status(200);
+    }
+
+    /// An admin creates a campaign; its id.
+    pub async fn campaign(&self, admin: &str, body: Value) -> String {
+        let resp = self
+            .post_auth("/api/admin/campaigns", admin, Some(body))
+            .await;
+        resp.assert_status(201)["campaign"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// A request with an `Idempotency-Key`.

@@ -173,17 +173,17 @@ impl<'a> AdminApp<'a> {
         AdminApp {
             id: &app.id,
             client_id: &app.client_id,
-            app_name: &app.app_name,
-            app_description: app.app_description.as_deref(),
+            app_name: &app.shown.app_name,
+            app_description: app.shown.app_description.as_deref(),
             owner_id: &app.owner_id,
             is_approved: app.is_approved,
             suspended: app.suspended,
             token_endpoint_auth_method: app.token_endpoint_auth_method.as_str(),
             pending_changes: app.pending_changes.as_ref(),
             allowed_scopes: app.allowed_scopes.to_strings(),
-            redirect_uris: &app.redirect_uris,
-            logo_url: app.logo_url.as_deref(),
-            website_url: app.website_url.as_deref(),
+            redirect_uris: &app.shown.redirect_uris,
+            logo_url: app.shown.logo_url.as_deref(),
+            website_url: app.shown.website_url.as_deref(),
             inserted_at: &app.inserted_at,
         }
     }

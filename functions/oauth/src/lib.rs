@@ -15,7 +15,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use buddo_shared::domain::input;
-use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp};
+use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp, Presentation};
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
 use buddo_shared::domain::oauth::error::OAuthErrorCode;
 use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
@@ -153,23 +153,25 @@ async fn register_app(
     Json(body): Json<RegisterBody>,
 ) -> ApiResult<Response> {
     let new = NewApp {
-        app_name: input::text("app_name", &body.app_name, 1, 100)?,
-        app_description: body
-            .app_description
-            .as_deref()
-            .map(description)
-            .transpose()?,
-        logo_url: body
-            .logo_url
-            .as_deref()
-            .map(|u| input::https_url("logo_url", u))
-            .transpose()?,
-        website_url: body
-            .website_url
-            .as_deref()
-            .map(|u| input::https_url("website_url", u))
-            .transpose()?,
-        redirect_uris: redirect_uris(&body.redirect_uris)?,
+        shown: Presentation {
+            app_name: input::text("app_name", &body.app_name, 1, 100)?,
+            app_description: body
+                .app_description
+                .as_deref()
+                .map(description)
+                .transpose()?,
+            logo_url: body
+                .logo_url
+                .as_deref()
+                .map(|u| input::https_url("logo_url", u))
+                .transpose()?,
+            website_url: body
+                .website_url
+                .as_deref()
+                .map(|u| input::https_url("website_url", u))
+                .transpose()?,
+            redirect_uris: redirect_uris(&body.redirect_uris)?,
+        },
         allowed_scopes: body
             .allowed_scopes
             .as_deref()
@@ -204,8 +206,8 @@ async fn public_app(
         .ok_or_else(|| ApiError::not_found("app_not_found", "No app has that client_id"))?;
     ok(PublicApp {
         client_id: &app.client_id,
-        description: app.app_description.as_deref(),
-        name: &app.app_name,
+        description: app.shown.app_description.as_deref(),
+        name: &app.shown.app_name,
     })
 }
 

@@ -112,15 +112,15 @@ impl<'a> AppView<'a> {
     pub fn new(app: &'a OAuthApp) -> Self {
         AppView {
             allowed_scopes: app.allowed_scopes.to_strings(),
-            app_description: app.app_description.as_deref(),
-            app_name: &app.app_name,
+            app_description: app.shown.app_description.as_deref(),
+            app_name: &app.shown.app_name,
             client_id: &app.client_id,
             id: &app.id,
             inserted_at: &app.inserted_at,
             is_approved: app.is_approved,
-            logo_url: app.logo_url.as_deref(),
-            redirect_uris: &app.redirect_uris,
-            website_url: app.website_url.as_deref(),
+            logo_url: app.shown.logo_url.as_deref(),
+            redirect_uris: &app.shown.redirect_uris,
+            website_url: app.shown.website_url.as_deref(),
             client_secret: None,
             token_endpoint_auth_method: app
                 .is_public()

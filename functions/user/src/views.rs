@@ -164,12 +164,12 @@ pub struct ConnectedAppView<'a> {
 impl<'a> ConnectedAppView<'a> {
     pub fn new(c: &'a ConnectedApp) -> Self {
         ConnectedAppView {
-            app_description: c.app.app_description.as_deref(),
+            app_description: c.app.shown.app_description.as_deref(),
             app_id: &c.app.id,
-            app_name: &c.app.app_name,
+            app_name: &c.app.shown.app_name,
             connected_at: &c.grant.connected_at,
             last_used: c.grant.last_used.as_deref(),
-            logo_url: c.app.logo_url.as_deref(),
+            logo_url: c.app.shown.logo_url.as_deref(),
             scopes: c.grant.scopes.to_strings(),
         }
     }

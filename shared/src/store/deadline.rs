@@ -20,45 +20,39 @@ impl Deadline {
         Deadline { inner, limit }
     }
 
-    async fn read<T>(
+    /// `call`, or `late` once the deadline has passed.
+    async fn within<T>(
         &self,
         call: impl Future<Output = Result<T, StoreError>>,
+        late: fn() -> StoreError,
     ) -> Result<T, StoreError> {
         tokio::time::timeout(self.limit, call)
             .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Unavailable(
-                    "the store did not answer in time".into(),
-                ))
-            })
+            .unwrap_or_else(|_| Err(late()))
     }
+}
 
-    async fn write<T>(
-        &self,
-        call: impl Future<Output = Result<T, StoreError>>,
-    ) -> Result<T, StoreError> {
-        tokio::time::timeout(self.limit, call)
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::OutcomeUnknown(
-                    "the store did not answer the write in time".into(),
-                ))
-            })
-    }
+fn read_late() -> StoreError {
+    StoreError::Unavailable("the store did not answer in time".into())
+}
+
+fn write_late() -> StoreError {
+    StoreError::OutcomeUnknown("the store did not answer the write in time".into())
 }
 
 #[async_trait]
 impl Table for Deadline {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.read(self.inner.get(key)).await
+        self.within(self.inner.get(key), read_late).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.read(self.inner.query(query)).await
+        self.within(self.inner.query(query), read_late).await
     }
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.write(self.inner.write(ops)).await
+        self.within(self.inner.write(ops), write_late).await
     }
     async fn update_returning(&self, update: Update) -> Result<Item, StoreError> {
-        self.write(self.inner.update_returning(update)).await
+        self.within(self.inner.update_returning(update), write_late)
+            .await
     }
 }

@@ -7,26 +7,14 @@ use buddo_shared::config::Limit;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{Resp, TestApp};
-
-#[track_caller]
-fn assert_limited(resp: &Resp) {
-    resp.assert_error(429, "rate_limited");
-    let retry: u64 = resp.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry >= 1);
-    assert_eq!(resp.body["retry_after"], retry);
-}
+use crate::helpers::TestApp;
 
 backend_tests! {
     async fn register_is_limited_per_address(backend) {
         let app = TestApp::spawn_with(backend, |c| c.rate_limits.register = Limit::new(2, 3600)).await;
         app.register("a@example.com", "aaa", "correct horse battery").await.assert_status(201);
         app.register("b@example.com", "bbb", "correct horse battery").await.assert_status(201);
-        assert_limited(&app.register("c@example.com", "ccc", "correct horse battery").await);
+        app.register("c@example.com", "ccc", "correct horse battery").await.assert_limited();
         // A new window opens after the hour.
         app.clock.advance(3600);
         app.register("c@example.com", "ccc", "correct horse battery").await.assert_status(201);
@@ -38,7 +26,7 @@ backend_tests! {
         for _ in 0..3 {
             app.login(&user.email, &user.password, None).await.assert_status(200);
         }
-        assert_limited(&app.login(&user.email, &user.password, None).await);
+        app.login(&user.email, &user.password, None).await.assert_limited();
     }
 
     async fn wrong_passwords_from_one_address_lock_out_only_that_address(backend) {
@@ -56,8 +44,8 @@ backend_tests! {
         // answer alike ...
         let known = app.login_from("198.51.100.1", &user.email, &user.password).await;
         let unknown = app.login_from("198.51.100.1", "ghost@example.com", "wrong password").await;
-        assert_limited(&known);
-        assert_limited(&unknown);
+        known.assert_limited();
+        unknown.assert_limited();
         assert_eq!(known.body, unknown.body);
         // ... but the owner, from anywhere else, signs in as usual.
         app.login_from("203.0.113.7", &user.email, &user.password).await.assert_status(200);
@@ -75,7 +63,7 @@ backend_tests! {
         for i in 0..5 {
             app.login_from(&format!("198.51.100.{i}"), &user.email, "wrong password").await.assert_error(401, "invalid_credentials");
         }
-        assert_limited(&app.login_from("203.0.113.7", &user.email, &user.password).await);
+        app.login_from("203.0.113.7", &user.email, &user.password).await.assert_limited();
         let other = app.new_user().await;
         app.login_from("203.0.113.7", &other.email, &other.password).await.assert_status(200);
         app.clock.advance(3600);
@@ -110,7 +98,7 @@ backend_tests! {
             app.login(&user.email, &user.password, None).await.assert_status(200);
         }
         app.login(&user.email, "wrong password", None).await.assert_error(401, "invalid_credentials");
-        assert_limited(&app.login(&user.email, &user.password, None).await);
+        app.login(&user.email, &user.password, None).await.assert_limited();
     }
 
     async fn wrong_codes_at_login_lock_the_second_factor(backend) {
@@ -125,7 +113,7 @@ backend_tests! {
             app.login(&user.email, &user.password, Some(wrong)).await.assert_error(401, "invalid_totp_code");
         }
         // The password is right, but no more codes are checked for a while.
-        assert_limited(&app.login(&user.email, &user.password, Some(&good)).await);
+        app.login(&user.email, &user.password, Some(&good)).await.assert_limited();
         app.clock.advance(900);
         app.login(&user.email, &user.password, Some(&app.totp_now(&secret))).await.assert_status(200);
     }
@@ -141,7 +129,7 @@ backend_tests! {
         for _ in 0..3 {
             app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": wrong }))).await.assert_error(400, "invalid_code");
         }
-        assert_limited(&app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": good }))).await);
+        app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": good }))).await.assert_limited();
         app.clock.advance(900);
         let fresh = app.totp_now(&secret);
         app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": fresh }))).await.assert_status(200);
@@ -160,9 +148,7 @@ backend_tests! {
             .await
             .assert_error(400, "invalid_password");
         app.login(&user.email, "guess three", None).await.assert_error(401, "invalid_credentials");
-        assert_limited(
-            &app.post_auth("/api/auth/change-password", &session.token, Some(json!({ "current_password": user.password, "new_password": "brand new secret" }))).await,
-        );
+        app.post_auth("/api/auth/change-password", &session.token, Some(json!({ "current_password": user.password, "new_password": "brand new secret" }))).await.assert_limited();
     }
 
     async fn turning_totp_off_re_checks_the_password_under_the_limit(backend) {
@@ -176,9 +162,7 @@ backend_tests! {
                 .await
                 .assert_error(400, "invalid_password");
         }
-        assert_limited(
-            &app.post_auth("/api/auth/totp/disable", &session.token, Some(json!({ "password": user.password, "code": app.totp_now(&secret) }))).await,
-        );
+        app.post_auth("/api/auth/totp/disable", &session.token, Some(json!({ "password": user.password, "code": app.totp_now(&secret) }))).await.assert_limited();
     }
 
     async fn forgot_password_is_limited_per_address(backend) {
@@ -186,7 +170,7 @@ backend_tests! {
         for _ in 0..2 {
             app.post("/api/auth/forgot-password", json!({ "email": "x@example.com" })).await.assert_status(200);
         }
-        assert_limited(&app.post("/api/auth/forgot-password", json!({ "email": "x@example.com" })).await);
+        app.post("/api/auth/forgot-password", json!({ "email": "x@example.com" })).await.assert_limited();
     }
 
     async fn the_limit_holds_under_parallel_requests(backend) {
@@ -231,7 +215,7 @@ backend_tests! {
         for _ in 0..3 {
             app.post_auth("/api/auth/send-verification", &session.token, None).await.assert_status(200);
         }
-        assert_limited(&app.post_auth("/api/auth/send-verification", &session.token, None).await);
+        app.post_auth("/api/auth/send-verification", &session.token, None).await.assert_limited();
 
         let other = app.new_user().await;
         let theirs = app.login_ok(&other).await;
@@ -239,7 +223,7 @@ backend_tests! {
         for _ in 0..3 {
             app.post_auth("/api/auth/change-email", &theirs.token, Some(change.clone())).await.assert_status(200);
         }
-        assert_limited(&app.post_auth("/api/auth/change-email", &theirs.token, Some(change)).await);
+        app.post_auth("/api/auth/change-email", &theirs.token, Some(change)).await.assert_limited();
         assert_eq!(app.mails_to("target@example.com").await.len(), 3);
     }
 }

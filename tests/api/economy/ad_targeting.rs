@@ -3,22 +3,12 @@
 //! app's events are rate limited.
 
 use buddo_shared::config::Limit;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
 use crate::helpers::TestApp;
 
 const EVENT: &str = "/api/external/ads/event";
-
-async fn campaign(app: &TestApp, admin: &str, body: Value) -> String {
-    let resp = app
-        .post_auth("/api/admin/campaigns", admin, Some(body))
-        .await;
-    resp.assert_status(201)["campaign"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 async fn counts(app: &TestApp, admin: &str, id: &str) -> (i64, i64, i64) {
     let list = app.get_auth("/api/admin/campaigns", admin).await;
@@ -44,11 +34,11 @@ backend_tests! {
         let later = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
         let fmt = |d: time::OffsetDateTime| d.format(&time::format_description::well_known::Rfc3339).unwrap();
         let (earlier, ended) = (fmt(time::OffsetDateTime::now_utc() - time::Duration::days(30)), fmt(time::OffsetDateTime::now_utc() - time::Duration::days(29)));
-        let diamond = campaign(&app, &admin, json!({ "name": "Diamonds only", "surface_type": "rewarded", "payout_rate": 300, "budget": 100000, "targeting_metadata": { "tiers": ["diamond"] } })).await;
-        let paused = campaign(&app, &admin, json!({ "name": "Paused", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "status": "paused" })).await;
-        let future = campaign(&app, &admin, json!({ "name": "Later", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "starts_at": later })).await;
-        let over = campaign(&app, &admin, json!({ "name": "Over", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "starts_at": earlier, "ends_at": ended })).await;
-        let rewarded = campaign(&app, &admin, json!({ "name": "Everyone", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000 })).await;
+        let diamond = app.campaign(&admin, json!({ "name": "Diamonds only", "surface_type": "rewarded", "payout_rate": 300, "budget": 100000, "targeting_metadata": { "tiers": ["diamond"] } })).await;
+        let paused = app.campaign(&admin, json!({ "name": "Paused", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "status": "paused" })).await;
+        let future = app.campaign(&admin, json!({ "name": "Later", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "starts_at": later })).await;
+        let over = app.campaign(&admin, json!({ "name": "Over", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000, "starts_at": earlier, "ends_at": ended })).await;
+        let rewarded = app.campaign(&admin, json!({ "name": "Everyone", "surface_type": "rewarded", "payout_rate": 10, "budget": 1000 })).await;
         // A bronze user, never served the diamond campaign, reports an impression of it.
         for id in [&diamond, &paused, &future, &over] {
             for kind in ["impression", "click"] {
@@ -75,7 +65,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin_token().await;
         let op = app.operated(&["profile:read"]).await;
-        let id = campaign(&app, &admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 1, "budget": 100 })).await;
+        let id = app.campaign(&admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 1, "budget": 100 })).await;
         app.post_auth(EVENT, &op.access_token, Some(json!({ "campaign_id": id, "event_type": "impression" }))).await.assert_status(200);
         let page = app.state.table.query(
             &buddo_shared::store::Query::partition(buddo_shared::keys::user_pk(&op.user.id))
@@ -92,7 +82,7 @@ backend_tests! {
         let admin = app.admin_token().await;
         let op = app.operated(&["profile:read"]).await;
         let other = app.operated(&["profile:read"]).await;
-        let id = campaign(&app, &admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 1, "budget": 100 })).await;
+        let id = app.campaign(&admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 1, "budget": 100 })).await;
         let event = json!({ "campaign_id": id, "event_type": "impression" });
         for _ in 0..3 {
             app.post_auth(EVENT, &op.access_token, Some(event.clone())).await.assert_status(200);

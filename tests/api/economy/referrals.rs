@@ -34,25 +34,6 @@ fn assert_paid(got: (i64, i64, i64), ledger: (i64, i64), bonus: i64, times: i64)
     );
 }
 
-/// Every verification token mailed to `email`, oldest first.
-async fn verification_tokens(app: &TestApp, email: &str) -> Vec<String> {
-    let prefix = format!("{}/verify-email?token=", app.state.config.public_web_url);
-    app.mails_to(email)
-        .await
-        .iter()
-        .filter_map(|m| {
-            let text = m.text.as_deref()?;
-            let start = text.find(&prefix)? + prefix.len();
-            Some(
-                text[start..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
 backend_tests! {
     async fn registration_pays_nothing_and_verification_pays_once(backend) {
         let app = TestApp::spawn(backend).await;
@@ -107,7 +88,7 @@ backend_tests! {
         for _ in 0..2 {
             app.post_auth("/api/auth/send-verification", &session.token, None).await.assert_status(200);
         }
-        let tokens = verification_tokens(&app, &friend.email).await;
+        let tokens = app.tokens_from_mail(&friend.email, "/verify-email").await;
         assert_eq!(tokens.len(), 3);
         assert_paid(stats(&app, &referrer).await, app.balance_and_ledger(&referrer.id).await, bonus, 0);
 

@@ -7,19 +7,7 @@ use buddo_shared::config::Limit;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{Resp, TestApp};
-
-#[track_caller]
-fn assert_limited(resp: &Resp) {
-    resp.assert_error(429, "rate_limited");
-    let retry: u64 = resp.headers["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(retry >= 1);
-    assert_eq!(resp.body["retry_after"], retry);
-}
+use crate::helpers::TestApp;
 
 fn change(current: &str, new: &str) -> serde_json::Value {
     json!({ "current_password": current, "new_password": new })
@@ -34,8 +22,8 @@ backend_tests! {
         app.post_auth(path, &token, Some(change(&user.password, "second secret"))).await.assert_status(200);
         app.post_auth(path, &token, Some(change("second secret", "third secret"))).await.assert_status(200);
         // Right password or wrong, the third attempt is refused before any hashing.
-        assert_limited(&app.post_auth(path, &token, Some(change("third secret", "fourth secret"))).await);
-        assert_limited(&app.post_auth(path, &token, Some(change("a wrong guess", "fourth secret"))).await);
+        app.post_auth(path, &token, Some(change("third secret", "fourth secret"))).await.assert_limited();
+        app.post_auth(path, &token, Some(change("a wrong guess", "fourth secret"))).await.assert_limited();
         app.login(&user.email, "third secret", None).await.assert_status(200);
         let notices = app.mails_to(&user.email).await.into_iter().filter(|m| m.subject.contains("password was changed")).count();
         assert_eq!(notices, 2);
@@ -61,8 +49,8 @@ backend_tests! {
         app.post_auth(path, &token, Some(to(1))).await.assert_status(200);
         app.post_auth(path, &token, Some(to(2))).await.assert_status(200);
         // A third address is not mailed, right password or wrong.
-        assert_limited(&app.post_auth(path, &token, Some(to(3))).await);
-        assert_limited(&app.post_auth(path, &token, Some(json!({ "new_email": "target4@example.com", "password": "a wrong guess" }))).await);
+        app.post_auth(path, &token, Some(to(3))).await.assert_limited();
+        app.post_auth(path, &token, Some(json!({ "new_email": "target4@example.com", "password": "a wrong guess" }))).await.assert_limited();
         assert_eq!(app.mails_to("target1@example.com").await.len(), 1);
         assert_eq!(app.mails_to("target2@example.com").await.len(), 1);
         assert!(app.mails_to("target3@example.com").await.is_empty());

@@ -8,16 +8,6 @@ use crate::helpers::{assert_keys, TestApp};
 
 const EVENT: &str = "/api/external/ads/event";
 
-async fn campaign(app: &TestApp, admin: &str, body: serde_json::Value) -> String {
-    let resp = app
-        .post_auth("/api/admin/campaigns", admin, Some(body))
-        .await;
-    resp.assert_status(201)["campaign"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn campaign_row(app: &TestApp, admin: &str, id: &str) -> serde_json::Value {
     let list = app.get_auth("/api/admin/campaigns", admin).await;
     list.assert_status(200)["campaigns"]
@@ -70,9 +60,9 @@ backend_tests! {
             async move { app.get_auth(&format!("/api/external/ads/serve?surface_type={surface}"), &token).await }
         };
         serve("video").await.assert_error(404, "no_campaign");
-        let gold_only = campaign(&app, &admin, json!({ "name": "Gold", "surface_type": "video", "payout_rate": 5, "budget": 100, "targeting_metadata": { "tiers": ["gold"] } })).await;
+        let gold_only = app.campaign(&admin, json!({ "name": "Gold", "surface_type": "video", "payout_rate": 5, "budget": 100, "targeting_metadata": { "tiers": ["gold"] } })).await;
         serve("video").await.assert_error(404, "no_campaign");
-        let everyone = campaign(&app, &admin, json!({ "name": "All", "surface_type": "video", "payout_rate": 5, "budget": 100, "bitcoin_tier": { "level": 2 } })).await;
+        let everyone = app.campaign(&admin, json!({ "name": "All", "surface_type": "video", "payout_rate": 5, "budget": 100, "bitcoin_tier": { "level": 2 } })).await;
         let served = serve("video").await;
         let c = &served.assert_status(200)["campaign"];
         assert_keys(c, &["bitcoin_tier", "id", "name", "payout_rate", "surface_type", "targeting_metadata"]);
@@ -85,7 +75,7 @@ backend_tests! {
         app.get_auth("/api/external/ads/serve", &op.access_token).await.assert_error(400, "validation_failed");
         // Not started yet, or over: not served.
         let later = (time::OffsetDateTime::now_utc() + time::Duration::days(30)).format(&time::format_description::well_known::Rfc3339).unwrap();
-        campaign(&app, &admin, json!({ "name": "Later", "surface_type": "native", "payout_rate": 5, "budget": 100, "starts_at": later })).await;
+        app.campaign(&admin, json!({ "name": "Later", "surface_type": "native", "payout_rate": 5, "budget": 100, "starts_at": later })).await;
         serve("native").await.assert_error(404, "no_campaign");
     }
 
@@ -93,7 +83,7 @@ backend_tests! {
         let app = TestApp::spawn_with(backend, |c| { c.signup_multipliers = vec![]; c.default_multiplier = 2.0; }).await;
         let admin = app.admin_token().await;
         let op = app.operated(&["profile:read", "app:balance:read"]).await;
-        let id = campaign(&app, &admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 10, "budget": 1000 })).await;
+        let id = app.campaign(&admin, json!({ "name": "Banner", "surface_type": "banner", "payout_rate": 10, "budget": 1000 })).await;
         let event = |kind: &str| app.post_auth(EVENT, &op.access_token, Some(json!({ "campaign_id": id, "event_type": kind, "surface_type": "banner" })));
         // A click with no impression before it: recorded, unpaid.
         let click = event("click").await;
@@ -119,7 +109,7 @@ backend_tests! {
         assert_eq!(row["points_paid"], 21);
         // Impressions count for 30 minutes: an impression of another campaign, 31 minutes of
         // nothing, then a click pays nothing.
-        let other = campaign(&app, &admin, json!({ "name": "Other", "surface_type": "banner", "payout_rate": 10, "budget": 1000 })).await;
+        let other = app.campaign(&admin, json!({ "name": "Other", "surface_type": "banner", "payout_rate": 10, "budget": 1000 })).await;
         let other_event = |kind: &str| app.post_auth(EVENT, &op.access_token, Some(json!({ "campaign_id": other, "event_type": kind })));
         other_event("impression").await.assert_status(200);
         app.clock.advance(31 * 60);
@@ -135,7 +125,7 @@ backend_tests! {
         let client = app.new_client(&["profile:read"], true).await;
         // Eleven points a paid event (10 to the user, 1 to the app). 200 is split over two
         // shards of 100 (each holds at least ten payouts): nine fit in each.
-        let id = campaign(&app, &admin, json!({ "name": "Rewarded", "surface_type": "rewarded", "payout_rate": 10, "budget": 200 })).await;
+        let id = app.campaign(&admin, json!({ "name": "Rewarded", "surface_type": "rewarded", "payout_rate": 10, "budget": 200 })).await;
         let mut users = Vec::new();
         for _ in 0..20 {
             users.push(app.operated_by(&client, &["profile:read"]).await);

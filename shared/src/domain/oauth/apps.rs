@@ -92,14 +92,9 @@ pub struct OAuthApp {
     #[serde(default)]
     pub token_endpoint_auth_method: AuthMethod,
     pub owner_id: String,
-    pub app_name: String,
-    #[serde(default)]
-    pub app_description: Option<String>,
-    #[serde(default)]
-    pub logo_url: Option<String>,
-    #[serde(default)]
-    pub website_url: Option<String>,
-    pub redirect_uris: Vec<String>,
+    /// What users see of the app (as reviewed, once an admin approved it).
+    #[serde(flatten)]
+    pub shown: Presentation,
     pub allowed_scopes: Scopes,
     pub is_approved: bool,
     /// Stopped by an admin for abuse: nobody, the owner included, can use or authorize it.
@@ -144,24 +139,6 @@ impl OAuthApp {
     /// Whether the app's sessions and ad events earn points: only a reviewed app mints them.
     pub fn mints_points(&self) -> bool {
         self.is_approved && !self.suspended
-    }
-
-    fn presentation(&self) -> Presentation {
-        Presentation {
-            app_name: self.app_name.clone(),
-            app_description: self.app_description.clone(),
-            logo_url: self.logo_url.clone(),
-            website_url: self.website_url.clone(),
-            redirect_uris: self.redirect_uris.clone(),
-        }
-    }
-
-    fn present(&mut self, p: Presentation) {
-        self.app_name = p.app_name;
-        self.app_description = p.app_description;
-        self.logo_url = p.logo_url;
-        self.website_url = p.website_url;
-        self.redirect_uris = p.redirect_uris;
     }
 
     fn item(&self) -> ApiResult<store::Item> {
@@ -263,11 +240,7 @@ struct ClientMarker {
 
 /// What an owner sends to register an app (validated).
 pub struct NewApp {
-    pub app_name: String,
-    pub app_description: Option<String>,
-    pub logo_url: Option<String>,
-    pub website_url: Option<String>,
-    pub redirect_uris: Vec<String>,
+    pub shown: Presentation,
     /// `None`: the field was left out (the app gets `profile:read`).
     pub allowed_scopes: Option<Scopes>,
     pub token_endpoint_auth_method: AuthMethod,
@@ -346,11 +319,7 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
         client_secret_hash: client_secret.as_deref().map(hash_secret),
         token_endpoint_auth_method: method,
         owner_id: owner.id.clone(),
-        app_name: new.app_name,
-        app_description: new.app_description,
-        logo_url: new.logo_url,
-        website_url: new.website_url,
-        redirect_uris: new.redirect_uris,
+        shown: new.shown,
         allowed_scopes: granted,
         is_approved: false,
         suspended: false,
@@ -470,7 +439,7 @@ pub async fn update(
     let mut shown = app
         .pending_changes
         .clone()
-        .unwrap_or_else(|| app.presentation());
+        .unwrap_or_else(|| app.shown.clone());
     if let Some(name) = changes.app_name {
         shown.app_name = name;
     }
@@ -487,8 +456,8 @@ pub async fn update(
         shown.redirect_uris = uris;
     }
     if !app.is_approved {
-        app.present(shown);
-    } else if shown == app.presentation() {
+        app.shown = shown;
+    } else if shown == app.shown {
         app.pending_changes = None;
     } else {
         app.pending_changes = Some(shown);
@@ -638,7 +607,7 @@ pub async fn review(state: &AppState, app_id: &str, decision: Review) -> ApiResu
             app.is_approved = true;
             app.suspended = false;
             if let Some(shown) = app.pending_changes.take() {
-                app.present(shown);
+                app.shown = shown;
             }
         }
         Review::Unapprove | Review::Suspend => {

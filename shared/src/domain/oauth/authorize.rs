@@ -104,14 +104,14 @@ pub async fn authorize(
         .ok_or_else(|| bad("invalid_client", "Unknown client_id"))?;
     // The redirect URI first: nothing may ever go to one the app did not register.
     let redirect_uri = match req.redirect_uri.as_deref() {
-        Some(uri) if app.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
+        Some(uri) if app.shown.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
         Some(_) => {
             return Err(bad(
                 "invalid_redirect_uri",
                 "redirect_uri is not one the app registered (exact match)",
             ))
         }
-        None if app.redirect_uris.len() == 1 => app.redirect_uris[0].clone(),
+        None if app.shown.redirect_uris.len() == 1 => app.shown.redirect_uris[0].clone(),
         None => {
             return Err(bad(
                 "invalid_redirect_uri",

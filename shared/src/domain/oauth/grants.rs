@@ -108,7 +108,7 @@ pub async fn record(
                 user_id,
                 ActivityKind::AppConnected,
                 Some(meta),
-                json!({ "app_id": app.id, "app_name": app.app_name, "scopes": scopes }),
+                json!({ "app_id": app.id, "app_name": app.shown.app_name, "scopes": scopes }),
             )?,
         ])
         .await;
