@@ -261,9 +261,20 @@ impl Table for CommitsThenFails {
 
 // ---- DynamoDB Local behind a proxy that stops answering ----
 
-/// A TCP proxy to DynamoDB Local that, while `hang` is set, accepts what clients send and
-/// answers nothing.
-async fn hanging_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
+/// What the proxy in front of DynamoDB Local does wrong.
+#[derive(Default)]
+struct ProxyFaults {
+    /// Accept what clients send and answer nothing.
+    hang: AtomicBool,
+    /// Let the next TransactWriteItems through and lose its answer (once): the write happens,
+    /// the client never hears of it.
+    lose_next_transaction_answer: AtomicBool,
+    /// TransactWriteItems requests that reached DynamoDB Local.
+    transactions: AtomicUsize,
+}
+
+/// A TCP proxy to DynamoDB Local with `faults`.
+async fn faulty_proxy(upstream: String, faults: Arc<ProxyFaults>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -271,13 +282,15 @@ async fn hanging_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
             let Ok((mut client, _)) = listener.accept().await else {
                 return;
             };
-            let (upstream, hang) = (upstream.clone(), hang.clone());
+            let (upstream, faults) = (upstream.clone(), faults.clone());
             tokio::spawn(async move {
                 let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
                     return;
                 };
                 let (mut client_read, mut client_write) = client.split();
                 let (mut server_read, mut server_write) = server.split();
+                // Set by the request side: this connection's answers are lost from now on.
+                let deaf = AtomicBool::new(false);
                 let up = async {
                     let mut buf = vec![0u8; 16 * 1024];
                     loop {
@@ -285,8 +298,18 @@ async fn hanging_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
                             Ok(0) | Err(_) => return,
                             Ok(n) => n,
                         };
-                        if hang.load(Ordering::SeqCst) {
+                        if faults.hang.load(Ordering::SeqCst) {
                             continue; // swallowed: the request never arrives
+                        }
+                        let text = String::from_utf8_lossy(&buf[..n]);
+                        if text.contains("DynamoDB_20120810.TransactWriteItems") {
+                            faults.transactions.fetch_add(1, Ordering::SeqCst);
+                            if faults
+                                .lose_next_transaction_answer
+                                .swap(false, Ordering::SeqCst)
+                            {
+                                deaf.store(true, Ordering::SeqCst);
+                            }
                         }
                         if server_write.write_all(&buf[..n]).await.is_err() {
                             return;
@@ -294,13 +317,56 @@ async fn hanging_proxy(upstream: String, hang: Arc<AtomicBool>) -> String {
                     }
                 };
                 let down = async {
-                    let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match server_read.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => n,
+                        };
+                        if deaf.load(Ordering::SeqCst) {
+                            continue; // the answer is lost on the way
+                        }
+                        if client_write.write_all(&buf[..n]).await.is_err() {
+                            return;
+                        }
+                    }
                 };
                 tokio::select! { _ = up => {}, _ = down => {} }
             });
         }
     });
     format!("http://{addr}")
+}
+
+/// The server over a fresh DynamoDB Local table reached only through a faulty proxy, with the
+/// production deadlines and the functions' SDK configuration.
+async fn spawn_behind_proxy() -> (TestApp, Arc<ProxyFaults>) {
+    let upstream = crate::helpers::dynamodb_endpoint();
+    let faults = Arc::new(ProxyFaults::default());
+    let proxy = faulty_proxy(
+        upstream.trim_start_matches("http://").to_string(),
+        faults.clone(),
+    )
+    .await;
+    let name = format!("deadline-{}", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_over(
+        Backend::Dynamo,
+        |c| c.deadlines = Deadlines::default(),
+        |inner, clock| {
+            drop(inner);
+            Arc::new(DynamoTable::new(client_for(&proxy), name.clone(), clock))
+        },
+    )
+    .await;
+    DynamoTable::new(
+        crate::helpers::dynamodb_client(),
+        name.clone(),
+        app.clock.clone(),
+    )
+    .create_table()
+    .await
+    .expect("creating the table");
+    (app, faults)
 }
 
 /// A DynamoDB client configured as the functions configure theirs (production deadlines).
@@ -320,36 +386,8 @@ fn client_for(endpoint: &str) -> aws_sdk_dynamodb::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_behind_a_proxy_that_stops_answering() {
-    let upstream = crate::helpers::dynamodb_endpoint();
-    let hang = Arc::new(AtomicBool::new(false));
-    let proxy = hanging_proxy(
-        upstream.trim_start_matches("http://").to_string(),
-        hang.clone(),
-    )
-    .await;
-    let name = format!("deadline-{}", uuid::Uuid::new_v4().simple());
-    let mut clock_handle = None;
-    let app = TestApp::spawn_wrapped(
-        Backend::Dynamo,
-        |c| c.deadlines = Deadlines::default(),
-        |inner| {
-            // The table the server uses is reached through the proxy only.
-            let _ = inner;
-            let clock: Arc<dyn buddo_shared::clock::Clock> =
-                Arc::new(buddo_shared::clock::SystemClock);
-            clock_handle = Some(clock.clone());
-            Arc::new(DynamoTable::new(client_for(&proxy), name.clone(), clock))
-        },
-    )
-    .await;
-    DynamoTable::new(
-        crate::helpers::dynamodb_client(),
-        name.clone(),
-        clock_handle.unwrap(),
-    )
-    .create_table()
-    .await
-    .expect("creating the table");
+    let (app, faults) = spawn_behind_proxy().await;
+    let hang = &faults.hang;
     let user = app.new_user().await;
     let jwt = app.login_ok(&user).await.token;
     app.get("/api/health").await.assert_status(200);
@@ -535,4 +573,36 @@ fn the_template_gives_every_route_more_time_than_the_request_deadline() {
         }
     }
     assert!(routes >= 10, "found {routes} HttpApi events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_whose_answer_is_lost_is_replayed_with_its_token() {
+    let (app, faults) = spawn_behind_proxy().await;
+    let op = app.operated(&["points:spend"]).await;
+    app.grant_points(&op.user, 100).await;
+    let before = faults.transactions.load(Ordering::SeqCst);
+    // The spend's transaction reaches the table; its answer does not come back. The SDK's
+    // attempt times out and it sends the transaction again with the same client request
+    // token: DynamoDB applies it once, and the spend succeeds.
+    faults
+        .lose_next_transaction_answer
+        .store(true, Ordering::SeqCst);
+    let (spent, took) = timed(app.post_auth(
+        "/api/external/points/spend",
+        &op.access_token,
+        Some(json!({ "amount": 30 })),
+    ))
+    .await;
+    assert!(took < BOUND, "{took:?}");
+    assert_eq!(spent.assert_status(200)["points"], 70);
+    assert_eq!(
+        faults.transactions.load(Ordering::SeqCst) - before,
+        2,
+        "sent twice"
+    );
+    assert_eq!(
+        app.balance_and_ledger(&op.user.id).await,
+        (70, 70),
+        "applied once"
+    );
 }

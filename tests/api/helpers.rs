@@ -221,6 +221,16 @@ impl TestApp {
         tweak: impl FnOnce(&mut Config),
         wrap: impl FnOnce(SharedTable) -> SharedTable,
     ) -> TestApp {
+        Self::spawn_over(backend, tweak, |table, _| wrap(table)).await
+    }
+
+    /// As [`TestApp::spawn_wrapped`], `make` also given the test's clock (a table of its own
+    /// must read time from it).
+    pub async fn spawn_over(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Config),
+        make: impl FnOnce(SharedTable, Arc<ManualClock>) -> SharedTable,
+    ) -> TestApp {
         let mut config = test_config();
         tweak(&mut config);
         // Frozen at the start of an hour: every window a test uses (TOTP steps, rate limits)
@@ -228,7 +238,7 @@ impl TestApp {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let start = time::OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(3600)).unwrap();
         let clock = Arc::new(ManualClock::frozen_at(start));
-        let table = wrap(fresh_table(backend, clock.clone()).await);
+        let table = make(fresh_table(backend, clock.clone()).await, clock.clone());
         let pair = SigningKeyPair::generate();
         let signing_key = pair.to_secret_text();
         let keys = JwtKeys::new(&config.jwt, Some(pair), None).expect("keys");
