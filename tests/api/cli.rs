@@ -149,6 +149,21 @@ async fn admin_promote_on_the_embedded_store() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `buddo admin <args> --dynamodb` against the table `name` on DynamoDB Local.
+fn admin_on_dynamodb(args: &[&str], name: &str, dir: &std::path::Path) -> std::process::Output {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    all.extend(["--dynamodb", "--data-dir", dir.to_str().unwrap()]);
+    buddo(&all)
+        .env("TABLE_NAME", name)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_promote_on_dynamodb() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -158,21 +173,7 @@ async fn admin_promote_on_dynamodb() {
     let table: SharedTable = Arc::new(table);
     let id = register(table.clone(), "cli@example.com").await;
     let dir = temp_dir();
-    let out = buddo(&[
-        "admin",
-        "promote",
-        "cli@example.com",
-        "--dynamodb",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ])
-    .env("TABLE_NAME", &name)
-    .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
-    .env("AWS_ACCESS_KEY_ID", "test")
-    .env("AWS_SECRET_ACCESS_KEY", "test")
-    .env("AWS_REGION", "us-east-1")
-    .output()
-    .unwrap();
+    let out = admin_on_dynamodb(&["promote", "cli@example.com"], &name, &dir);
     assert!(
         out.status.success(),
         "{}",
@@ -224,21 +225,7 @@ async fn admin_enable_on_dynamodb() {
     let table: SharedTable = Arc::new(table);
     let id = register_disabled(table.clone(), "locked@example.com").await;
     let dir = temp_dir();
-    let out = buddo(&[
-        "admin",
-        "enable",
-        "locked@example.com",
-        "--dynamodb",
-        "--data-dir",
-        dir.to_str().unwrap(),
-    ])
-    .env("TABLE_NAME", &name)
-    .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_endpoint())
-    .env("AWS_ACCESS_KEY_ID", "test")
-    .env("AWS_SECRET_ACCESS_KEY", "test")
-    .env("AWS_REGION", "us-east-1")
-    .output()
-    .unwrap();
+    let out = admin_on_dynamodb(&["enable", "locked@example.com"], &name, &dir);
     assert!(
         out.status.success(),
         "{}",

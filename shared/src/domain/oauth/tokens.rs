@@ -87,9 +87,8 @@ fn refresh_is_dead() -> OAuthError {
 
 /// Authenticates the client (RFC 6749 §2.3.1, §3.2.1): a confidential app by its secret at
 /// every grant, a public app by its client_id alone (it must not send a secret; PKCE is its
-/// proof). Only then does the client's own traffic count against the token endpoint's limit:
-/// a failure counts per client and source address, so junk naming a client blocks its sender,
-/// never the client.
+/// proof). A failure counts per client and source address, so junk naming a client blocks
+/// its sender, never the client.
 async fn authenticate_client(
     state: &AppState,
     client: &ClientCredentials,
@@ -116,7 +115,17 @@ async fn authenticate_client(
             .await?;
         return Err(OAuthError::invalid_client());
     };
-    // Anyone can name a public client: its traffic counts per source address too.
+    Ok(app)
+}
+
+/// Counts one token request of an authenticated client: a confidential client's per client, a
+/// public client's (anyone can name it) per client and source address.
+async fn count_token_request(
+    state: &AppState,
+    app: &OAuthApp,
+    meta: &RequestMeta,
+) -> OAuthResult<()> {
+    let source = format!("{}\n{}", app.client_id, meta.ip_subject());
     let subject = if app.is_public() {
         source.as_str()
     } else {
@@ -124,9 +133,13 @@ async fn authenticate_client(
     };
     state
         .limiter
-        .hit(Counter::new("token", subject, limits.token_endpoint))
+        .hit(Counter::new(
+            "token",
+            subject,
+            state.config.rate_limits.token_endpoint,
+        ))
         .await?;
-    Ok(app)
+    Ok(())
 }
 
 /// RFC 7636 §4.6: BASE64URL(SHA-256(verifier)) equals the challenge.
@@ -225,6 +238,7 @@ pub async fn exchange(
     meta: &RequestMeta,
 ) -> OAuthResult<IssuedTokens> {
     let app = authenticate_client(state, &client, meta).await?;
+    count_token_request(state, &app, meta).await?;
     match grant {
         TokenGrant::AuthorizationCode {
             code,
