@@ -174,7 +174,7 @@ impl Resp {
         assert_eq!(self.body["retry_after"], retry);
     }
 
-    /// Asserts the §13 error shape with this status and code.
+    /// Asserts the error shape (docs/architecture.md, "Errors") with this status and code.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
         self.assert_status(status);

@@ -5,6 +5,7 @@ mod helpers;
 mod account;
 mod auth;
 mod cli;
+mod config;
 mod deadlines;
 mod economy;
 mod events;

@@ -13,7 +13,7 @@ use crate::domain::RequestMeta;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// JSON body whose every rejection is an [`ApiError`] with the §13 shape.
+/// JSON body whose every rejection is an [`ApiError`] with the error shape (docs/architecture.md, "Errors").
 pub struct Json<T>(pub T);
 
 impl<S, T> FromRequest<S> for Json<T>

@@ -50,7 +50,7 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
     }
 }
 
-/// Serves on `addr` with the peer address available to [`super::ClientIp`].
+/// Serves on `addr` with the peer address available to [`crate::domain::RequestMeta`].
 pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

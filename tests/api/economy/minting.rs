@@ -82,4 +82,24 @@ backend_tests! {
         app.post("/api/auth/reset-password", json!({ "token": token, "password": "another-new-secret-2" })).await.assert_status(200);
         heartbeat(&app, op.session_token.as_ref().unwrap()).await.assert_error(401, "session_ended");
     }
+
+    async fn only_session_and_ad_earnings_are_multiplied(backend) {
+        let app = TestApp::spawn_with(backend, |c| {
+            c.signup_multipliers = vec![];
+            c.default_multiplier = 3.0;
+        }).await;
+        let referrer = app.new_user().await;
+        let friend = app.new_user_referred(Some(&referrer.referral_code)).await;
+        app.verify_email_of(&friend).await;
+        app.grant_points(&referrer, 10).await;
+        // The bonus and the grant are the amounts given, whatever the multiplier.
+        let bonus = app.state.config.referral_bonus;
+        assert_eq!(app.balance_and_ledger(&referrer.id).await, (bonus + 10, bonus + 10));
+        // A session's minute is multiplied.
+        let client = app.new_client(&["profile:read"], true).await;
+        let op = app.operated_by(&client, &["profile:read"]).await;
+        app.clock.advance(60);
+        heartbeat(&app, op.session_token.as_ref().unwrap()).await.assert_status(200);
+        assert_eq!(app.balance_and_ledger(&op.user.id).await, (3, 3));
+    }
 }
