@@ -1,7 +1,29 @@
 //! The one place that builds table keys (docs/architecture.md, "Table design"). Secrets
 //! appear here only as hashes.
 
-use crate::store::Key;
+use crate::store::{Item, Key, GSI1PK, GSI1SK};
+
+/// A place on the GSI1 index: its partition and sort key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexKey {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl IndexKey {
+    fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        IndexKey {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+
+    /// Puts the item at this place of GSI1.
+    pub fn put_on(self, item: &mut Item) {
+        item.insert(GSI1PK.into(), self.pk.into());
+        item.insert(GSI1SK.into(), self.sk.into());
+    }
+}
 
 pub const PROFILE: &str = "PROFILE";
 
@@ -66,13 +88,24 @@ pub fn app(app_id: &str) -> Key {
     Key::new(format!("APP#{app_id}"), "APP")
 }
 
-/// GSI1 partition of apps by approval, for the admin list (sorted by creation).
-pub fn apps_by_approval(approved: bool) -> &'static str {
+/// GSI1 partition of every app (the admin list): rare writes, one partition.
+pub const APPS_INDEX: &str = "APPS";
+
+/// The sort-key prefix of approved (`A#`) or not approved (`P#`) apps on [`APPS_INDEX`].
+pub fn apps_prefix(approved: bool) -> &'static str {
     if approved {
-        "APPS#APPROVED"
+        "A#"
     } else {
-        "APPS#PENDING"
+        "P#"
     }
+}
+
+/// An app on [`APPS_INDEX`], sorted by approval, then creation.
+pub fn app_index(approved: bool, inserted_at: &str, app_id: &str) -> IndexKey {
+    IndexKey::new(
+        APPS_INDEX,
+        format!("{}{inserted_at}#{app_id}", apps_prefix(approved)),
+    )
 }
 
 /// Lookup: client_id → app.
@@ -109,9 +142,23 @@ pub fn scope_request_marker(request_id: &str) -> Key {
     Key::new(format!("SCOPEREQ#{request_id}"), "SCOPEREQ")
 }
 
-/// GSI1 partition of scope requests by status (`pending`, `approved`, `denied`).
-pub fn scope_requests_by_status(status: &str) -> String {
-    format!("SCOPEREQS#{status}")
+/// GSI1 partition of every scope request (the admin list).
+pub const SCOPE_REQUESTS_INDEX: &str = "SCOPEREQS";
+
+/// The sort-key prefix of the scope requests of one status on [`SCOPE_REQUESTS_INDEX`].
+pub fn scope_requests_prefix(status: &str) -> String {
+    format!("{status}#")
+}
+
+/// A scope request on [`SCOPE_REQUESTS_INDEX`], sorted by status, then creation.
+pub fn scope_request_index(status: &str, inserted_at: &str, request_id: &str) -> IndexKey {
+    IndexKey::new(
+        SCOPE_REQUESTS_INDEX,
+        format!(
+            "{}{inserted_at}#{request_id}",
+            scope_requests_prefix(status)
+        ),
+    )
 }
 
 pub const GRANT_PREFIX: &str = "GRANT#";
@@ -192,9 +239,20 @@ pub fn activity_shard(shard: u32) -> String {
     format!("ACTIVITY#{shard}")
 }
 
+/// An activity entry on its shard of GSI1; `sort` is `<rfc3339>#<entry id>`.
+pub fn activity_index(shard: u32, sort: &str) -> IndexKey {
+    IndexKey::new(activity_shard(shard), sort)
+}
+
 /// GSI1 partition of the usernames starting with one character (prefix search).
 pub fn usernames_by_initial(initial: char) -> String {
     format!("USERNAMES#{initial}")
+}
+
+/// A username marker on GSI1: its initial's partition, sorted by the lower-case name.
+pub fn username_index(username_lower: &str) -> IndexKey {
+    let initial = username_lower.chars().next().unwrap_or('_');
+    IndexKey::new(usernames_by_initial(initial), username_lower)
 }
 
 // ---- ads ----
@@ -206,6 +264,19 @@ pub fn campaign(id: &str) -> Key {
 /// GSI1 partition of the campaigns of one surface (sorted by status, then creation).
 pub fn campaigns_by_surface(surface: &str) -> String {
     format!("CAMPAIGNS#{surface}")
+}
+
+/// The sort-key prefix of the campaigns of one status on a surface's partition.
+pub fn campaigns_prefix(status: &str) -> String {
+    format!("{status}#")
+}
+
+/// A campaign on its surface's partition of GSI1.
+pub fn campaign_index(surface: &str, status: &str, created_at: &str, id: &str) -> IndexKey {
+    IndexKey::new(
+        campaigns_by_surface(surface),
+        format!("{}{created_at}#{id}", campaigns_prefix(status)),
+    )
 }
 
 pub const BUDGET_PREFIX: &str = "BUDGET#";
@@ -290,3 +361,8 @@ pub fn as_outbox(pk: &str, sk: &str) -> Option<Key> {
 pub const OUTBOX_PENDING: &str = "OUTBOX#PENDING";
 /// GSI1 partition of mail given up after every attempt failed (`buddo admin mail retry`).
 pub const OUTBOX_FAILED: &str = "OUTBOX#FAILED";
+
+/// A message waiting to be sent, on the GSI1 partition of pending mail (oldest first).
+pub fn outbox_index(created_at: &str, message_id: &str) -> IndexKey {
+    IndexKey::new(OUTBOX_PENDING, format!("{created_at}#{message_id}"))
+}

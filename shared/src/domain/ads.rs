@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::ratelimit::Counter;
 use crate::state::AppState;
-use crate::store::{self, Cond, Item, Query, SortKey, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL};
+use crate::store::{self, Cond, Item, Query, SortKey, Table, Update, WriteOp, TTL};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,14 +172,13 @@ fn campaign_not_found() -> ApiError {
 impl Campaign {
     fn item(&self) -> ApiResult<Item> {
         let mut item = store::to_item(&keys::campaign(&self.id), self)?;
-        item.insert(
-            GSI1PK.into(),
-            keys::campaigns_by_surface(self.surface_type.as_str()).into(),
-        );
-        item.insert(
-            GSI1SK.into(),
-            format!("{}#{}#{}", self.status.as_str(), self.created_at, self.id).into(),
-        );
+        keys::campaign_index(
+            self.surface_type.as_str(),
+            self.status.as_str(),
+            &self.created_at,
+            &self.id,
+        )
+        .put_on(&mut item);
         Ok(item)
     }
 
@@ -339,7 +338,7 @@ pub async fn list(
                 .limit(100)
                 .cursor(cursor);
             if let Some(status) = status {
-                query = query.sk(SortKey::BeginsWith(format!("{}#", status.as_str())));
+                query = query.sk(SortKey::BeginsWith(keys::campaigns_prefix(status.as_str())));
             }
             let page = table.query(&query).await?;
             for item in page.items {
@@ -391,7 +390,9 @@ pub async fn serve(state: &AppState, user: &User, surface: Surface) -> ApiResult
     let page = table
         .query(
             &Query::gsi1(keys::campaigns_by_surface(surface.as_str()))
-                .sk(SortKey::BeginsWith("active#".into()))
+                .sk(SortKey::BeginsWith(keys::campaigns_prefix(
+                    CampaignStatus::Active.as_str(),
+                )))
                 .limit(100),
         )
         .await?;

@@ -68,8 +68,7 @@ pub fn enqueue(mail: Mail, now: time::OffsetDateTime) -> WriteOp {
     };
     let mut item =
         store::to_item(&keys::outbox(&id), &message).expect("outbox message is an object");
-    item.insert(GSI1PK.into(), Value::String(keys::OUTBOX_PENDING.into()));
-    item.insert(GSI1SK.into(), Value::String(format!("{created_at}#{id}")));
+    keys::outbox_index(&created_at, &id).put_on(&mut item);
     item.insert(
         TTL.into(),
         Value::from(now.unix_timestamp() + OUTBOX_RETENTION_SECONDS),

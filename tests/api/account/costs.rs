@@ -9,7 +9,7 @@ use crate::helpers::{Backend, TestApp};
 /// a signed-in user with a little history, searching among three matching names.
 const EXPECTED: [(&str, usize, usize, usize, usize); 11] = [
     ("GET /api/user/profile", 2, 0, 0, 0),
-    ("PATCH /api/user/profile", 3, 0, 1, 1),
+    ("PATCH /api/user/profile", 2, 0, 1, 1),
     ("GET /api/user/settings", 3, 0, 0, 0),
     ("PATCH /api/user/settings", 3, 0, 1, 2),
     ("GET /api/user/activity", 2, 1, 0, 0),

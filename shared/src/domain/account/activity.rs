@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
 use crate::store::{
-    self, Index, Item, Page, Query, SortKey, StoreError, Table, WriteOp, GSI1PK, GSI1SK, TTL,
+    self, Index, Item, Page, Query, SortKey, StoreError, Table, WriteOp, GSI1SK, TTL,
 };
 
 /// GSI1 partitions of the admin list.
@@ -131,8 +131,7 @@ pub fn record(
     };
     let sort = format!("{}#{}", activity.at, activity.id);
     let mut item = store::to_item(&keys::activity(user_id, &sort), &activity)?;
-    item.insert(GSI1PK.into(), keys::activity_shard(shard(user_id)).into());
-    item.insert(GSI1SK.into(), sort.into());
+    keys::activity_index(shard(user_id), &sort).put_on(&mut item);
     item.insert(
         TTL.into(),
         (now.unix_timestamp() + state.config.activity_retention.as_secs() as i64).into(),

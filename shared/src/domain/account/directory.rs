@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::ratelimit::Counter;
 use crate::state::AppState;
-use crate::store::{self, Item, Query, SortKey, StoreError, GSI1PK, GSI1SK};
+use crate::store::{self, Item, Query, SortKey, StoreError};
 
 /// Names nobody may take: staff-sounding names and every path word of the API (so that no
 /// username can shadow a route like `/api/users/search`), kept sorted.
@@ -113,9 +113,7 @@ pub fn username_marker(user_id: &str, username: &Username) -> Result<Item, Store
             username: username.as_str().to_string(),
         },
     )?;
-    let initial = lower.chars().next().unwrap_or('_');
-    item.insert(GSI1PK.into(), keys::usernames_by_initial(initial).into());
-    item.insert(GSI1SK.into(), lower.into());
+    keys::username_index(&lower).put_on(&mut item);
     Ok(item)
 }
 

@@ -3,7 +3,7 @@
 //! images are `https` URLs off this machine and private networks, kept in their parsed,
 //! percent-encoded form (`input::text`, `input::https_url`).
 
-use crate::domain::identity::users::{self, User};
+use crate::domain::identity::users::User;
 use crate::domain::input::{self, FieldErrors};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -96,12 +96,13 @@ pub async fn update(state: &AppState, user: &User, changes: ProfileChanges) -> A
             Some(Some(v)) => update.set(name, v.clone()),
         };
     }
-    state
+    // The user as the change left it, from the write itself: no second read.
+    let item = state
         .table
-        .write(vec![update.into_op()])
+        .update_returning(update)
         .await
         .on_condition(&keys::user(&user.id), ApiError::invalid_token)?;
-    users::require(state.table.as_ref(), &user.id).await
+    Ok(crate::store::from_item(item)?)
 }
 
 #[cfg(test)]

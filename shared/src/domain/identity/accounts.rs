@@ -404,22 +404,28 @@ impl ReferralPayout {
         if let (true, Some(referrer)) = (user.referral_pending, referrer) {
             let bonus = state.config.referral_bonus;
             let key = keys::user(referrer);
-            payout.ops.push(
-                Update::new(key.clone())
-                    .add("points", bonus)
-                    .add("total_earned", bonus)
-                    .add("direct_referrals", 1)
-                    .when(Cond::Exists)
-                    .into_op(),
-            );
             if bonus > 0 {
-                payout.ops.push(ledger::entry_only(
-                    referrer,
-                    bonus,
-                    EntryKind::ReferralBonus,
-                    &user.id,
-                    state.now(),
-                )?);
+                // The bonus is a movement like any credit; the referral counts with it.
+                let (balance, entry) = ledger::Movement {
+                    user_id: referrer,
+                    amount: bonus,
+                    kind: EntryKind::ReferralBonus,
+                    reference: &user.id,
+                    description: None,
+                    counterparty: None,
+                }
+                .parts(state.now())?;
+                payout
+                    .ops
+                    .push(balance.add("direct_referrals", 1).into_op());
+                payout.ops.push(entry);
+            } else {
+                payout.ops.push(
+                    Update::new(key.clone())
+                        .add("direct_referrals", 1)
+                        .when(Cond::Exists)
+                        .into_op(),
+                );
             }
             payout.referrer_key = Some(key);
         }

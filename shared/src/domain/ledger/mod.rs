@@ -110,6 +110,13 @@ impl Movement<'_> {
     /// while the balance covers it; a failed condition on `keys::user(user_id)` means it did
     /// not (or the user is gone).
     pub fn ops(&self, now: time::OffsetDateTime) -> Result<[WriteOp; 2], StoreError> {
+        let (balance, entry) = self.parts(now)?;
+        Ok([balance.into_op(), entry])
+    }
+
+    /// As [`Movement::ops`], the balance change still open to more changes of the same item
+    /// (a counter that moves with it).
+    pub fn parts(&self, now: time::OffsetDateTime) -> Result<(Update, WriteOp), StoreError> {
         let mut balance = Update::new(keys::user(self.user_id)).add("points", self.amount);
         if self.kind.is_earning() {
             balance = balance.add("total_earned", self.amount);
@@ -134,10 +141,10 @@ impl Movement<'_> {
             created_at: rfc3339(now),
         };
         let key = keys::user_ledger(self.user_id, &entry.created_at, &entry.id);
-        Ok([
-            balance.when(cond).into_op(),
+        Ok((
+            balance.when(cond),
             WriteOp::put_new(store::to_item(&key, &entry)?),
-        ])
+        ))
     }
 }
 
@@ -178,19 +185,6 @@ pub fn earn(
         counterparty: None,
     }
     .ops(now)
-}
-
-/// Only the entry of a credit (when the balance change is part of a larger update of the
-/// same user item, as the referral bonus is).
-pub fn entry_only(
-    user_id: &str,
-    amount: i64,
-    kind: EntryKind,
-    reference: &str,
-    now: time::OffsetDateTime,
-) -> Result<WriteOp, StoreError> {
-    let [_, entry] = earn(user_id, amount, kind, reference, now)?;
-    Ok(entry)
 }
 
 /// An amount of points as sent: a whole number from 1 to [`MAX_AMOUNT`].

@@ -15,12 +15,7 @@ use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::ratelimit::Counter;
 use crate::state::AppState;
-use crate::store::{self, Cond, Key, Query, SortKey, Table, WriteOp, GSI1PK, GSI1SK};
-
-/// GSI1 partition of every app, sorted `A#…` (approved) or `P#…` (pending), then by creation.
-const APPS_INDEX: &str = "APPS";
-/// GSI1 partition of every scope request, sorted by status, then by creation.
-const SCOPE_REQUESTS_INDEX: &str = "SCOPEREQS";
+use crate::store::{self, Cond, Key, Query, SortKey, Table, WriteOp};
 
 /// How a client authenticates at the token and revocation endpoints (RFC 7591 §2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,12 +138,7 @@ impl OAuthApp {
 
     fn item(&self) -> ApiResult<store::Item> {
         let mut item = store::to_item(&keys::app(&self.id), self)?;
-        let status = if self.is_approved { "A" } else { "P" };
-        item.insert(GSI1PK.into(), APPS_INDEX.into());
-        item.insert(
-            GSI1SK.into(),
-            format!("{status}#{}#{}", self.inserted_at, self.id).into(),
-        );
+        keys::app_index(self.is_approved, &self.inserted_at, &self.id).put_on(&mut item);
         Ok(item)
     }
 
@@ -205,11 +195,8 @@ impl ScopeRequest {
 
     fn item(&self) -> ApiResult<store::Item> {
         let mut item = store::to_item(&self.key(), self)?;
-        item.insert(GSI1PK.into(), SCOPE_REQUESTS_INDEX.into());
-        item.insert(
-            GSI1SK.into(),
-            format!("{}#{}#{}", self.status.as_str(), self.inserted_at, self.id).into(),
-        );
+        keys::scope_request_index(self.status.as_str(), &self.inserted_at, &self.id)
+            .put_on(&mut item);
         Ok(item)
     }
 
@@ -576,8 +563,15 @@ pub async fn list_all(
     limit: usize,
     cursor: Option<String>,
 ) -> ApiResult<Listing<OAuthApp>> {
-    let prefix = approved.map(|a| if a { "A#" } else { "P#" }.to_string());
-    list_index(state.table.as_ref(), APPS_INDEX, prefix, limit, cursor).await
+    let prefix = approved.map(|a| keys::apps_prefix(a).to_string());
+    list_index(
+        state.table.as_ref(),
+        keys::APPS_INDEX,
+        prefix,
+        limit,
+        cursor,
+    )
+    .await
 }
 
 /// An admin's decision on an app.
@@ -632,10 +626,10 @@ pub async fn list_scope_requests(
     limit: usize,
     cursor: Option<String>,
 ) -> ApiResult<Listing<ScopeRequest>> {
-    let prefix = status.map(|s| format!("{}#", s.as_str()));
+    let prefix = status.map(|s| keys::scope_requests_prefix(s.as_str()));
     list_index(
         state.table.as_ref(),
-        SCOPE_REQUESTS_INDEX,
+        keys::SCOPE_REQUESTS_INDEX,
         prefix,
         limit,
         cursor,

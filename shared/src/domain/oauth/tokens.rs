@@ -28,6 +28,11 @@ use crate::store::{self, Cond, Update, WriteOp, TTL};
 /// Expired access tokens stay readable this long, so introspection can say `expired`.
 const EXPIRED_KEPT_SECONDS: i64 = 24 * 3600;
 
+/// When a refresh token issued or renewed now expires (and its family with it).
+fn refresh_expiry(state: &AppState) -> i64 {
+    state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64
+}
+
 /// How the client identified itself (HTTP Basic or the body).
 #[derive(Clone, Debug, Default)]
 pub struct ClientCredentials {
@@ -202,10 +207,7 @@ fn new_tokens(
             scopes: scopes.clone(),
         },
     )?;
-    refresh.insert(
-        TTL.into(),
-        (now + oauth.refresh_ttl.as_secs() as i64).into(),
-    );
+    refresh.insert(TTL.into(), refresh_expiry(state).into());
     Ok(NewTokens {
         access_token,
         refresh_token,
@@ -317,10 +319,7 @@ async fn exchange_code(
         created_at: rfc3339(state.now()),
     };
     let mut family_item = store::to_item(&grants::family_key(&family), &family)?;
-    family_item.insert(
-        TTL.into(),
-        (state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64).into(),
-    );
+    family_item.insert(TTL.into(), refresh_expiry(state).into());
     let mut ops = vec![
         Update::new(code_key.clone())
             .set("redeemed", true)
@@ -446,10 +445,7 @@ async fn refresh(
     let mut ops = vec![
         Update::new(family_key.clone())
             .set("refresh_hash", tokens.refresh_hash.clone())
-            .set(
-                TTL,
-                state.now_unix() + state.config.oauth.refresh_ttl.as_secs() as i64,
-            )
+            .set(TTL, refresh_expiry(state))
             .when(Cond::eq("refresh_hash", presented))
             .into_op(),
         Update::new(grant_key.clone())
