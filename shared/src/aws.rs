@@ -10,7 +10,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use tokio::sync::OnceCell;
 
-use crate::config::Deadlines;
+use crate::deadlines::Deadlines;
 
 static SDK_CONFIG: OnceCell<SdkConfig> = OnceCell::const_new();
 

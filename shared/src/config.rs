@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use crate::deadlines::Deadlines;
 use crate::store::StoreConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -184,41 +185,6 @@ pub struct EconomyConfig {
     pub paid_event_window: Duration,
     /// How long ad event records are kept (`ttl`).
     pub ad_event_retention: Duration,
-}
-
-/// How long anything may wait on a dependency (docs/architecture.md, "Deadlines"). Each
-/// bound sits under the next: an SDK attempt under the SDK operation, the operation under one
-/// store call, store calls under the request, the request under the function's `Timeout` and
-/// API Gateway's integration timeout (template.yaml).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Deadlines {
-    /// Opening a connection to an AWS endpoint (in-region: a few milliseconds).
-    pub aws_connect: Duration,
-    /// One attempt of an AWS call (a GetItem answers in single milliseconds in-region; a
-    /// 100-item transaction in tens).
-    pub aws_attempt: Duration,
-    /// One AWS call with the SDK's own retries.
-    pub aws_operation: Duration,
-    /// One call of the store (the DynamoDB backend's conflict retries included), on both
-    /// backends. A read past it is 503 `service_unavailable`, a write 503 `outcome_unknown`.
-    pub store_call: Duration,
-    /// A whole request (a login's hashing included); past it the answer is 503.
-    pub request: Duration,
-    /// Requests in flight in one process; past it a request is shed at once with 503.
-    pub max_in_flight: usize,
-}
-
-impl Default for Deadlines {
-    fn default() -> Self {
-        Deadlines {
-            aws_connect: Duration::from_millis(1000),
-            aws_attempt: Duration::from_millis(1000),
-            aws_operation: Duration::from_millis(2000),
-            store_call: Duration::from_millis(3000),
-            request: Duration::from_millis(4500),
-            max_in_flight: 512,
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -616,7 +582,7 @@ impl Config {
             } else {
                 cors
             },
-            deadlines: Deadlines::parse(&env)?,
+            deadlines: parse_deadlines(&env)?,
         })
     }
 
@@ -639,47 +605,46 @@ impl Config {
     }
 }
 
-impl Deadlines {
-    fn parse<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        let d = Deadlines::default();
-        let parsed = Deadlines {
-            aws_connect: env.millis("AWS_CONNECT_TIMEOUT_MS", d.aws_connect)?,
-            aws_attempt: env.millis("AWS_ATTEMPT_TIMEOUT_MS", d.aws_attempt)?,
-            aws_operation: env.millis("AWS_OPERATION_TIMEOUT_MS", d.aws_operation)?,
-            store_call: env.millis("STORE_CALL_TIMEOUT_MS", d.store_call)?,
-            request: env.millis("REQUEST_TIMEOUT_MS", d.request)?,
-            max_in_flight: env.parse("MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?.max(1),
-        };
-        let nested = [
-            (
-                "AWS_ATTEMPT_TIMEOUT_MS",
-                parsed.aws_attempt,
-                "AWS_OPERATION_TIMEOUT_MS",
-                parsed.aws_operation,
-            ),
-            (
-                "AWS_OPERATION_TIMEOUT_MS",
-                parsed.aws_operation,
-                "STORE_CALL_TIMEOUT_MS",
-                parsed.store_call,
-            ),
-            (
-                "STORE_CALL_TIMEOUT_MS",
-                parsed.store_call,
-                "REQUEST_TIMEOUT_MS",
-                parsed.request,
-            ),
-        ];
-        for (inner, a, outer, b) in nested {
-            if a > b {
-                return Err(ConfigError {
-                    name: inner.into(),
-                    reason: format!("must not be longer than {outer}"),
-                });
-            }
+/// The deadlines, each checked to fit inside the next.
+fn parse_deadlines<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Deadlines, ConfigError> {
+    let d = Deadlines::default();
+    let parsed = Deadlines {
+        aws_connect: env.millis("AWS_CONNECT_TIMEOUT_MS", d.aws_connect)?,
+        aws_attempt: env.millis("AWS_ATTEMPT_TIMEOUT_MS", d.aws_attempt)?,
+        aws_operation: env.millis("AWS_OPERATION_TIMEOUT_MS", d.aws_operation)?,
+        store_call: env.millis("STORE_CALL_TIMEOUT_MS", d.store_call)?,
+        request: env.millis("REQUEST_TIMEOUT_MS", d.request)?,
+        max_in_flight: env.parse("MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?.max(1),
+    };
+    let nested = [
+        (
+            "AWS_ATTEMPT_TIMEOUT_MS",
+            parsed.aws_attempt,
+            "AWS_OPERATION_TIMEOUT_MS",
+            parsed.aws_operation,
+        ),
+        (
+            "AWS_OPERATION_TIMEOUT_MS",
+            parsed.aws_operation,
+            "STORE_CALL_TIMEOUT_MS",
+            parsed.store_call,
+        ),
+        (
+            "STORE_CALL_TIMEOUT_MS",
+            parsed.store_call,
+            "REQUEST_TIMEOUT_MS",
+            parsed.request,
+        ),
+    ];
+    for (inner, a, outer, b) in nested {
+        if a > b {
+            return Err(ConfigError {
+                name: inner.into(),
+                reason: format!("must not be longer than {outer}"),
+            });
         }
-        Ok(parsed)
     }
+    Ok(parsed)
 }
 
 /// `name:emoji:min,…`, ascending by `min`, the first at 0.

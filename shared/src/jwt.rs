@@ -128,7 +128,7 @@ impl JwtKeys {
     pub async fn load(
         config: &JwtConfig,
         data_dir: &Path,
-        deadlines: &crate::config::Deadlines,
+        deadlines: &crate::deadlines::Deadlines,
     ) -> anyhow::Result<Self> {
         let pair = match &config.signing_key {
             SigningKeySource::Inline(text) => Some(SigningKeyPair::parse(text)?),
@@ -295,7 +295,7 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 
 async fn fetch_secret(
     arn: &str,
-    deadlines: &crate::config::Deadlines,
+    deadlines: &crate::deadlines::Deadlines,
 ) -> anyhow::Result<SigningKeyPair> {
     let sdk = crate::aws::sdk_config(deadlines).await;
     let client = aws_sdk_secretsmanager::Client::new(sdk);

@@ -5,6 +5,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod deadlines;
 pub mod domain;
 pub mod error;
 pub mod http;

@@ -15,7 +15,7 @@ impl SesMailer {
         SesMailer { client }
     }
 
-    pub async fn from_env(deadlines: &crate::config::Deadlines) -> Self {
+    pub async fn from_env(deadlines: &crate::deadlines::Deadlines) -> Self {
         let sdk = crate::aws::sdk_config(deadlines).await;
         SesMailer::new(aws_sdk_ses::Client::new(sdk))
     }

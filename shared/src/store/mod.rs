@@ -389,7 +389,7 @@ pub enum StoreConfig {
 
 pub async fn open(
     config: &StoreConfig,
-    deadlines: &crate::config::Deadlines,
+    deadlines: &crate::deadlines::Deadlines,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<SharedTable> {
     Ok(match config {

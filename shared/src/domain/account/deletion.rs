@@ -13,7 +13,7 @@ use serde_json::json;
 use super::activity::{self, ActivityKind};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
-use crate::domain::identity::{accounts, users};
+use crate::domain::identity::{mfa, users};
 use crate::domain::input::{Email, OtpCode};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -31,12 +31,12 @@ pub async fn delete_account(
     meta: &RequestMeta,
 ) -> ApiResult<()> {
     let user = &auth.user;
-    accounts::confirm_password(state, user, password, meta).await?;
+    attempts::confirm_password(state, user, password, meta).await?;
     if user.totp_enabled {
         let code = code.ok_or_else(|| {
             ApiError::field("totp_code", "is required: two-factor authentication is on")
         })?;
-        if !attempts::check_code(state, user, code.as_str()).await? {
+        if !mfa::check_code(state, user, code.as_str()).await? {
             return Err(ApiError::bad_request(
                 "invalid_code",
                 "The code is invalid or was already used",

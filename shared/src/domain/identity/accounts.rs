@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
+use super::mfa;
 use super::sessions::{self, Authenticated, Tokens};
 use super::users::{self, User};
 use crate::clock::rfc3339;
@@ -47,10 +48,6 @@ fn username_taken() -> ApiError {
 
 fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("invalid_credentials", "Invalid email or password")
-}
-
-fn invalid_password() -> ApiError {
-    ApiError::bad_request("invalid_password", "The current password is wrong")
 }
 
 async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option<User>> {
@@ -215,7 +212,7 @@ pub async fn login(
         let Some(code) = &attempt.totp_code else {
             return Err(ApiError::TotpRequired);
         };
-        if !attempts::check_code(state, &user, code.as_str()).await? {
+        if !mfa::check_code(state, &user, code.as_str()).await? {
             note_failed_login(state, &user, meta, "totp").await;
             return Err(ApiError::unauthorized(
                 "invalid_totp_code",
@@ -504,21 +501,6 @@ pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
     .on_any_condition(mail_tokens::invalid)
 }
 
-/// Re-checks the password of a signed-in user before a sensitive change; wrong guesses count
-/// against the same limits as wrong logins.
-pub async fn confirm_password(
-    state: &AppState,
-    user: &User,
-    password: String,
-    meta: &RequestMeta,
-) -> ApiResult<()> {
-    let stored = Some(user.password_hash.clone());
-    match attempts::check_password(state, &user.email, meta, stored, password).await? {
-        Verified::No => Err(invalid_password()),
-        Verified::Yes | Verified::YesRehashed(_) => Ok(()),
-    }
-}
-
 /// Changes the password; every other session is signed out, this one stays. Each attempt
 /// counts against the account's password-change limit before any hashing (a change costs two
 /// hashes and a mail).
@@ -538,7 +520,7 @@ pub async fn change_password(
             state.config.rate_limits.password_change,
         ))
         .await?;
-    confirm_password(state, user, current, meta).await?;
+    attempts::confirm_password(state, user, current, meta).await?;
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     // The kept session must still exist when the change lands (its carry-over requires it).
     let update = Update::new(keys::user(&user.id));
@@ -583,7 +565,7 @@ pub async fn change_email(
             state.config.rate_limits.email_change,
         ))
         .await?;
-    confirm_password(state, user, password, meta).await?;
+    attempts::confirm_password(state, user, password, meta).await?;
     if new_email.as_str() == user.email {
         return Err(ApiError::field(
             "new_email",

@@ -9,10 +9,9 @@
 //!   meet the ceiling. Logins and the re-checks of sensitive changes share the counters.
 //! * Wrong TOTP or recovery codes (the password was right) count per account.
 
-use super::mfa;
 use super::users::User;
 use crate::domain::RequestMeta;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::password::Verified;
 use crate::ratelimit::Counter;
 use crate::state::AppState;
@@ -47,17 +46,21 @@ pub async fn check_password(
     Ok(verified)
 }
 
-/// Checks a TOTP or recovery code of `user` and uses it up; `Ok(false)` when it is wrong or
-/// was used before. 429 when the account's code counter is full.
-pub async fn check_code(state: &AppState, user: &User, code: &str) -> ApiResult<bool> {
-    let limit = state.config.rate_limits.failed_code;
-    let reservation = state
-        .limiter
-        .reserve(&[Counter::new("code-fail", &user.id, limit)])
-        .await?;
-    let accepted = mfa::use_code(state, user, code).await?;
-    if accepted {
-        state.limiter.release(reservation).await;
+fn invalid_password() -> ApiError {
+    ApiError::bad_request("invalid_password", "The current password is wrong")
+}
+
+/// Re-checks the password of a signed-in user before a sensitive change; wrong guesses count
+/// against the same limits as wrong logins.
+pub async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let stored = Some(user.password_hash.clone());
+    match check_password(state, &user.email, meta, stored, password).await? {
+        Verified::No => Err(invalid_password()),
+        Verified::Yes | Verified::YesRehashed(_) => Ok(()),
     }
-    Ok(accepted)
 }

@@ -9,7 +9,6 @@
 
 use serde_json::Value;
 
-use super::accounts;
 use super::attempts;
 use super::sessions::{self, Authenticated};
 use super::users::{self, User};
@@ -20,6 +19,7 @@ use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::mail::{self, templates};
+use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Query, SortKey, Update, WriteOp};
 use crate::totp;
@@ -190,7 +190,7 @@ pub async fn enable(
 }
 
 /// Checks a TOTP code or a recovery code and uses it up. `Ok(false)` when it is wrong or
-/// was already used. Callers go through [`attempts::check_code`], which limits guessing.
+/// was already used. Callers go through [`check_code`], which limits guessing.
 pub(super) async fn use_code(state: &AppState, user: &User, code: &str) -> ApiResult<bool> {
     let code = code.trim();
     if !user.totp_enabled {
@@ -229,7 +229,7 @@ pub async fn verify(state: &AppState, user: &User, code: &OtpCode) -> ApiResult<
     if !user.totp_enabled {
         return Err(not_enabled());
     }
-    if attempts::check_code(state, user, code.as_str()).await? {
+    if check_code(state, user, code.as_str()).await? {
         Ok(())
     } else {
         Err(invalid_code())
@@ -262,7 +262,7 @@ pub async fn disable(
     if !user.totp_enabled {
         return Err(not_enabled());
     }
-    accounts::confirm_password(state, user, password, meta).await?;
+    attempts::confirm_password(state, user, password, meta).await?;
     verify(state, user, code).await?;
     let mut ops: Vec<WriteOp> = recovery_keys(state, &user.id)
         .await?
@@ -314,4 +314,19 @@ pub async fn regenerate_recovery_codes(
     ));
     state.table.write(ops).await.on_any_condition(not_enabled)?;
     Ok(codes)
+}
+
+/// Checks a TOTP or recovery code of `user` and uses it up; `Ok(false)` when it is wrong or
+/// was used before. 429 when the account's code counter is full.
+pub async fn check_code(state: &AppState, user: &User, code: &str) -> ApiResult<bool> {
+    let limit = state.config.rate_limits.failed_code;
+    let reservation = state
+        .limiter
+        .reserve(&[Counter::new("code-fail", &user.id, limit)])
+        .await?;
+    let accepted = use_code(state, user, code).await?;
+    if accepted {
+        state.limiter.release(reservation).await;
+    }
+    Ok(accepted)
 }
