@@ -12,8 +12,8 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use buddo_shared::domain::account::activity::{self, ActivityKind};
 use buddo_shared::domain::account::deletion;
+use buddo_shared::domain::activity::{self, ActivityKind};
 use buddo_shared::domain::ads::{
     self, Campaign, CampaignChanges, CampaignStats, CampaignStatus, NewCampaign, Surface,
 };

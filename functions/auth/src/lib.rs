@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration};
 use buddo_shared::domain::identity::{mfa, sessions};
 use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
+use buddo_shared::domain::ledger::referrals::ReferralCredits;
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::{AuthUser, Json, Routes};
@@ -302,7 +303,7 @@ async fn reset_password(
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
-    accounts::reset_password(&state, &token, password, &meta).await?;
+    accounts::reset_password(&state, &ReferralCredits, &token, password, &meta).await?;
     message("Your password has been reset; sign in with the new one")
 }
 
@@ -337,7 +338,7 @@ async fn verify_email(
     Json(body): Json<MailTokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
-    accounts::verify_email(&state, &token).await?;
+    accounts::verify_email(&state, &ReferralCredits, &token).await?;
     message("Email verified")
 }
 
@@ -420,7 +421,7 @@ async fn confirm_email_change(
     Json(body): Json<MailTokenBody>,
 ) -> ApiResult<Response> {
     let token = input::token("token", &body.token)?;
-    accounts::confirm_email_change(&state, &token, &meta).await?;
+    accounts::confirm_email_change(&state, &ReferralCredits, &token, &meta).await?;
     message("Email address changed")
 }
 

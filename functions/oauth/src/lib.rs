@@ -14,6 +14,7 @@ use utoipa::openapi::schema::{Array, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
+use buddo_shared::domain::app_sessions::AppSessions;
 use buddo_shared::domain::input;
 use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp, Presentation};
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
@@ -502,7 +503,7 @@ async fn token(
             }
             None => return Err(OAuthError::invalid_request("grant_type is required")),
         };
-        tokens::exchange(&state, client, grant, &meta).await
+        tokens::exchange(&state, &AppSessions, client, grant, &meta).await
     };
     no_store(match answer.await {
         Ok(issued) => Body(TokenResponse::from(issued)).into_response(),

@@ -12,10 +12,10 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use buddo_shared::domain::account::activity::{self, ActivityKind};
 use buddo_shared::domain::account::profile::{self, ProfileChanges};
 use buddo_shared::domain::account::settings::{self, SettingsChanges};
 use buddo_shared::domain::account::{deletion, directory, health};
+use buddo_shared::domain::activity::{self, ActivityKind};
 use buddo_shared::domain::input::{self, OtpCode};
 use buddo_shared::domain::ledger;
 use buddo_shared::domain::oauth::grants;

@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use buddo_shared::domain::account::activity::Activity;
 use buddo_shared::domain::account::settings::{Settings, Theme};
+use buddo_shared::domain::activity::Activity;
 use buddo_shared::domain::identity::users::User;
 use buddo_shared::domain::ledger::LedgerEntry;
 use buddo_shared::domain::oauth::grants::ConnectedApp;

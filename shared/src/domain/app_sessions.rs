@@ -17,6 +17,7 @@ use crate::crypto::{hash_secret, random_token};
 use crate::domain::identity::users::{self, User};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::oauth::apps::{self, OAuthApp};
+use crate::domain::oauth::sessions::{OpenedSession, SessionOpener, SessionStart};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -65,21 +66,6 @@ struct DailyEarnings {
     points: i64,
 }
 
-/// A session token and when it expires (RFC 3339).
-#[derive(Clone, Debug)]
-pub struct SessionStart {
-    pub token: String,
-    pub expires_at: String,
-    /// `false` while the app is not approved: the session runs, but earns nothing.
-    pub earning: bool,
-}
-
-/// The writes that open a session, with its first token.
-pub struct StartOps {
-    pub start: SessionStart,
-    pub ops: Vec<WriteOp>,
-}
-
 fn token_item(token: &str, session: &AppSession) -> ApiResult<WriteOp> {
     let mut item = store::to_item(
         &keys::session_token(&hash_secret(token)),
@@ -98,7 +84,7 @@ fn expiry(state: &AppState) -> i64 {
 }
 
 /// Opens the user's session with an app, replacing any earlier one (whose token then dies).
-pub fn start(state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<StartOps> {
+fn start(state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<OpenedSession> {
     let (user_id, app_id) = (user.id.as_str(), app.id.as_str());
     let now = state.now_unix();
     let token = format!("bst_{}", random_token());
@@ -122,7 +108,7 @@ pub fn start(state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<StartOp
         (now + state.config.app_sessions.idle_timeout.as_secs() as i64 + 86_400).into(),
     );
     let ops = vec![WriteOp::put(item), token_item(&token, &session)?];
-    Ok(StartOps {
+    Ok(OpenedSession {
         start: SessionStart {
             expires_at: rfc3339_at(session.token_expires_at),
             token,
@@ -130,6 +116,15 @@ pub fn start(state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<StartOp
         },
         ops,
     })
+}
+
+/// App sessions' side of [`SessionOpener`]: the code exchange opens the session here.
+pub struct AppSessions;
+
+impl SessionOpener for AppSessions {
+    fn open(&self, state: &AppState, user: &User, app: &OAuthApp) -> ApiResult<OpenedSession> {
+        start(state, user, app)
+    }
 }
 
 fn rfc3339_at(unix: i64) -> String {

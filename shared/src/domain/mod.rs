@@ -3,6 +3,7 @@
 //! knows about HTTP: requests arrive as plain values ([`RequestMeta`], validated input).
 
 pub mod account;
+pub mod activity;
 pub mod ads;
 pub mod app_sessions;
 pub mod identity;

@@ -15,7 +15,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 
-use crate::domain::account::activity::ActivityKind;
+use crate::domain::activity::ActivityKind;
 use crate::domain::ledger::EntryKind;
 use crate::domain::oauth::scopes::Scope;
 

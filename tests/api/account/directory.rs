@@ -153,7 +153,7 @@ fn every_path_word_of_the_api_is_a_reserved_username() {
             let valid_name = buddo_shared::domain::input::Username::parse(word).is_ok();
             if valid_name && !word.starts_with('{') {
                 assert!(
-                    buddo_shared::domain::account::directory::is_reserved(&word.to_lowercase()),
+                    buddo_shared::domain::identity::usernames::is_reserved(&word.to_lowercase()),
                     "{word} (of {}) can be registered as a username",
                     route.path
                 );

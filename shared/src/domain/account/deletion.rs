@@ -10,7 +10,7 @@
 
 use serde_json::json;
 
-use super::activity::{self, ActivityKind};
+use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
 use crate::domain::identity::{mfa, users};

@@ -6,14 +6,14 @@ use serde_json::{json, Value};
 use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::mfa;
+use super::referrals::{write_verifying, ReferralCredit};
 use super::sessions::{self, Authenticated, Tokens};
 use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::random_code;
-use crate::domain::account::activity::{self, ActivityKind};
-use crate::domain::account::directory;
+use crate::domain::activity::{self, ActivityKind};
+use crate::domain::identity::usernames;
 use crate::domain::input::{Email, OtpCode, Password, Username};
-use crate::domain::ledger::{self, EntryKind};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -77,7 +77,7 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         ))
         .await?;
     // Reserved names count as taken: no account may look like staff or shadow a route.
-    if directory::is_reserved(&reg.username.lower()) {
+    if usernames::is_reserved(&reg.username.lower()) {
         return Err(username_taken());
     }
     let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
@@ -137,7 +137,7 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         let mut ops = vec![
             WriteOp::put_new(store::to_item(&keys::user(&user.id), &user)?),
             WriteOp::put_new(users::marker_item(&email_key, &user.id)),
-            WriteOp::put_new(directory::username_marker(&user.id, &reg.username)?),
+            WriteOp::put_new(usernames::username_marker(&user.id, &reg.username)?),
             WriteOp::put_new(users::marker_item(&referral_key, &user.id)),
         ];
         ops.extend(mail_tokens::issue(
@@ -287,6 +287,7 @@ pub async fn forgot_password(state: &AppState, email: Email, meta: &RequestMeta)
 /// as verified (paying a pending referral bonus); every login session ends.
 pub async fn reset_password(
     state: &AppState,
+    credit: &dyn ReferralCredit,
     raw_token: &str,
     password: Password,
     meta: &RequestMeta,
@@ -297,7 +298,7 @@ pub async fn reset_password(
         .await?
         .ok_or_else(mail_tokens::invalid)?;
     let user_id = user.id.clone();
-    write_verifying(state, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout| {
         let update = Update::new(keys::user(&user.id))
             .set("email_verified", true)
             .when(token.still_current());
@@ -375,117 +376,19 @@ pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
     mail_tokens::write_counting_mail(state, &user.email, ops).await
 }
 
-/// The referral bonus an account still owes its referrer, paid in the write that first marks
-/// one of its addresses verified (verification, a password reset, a confirmed email change):
-/// that write clears `referral_pending` on the account, conditionally, so however many
-/// verifications race, one pays; the referrer gets the bonus with its ledger entry and one more
-/// direct referral. A referrer deleted meanwhile is paid nothing.
-struct ReferralPayout {
-    /// The account's flag is cleared in this write (it was set when the user was read).
-    pending: bool,
-    /// The referrer's credit and its ledger entry.
-    ops: Vec<WriteOp>,
-    referrer_key: Option<store::Key>,
-}
-
-impl ReferralPayout {
-    /// What verifying `user` pays; `pay_referrer: false` clears the flag without paying (the
-    /// referrer is gone).
-    fn of(state: &AppState, user: &User, pay_referrer: bool) -> ApiResult<Self> {
-        let mut payout = ReferralPayout {
-            pending: user.referral_pending,
-            ops: Vec::new(),
-            referrer_key: None,
-        };
-        let referrer = user.referred_by.as_deref().filter(|_| pay_referrer);
-        if let (true, Some(referrer)) = (user.referral_pending, referrer) {
-            let bonus = state.config.referral_bonus;
-            let key = keys::user(referrer);
-            if bonus > 0 {
-                // The bonus is a movement like any credit; the referral counts with it.
-                let (balance, entry) = ledger::Movement {
-                    user_id: referrer,
-                    amount: bonus,
-                    kind: EntryKind::ReferralBonus,
-                    reference: &user.id,
-                    description: None,
-                    counterparty: None,
-                }
-                .parts(state.now())?;
-                payout
-                    .ops
-                    .push(balance.add("direct_referrals", 1).into_op());
-                payout.ops.push(entry);
-            } else {
-                payout.ops.push(
-                    Update::new(key.clone())
-                        .add("direct_referrals", 1)
-                        .when(Cond::Exists)
-                        .into_op(),
-                );
-            }
-            payout.referrer_key = Some(key);
-        }
-        Ok(payout)
-    }
-
-    /// The account's own update in the verifying write: clears the flag, and holds only while
-    /// it is still set.
-    fn on_user(&self, update: Update) -> Update {
-        if !self.pending {
-            return update;
-        }
-        let cond = update.cond.clone().and(Cond::eq("referral_pending", true));
-        update.set("referral_pending", false).when(cond)
-    }
-}
-
-/// Writes what `build` makes of the user (a write that marks an address verified, its user
-/// update passed through [`ReferralPayout::on_user`]) together with the referral payout. When
-/// the referrer is gone the write is made again without paying; when the account's update
-/// fails while a payout was owed, the user is read again (another verification may have paid
-/// meanwhile) and the write rebuilt. The store's answer is the caller's to map.
-async fn write_verifying(
-    state: &AppState,
-    user: User,
-    mut build: impl FnMut(&User, &ReferralPayout) -> ApiResult<Vec<WriteOp>>,
-) -> ApiResult<Result<(), store::StoreError>> {
-    let mut user = user;
-    let mut pay_referrer = true;
-    let mut rereads = 0;
-    loop {
-        let payout = ReferralPayout::of(state, &user, pay_referrer)?;
-        let mut ops = build(&user, &payout)?;
-        ops.extend(payout.ops.iter().cloned());
-        let written = state.table.write(ops).await;
-        let failed = written.as_ref().err().and_then(|e| e.failed_key());
-        if failed.is_some() && failed == payout.referrer_key.as_ref() {
-            pay_referrer = false;
-            continue;
-        }
-        if payout.pending && rereads < 2 && failed == Some(&keys::user(&user.id)) {
-            rereads += 1;
-            match users::get(state.table.as_ref(), &user.id).await? {
-                Some(now) => {
-                    user = now;
-                    continue;
-                }
-                None => return Ok(written),
-            }
-        }
-        return Ok(written);
-    }
-}
-
 /// Marks the address verified (paying a pending referral bonus); configured admin addresses
 /// become admins here.
-pub async fn verify_email(state: &AppState, raw_token: &str) -> ApiResult<()> {
+pub async fn verify_email(
+    state: &AppState,
+    credit: &dyn ReferralCredit,
+    raw_token: &str,
+) -> ApiResult<()> {
     let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::VerifyEmail).await?;
     let user = users::get(state.table.as_ref(), &token.user_id)
         .await?
         .ok_or_else(mail_tokens::invalid)?;
     let make_admin = state.config.admin_emails.iter().any(|a| a == &token.email);
-    write_verifying(state, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout| {
         let mut update = Update::new(keys::user(&user.id))
             .set("email_verified", true)
             .when(token.still_current());
@@ -596,6 +499,7 @@ pub async fn change_email(
 /// referral bonus). Every login session but the one that asked for the change ends.
 pub async fn confirm_email_change(
     state: &AppState,
+    credit: &dyn ReferralCredit,
     raw_token: &str,
     meta: &RequestMeta,
 ) -> ApiResult<()> {
@@ -621,7 +525,7 @@ pub async fn confirm_email_change(
     let user_key = keys::user(&user.id);
     let new_marker = keys::email_marker(&new_email);
     let old_marker = keys::email_marker(&token.email);
-    write_verifying(state, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout| {
         let update = Update::new(user_key.clone())
             .set("email", new_email.clone())
             .set("email_verified", true)

@@ -13,7 +13,7 @@ use super::attempts;
 use super::sessions::{self, Authenticated};
 use super::users::{self, User};
 use crate::crypto::{hash_secret, random_base32};
-use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::activity::{self, ActivityKind};
 use crate::domain::input::OtpCode;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};

@@ -5,7 +5,9 @@ pub mod accounts;
 pub mod attempts;
 pub mod mail_tokens;
 pub mod mfa;
+pub mod referrals;
 pub mod sessions;
+pub mod usernames;
 pub mod users;
 
 pub use sessions::Authenticated;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
-use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::activity::{self, ActivityKind};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;

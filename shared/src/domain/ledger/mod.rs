@@ -5,11 +5,12 @@
 pub mod app_balance;
 pub mod idempotency;
 pub mod operator;
+pub mod referrals;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
-use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::activity::{self, ActivityKind};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;

@@ -7,7 +7,8 @@ use serde_json::json;
 use super::idempotency::{Claim, IdempotencyKey, Seen};
 use super::{app_balance, EntryKind, Movement};
 use crate::domain::identity::users;
-use crate::domain::oauth::tokens::AccessGrant;
+use crate::domain::identity::User;
+use crate::domain::oauth::{Scope, Scopes};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
@@ -96,15 +97,24 @@ async fn once<T: Serialize + serde::de::DeserializeOwned>(
     decode(claim.remember(state, answer).await?)
 }
 
-/// Moves `amount` points from the user to the app (its sharded balance).
+/// Who moves a user's points: the user, through an app, with the scopes its token carries.
+pub struct PointsCaller<'a> {
+    pub user: &'a User,
+    pub app_id: &'a str,
+    pub scopes: &'a Scopes,
+}
+
+/// Moves `amount` points from the user to the app (its sharded balance); needs
+/// `points:spend`.
 pub async fn spend(
     state: &AppState,
-    grant: &AccessGrant,
+    caller: PointsCaller<'_>,
     amount: i64,
     description: Option<String>,
     key: Option<IdempotencyKey>,
 ) -> ApiResult<Spent> {
-    let (user, app_id) = (&grant.user, &grant.token.app_id);
+    caller.scopes.require(Scope::PointsSpend)?;
+    let (user, app_id) = (caller.user, caller.app_id);
     let claim = key.map(|k| {
         Claim::new(
             app_id,
@@ -149,16 +159,17 @@ pub async fn spend(
     .await
 }
 
-/// Moves `amount` points from the user to another user.
+/// Moves `amount` points from the user to another user; needs `points:transfer`.
 pub async fn transfer(
     state: &AppState,
-    grant: &AccessGrant,
+    caller: PointsCaller<'_>,
     to_user_id: &str,
     amount: i64,
     description: Option<String>,
     key: Option<IdempotencyKey>,
 ) -> ApiResult<Transferred> {
-    let (user, app_id) = (&grant.user, &grant.token.app_id);
+    caller.scopes.require(Scope::PointsTransfer)?;
+    let (user, app_id) = (caller.user, caller.app_id);
     let not_found = || ApiError::not_found("recipient_not_found", "No user has that id");
     if uuid::Uuid::parse_str(to_user_id).is_err() {
         return Err(ApiError::field("to_user_id", "must be a user id"));

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::apps::{self, OAuthApp};
 use super::scopes::Scopes;
 use crate::clock::rfc3339;
-use crate::domain::account::activity::{self, ActivityKind};
+use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::User;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod error;
 pub mod grants;
 pub mod scopes;
+pub mod sessions;
 pub mod tokens;
 
 pub use error::{OAuthError, OAuthResult};

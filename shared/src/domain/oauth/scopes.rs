@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{ApiError, ApiResult};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Scope {
     #[serde(rename = "profile:read")]
@@ -83,6 +85,17 @@ pub struct Scopes(BTreeSet<Scope>);
 impl Scopes {
     pub fn new(scopes: impl IntoIterator<Item = Scope>) -> Self {
         Scopes(scopes.into_iter().collect())
+    }
+
+    /// 403 `insufficient_scope` unless `scope` is among these (RFC 6750 §3.1).
+    pub fn require(&self, scope: Scope) -> ApiResult<()> {
+        if self.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope {
+                scope: scope.as_str(),
+            })
+        }
     }
 
     /// Scope strings as a list; `Err` names the first unknown one.

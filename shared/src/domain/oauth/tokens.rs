@@ -14,9 +14,9 @@ use super::authorize::AuthorizationCode;
 use super::error::{OAuthError, OAuthErrorCode, OAuthResult};
 use super::grants::{self, TokenFamily};
 use super::scopes::{Scope, Scopes};
+use super::sessions::{SessionOpener, SessionStart};
 use crate::clock::rfc3339;
 use crate::crypto::{constant_time_eq, hash_secret, random_token};
-use crate::domain::app_sessions::{self, SessionStart};
 use crate::domain::identity::users::{self, User};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
@@ -235,6 +235,7 @@ async fn revoke_family(
 /// The token endpoint: exchanges a code or a refresh token for an authenticated client.
 pub async fn exchange(
     state: &AppState,
+    sessions: &dyn SessionOpener,
     client: ClientCredentials,
     grant: TokenGrant,
     meta: &RequestMeta,
@@ -246,7 +247,7 @@ pub async fn exchange(
             code,
             redirect_uri,
             code_verifier,
-        } => exchange_code(state, &app, &code, &redirect_uri, &code_verifier).await,
+        } => exchange_code(state, sessions, &app, &code, &redirect_uri, &code_verifier).await,
         TokenGrant::RefreshToken {
             refresh_token,
             scope,
@@ -256,6 +257,7 @@ pub async fn exchange(
 
 async fn exchange_code(
     state: &AppState,
+    sessions: &dyn SessionOpener,
     app: &OAuthApp,
     code: &str,
     redirect_uri: &str,
@@ -345,7 +347,7 @@ async fn exchange_code(
             .take(evict)
             .map(|f| WriteOp::delete(grants::family_key(f))),
     );
-    let session = app_sessions::start(state, &user, app)?;
+    let session = sessions.open(state, &user, app)?;
     ops.extend(session.ops);
 
     match table.write(ops).await {
@@ -499,13 +501,7 @@ pub struct AccessGrant {
 impl AccessGrant {
     /// 403 `insufficient_scope` unless the token carries `scope` (RFC 6750 §3.1).
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
-        if self.token.scopes.contains(scope) {
-            Ok(())
-        } else {
-            Err(ApiError::InsufficientScope {
-                scope: scope.as_str(),
-            })
-        }
+        self.token.scopes.require(scope)
     }
 }
 
