@@ -9,6 +9,7 @@ mod config;
 mod deadlines;
 mod economy;
 mod events;
+mod layers;
 mod mail;
 mod oauth;
 mod operator;
