@@ -104,8 +104,9 @@ impl RateLimiter {
     }
 
     /// Counts one request; refuses it with 429 once the window holds `limit` of them.
-    pub async fn hit(&self, counter: Counter<'_>) -> ApiResult<()> {
-        self.count(&self.window(counter)).await
+    pub async fn hit(&self, bucket: &str, subject: &str, limit: Limit) -> ApiResult<()> {
+        self.count(&self.window(Counter::new(bucket, subject, limit)))
+            .await
     }
 
     /// Reserves one event in every counter, in order, or none: when one is full the ones

@@ -17,7 +17,6 @@ use super::oauth::apps::OAuthApp;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Item, Query, SortKey, Table, Update, WriteOp, TTL};
 
@@ -275,33 +274,26 @@ pub struct CampaignChanges {
     pub ends_at: Option<Option<String>>,
 }
 
+/// A changed field takes its new value; one left out keeps its own.
+fn apply<T>(field: &mut T, change: Option<T>) {
+    if let Some(value) = change {
+        *field = value;
+    }
+}
+
 /// Changes a campaign (its budget stays: it is spent from the shards).
 pub async fn update(state: &AppState, id: &str, changes: CampaignChanges) -> ApiResult<Campaign> {
     let mut campaign = get(state.table.as_ref(), id)
         .await?
         .ok_or_else(campaign_not_found)?;
     let read_version = campaign.version;
-    if let Some(v) = changes.name {
-        campaign.name = v;
-    }
-    if let Some(v) = changes.payout_rate {
-        campaign.payout_rate = v;
-    }
-    if let Some(v) = changes.targeting_metadata {
-        campaign.targeting_metadata = v;
-    }
-    if let Some(v) = changes.bitcoin_tier {
-        campaign.bitcoin_tier = v;
-    }
-    if let Some(v) = changes.status {
-        campaign.status = v;
-    }
-    if let Some(v) = changes.starts_at {
-        campaign.starts_at = v;
-    }
-    if let Some(v) = changes.ends_at {
-        campaign.ends_at = v;
-    }
+    apply(&mut campaign.name, changes.name);
+    apply(&mut campaign.payout_rate, changes.payout_rate);
+    apply(&mut campaign.targeting_metadata, changes.targeting_metadata);
+    apply(&mut campaign.bitcoin_tier, changes.bitcoin_tier);
+    apply(&mut campaign.status, changes.status);
+    apply(&mut campaign.starts_at, changes.starts_at);
+    apply(&mut campaign.ends_at, changes.ends_at);
     campaign.version += 1;
     let put = WriteOp::Put {
         item: campaign.item()?,
@@ -445,11 +437,7 @@ pub async fn record_event(
     let table = state.table.as_ref();
     state
         .limiter
-        .hit(Counter::new(
-            "ad-events",
-            app_id,
-            state.config.rate_limits.ad_events,
-        ))
+        .hit("ad-events", app_id, state.config.rate_limits.ad_events)
         .await?;
     let campaign = get(table, campaign_id)
         .await?

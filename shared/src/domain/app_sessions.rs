@@ -21,7 +21,6 @@ use crate::domain::oauth::sessions::{OpenedSession, SessionOpener, SessionStart}
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Update, WriteOp, TTL};
 
@@ -168,11 +167,11 @@ pub async fn get(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<Opt
 pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiResult<SessionStart> {
     state
         .limiter
-        .hit(Counter::new(
+        .hit(
             "session-refresh",
             &meta.ip_subject(),
             state.config.rate_limits.session_refresh,
-        ))
+        )
         .await?;
     if !token.starts_with("bst_") || token.len() > 64 {
         return Err(invalid_session());

@@ -303,12 +303,7 @@ impl Table for EmbeddedTable {
                 let range = main
                     .range::<(&str, &str)>((as_ref2(&lo), as_ref2(&hi)))
                     .map_err(unavailable)?;
-                let entries: Box<dyn Iterator<Item = _>> = if q.forward {
-                    Box::new(range)
-                } else {
-                    Box::new(range.rev())
-                };
-                for entry in entries {
+                for entry in oriented(range, q.forward) {
                     let (k, v) = entry.map_err(unavailable)?;
                     if q.sk.matches(k.value().1) && !page.push(decode(v.value())?) {
                         break;
@@ -331,12 +326,7 @@ impl Table for EmbeddedTable {
                 let range = gsi
                     .range::<(&str, &str, &str, &str)>((as_ref4(&lo), as_ref4(&hi)))
                     .map_err(unavailable)?;
-                let entries: Box<dyn Iterator<Item = _>> = if q.forward {
-                    Box::new(range)
-                } else {
-                    Box::new(range.rev())
-                };
-                for entry in entries {
+                for entry in oriented(range, q.forward) {
                     let (k, _) = entry.map_err(unavailable)?;
                     let (_, gsk, pk, sk) = k.value();
                     if !q.sk.matches(gsk) {
@@ -411,6 +401,18 @@ fn after_cursor<T>(
 }
 
 /// False when the bounds describe an empty (or inverted) range, which redb refuses.
+/// A range in the query's order.
+fn oriented<'a, I>(range: I, forward: bool) -> Box<dyn Iterator<Item = I::Item> + 'a>
+where
+    I: DoubleEndedIterator + 'a,
+{
+    if forward {
+        Box::new(range)
+    } else {
+        Box::new(range.rev())
+    }
+}
+
 fn nonempty<T: Ord>(lo: &Bound<T>, hi: &Bound<T>) -> bool {
     match (lo, hi) {
         (Bound::Included(a), Bound::Included(b)) => a <= b,

@@ -12,7 +12,6 @@ use crate::domain::input::Username;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Query, SortKey, StoreError};
 
@@ -76,11 +75,11 @@ pub async fn search(
 ) -> ApiResult<SearchPage> {
     state
         .limiter
-        .hit(Counter::new(
+        .hit(
             "user-search",
             &meta.ip_subject(),
             state.config.rate_limits.user_search,
-        ))
+        )
         .await?;
     let prefix = q.trim().to_lowercase();
     if prefix.is_empty()

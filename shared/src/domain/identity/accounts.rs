@@ -19,7 +19,6 @@ use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::mail::{self, templates};
 use crate::password::Verified;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Update, WriteOp};
 
@@ -70,11 +69,11 @@ async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option
 pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
     state
         .limiter
-        .hit(Counter::new(
+        .hit(
             "register",
             &meta.ip_subject(),
             state.config.rate_limits.register,
-        ))
+        )
         .await?;
     // Reserved names count as taken: no account may look like staff or shadow a route.
     if usernames::is_reserved(&reg.username.lower()) {
@@ -181,11 +180,7 @@ pub async fn login(
 ) -> ApiResult<(User, Tokens)> {
     state
         .limiter
-        .hit(Counter::new(
-            "login",
-            &meta.ip_subject(),
-            state.config.rate_limits.login,
-        ))
+        .hit("login", &meta.ip_subject(), state.config.rate_limits.login)
         .await?;
     let account = attempt.email.as_str();
     let user = users::find_by_email(state.table.as_ref(), account).await?;
@@ -253,11 +248,11 @@ pub const FORGOT_PASSWORD_MESSAGE: &str =
 pub async fn forgot_password(state: &AppState, email: Email, meta: &RequestMeta) -> ApiResult<()> {
     state
         .limiter
-        .hit(Counter::new(
+        .hit(
             "forgot-password",
             &meta.ip_subject(),
             state.config.rate_limits.forgot_password,
-        ))
+        )
         .await?;
     let user = users::find_by_email_evenly(state.table.as_ref(), email.as_str()).await?;
     let window = mail_tokens::mail_window(state, email.as_str());
@@ -415,15 +410,8 @@ pub async fn change_password(
     meta: &RequestMeta,
 ) -> ApiResult<()> {
     let user = &auth.user;
-    state
-        .limiter
-        .hit(Counter::new(
-            "password-change",
-            &user.id,
-            state.config.rate_limits.password_change,
-        ))
-        .await?;
-    attempts::confirm_password(state, user, current, meta).await?;
+    let limit = state.config.rate_limits.password_change;
+    attempts::confirm_change(state, user, "password-change", limit, current, meta).await?;
     let hash = state.passwords.hash_async(new.into_inner()).await?;
     // The kept session must still exist when the change lands (its carry-over requires it).
     let update = Update::new(keys::user(&user.id));
@@ -460,15 +448,8 @@ pub async fn change_email(
 ) -> ApiResult<()> {
     sessions::require_recent_login(state, auth)?;
     let user = &auth.user;
-    state
-        .limiter
-        .hit(Counter::new(
-            "email-change",
-            &user.id,
-            state.config.rate_limits.email_change,
-        ))
-        .await?;
-    attempts::confirm_password(state, user, password, meta).await?;
+    let limit = state.config.rate_limits.email_change;
+    attempts::confirm_change(state, user, "email-change", limit, password, meta).await?;
     if new_email.as_str() == user.email {
         return Err(ApiError::field(
             "new_email",

@@ -10,6 +10,7 @@
 //! * Wrong TOTP or recovery codes (the password was right) count per account.
 
 use super::users::User;
+use crate::config::Limit;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::password::Verified;
@@ -63,4 +64,19 @@ pub async fn confirm_password(
         Verified::No => Err(invalid_password()),
         Verified::Yes | Verified::YesRehashed(_) => Ok(()),
     }
+}
+
+/// A credential change (password, address): counted first against the account's own limit on
+/// `bucket` — each change costs hashing and mail, whatever the password — then the password
+/// re-checked as [`confirm_password`] does.
+pub async fn confirm_change(
+    state: &AppState,
+    user: &User,
+    bucket: &str,
+    limit: Limit,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    state.limiter.hit(bucket, &user.id, limit).await?;
+    confirm_password(state, user, password, meta).await
 }

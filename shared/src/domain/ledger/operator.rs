@@ -2,7 +2,7 @@
 //! the app, transfer them to another user. Both accept an `Idempotency-Key`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::idempotency::{Claim, IdempotencyKey, Seen};
 use super::{app_balance, EntryKind, Movement};
@@ -104,6 +104,13 @@ pub struct PointsCaller<'a> {
     pub scopes: &'a Scopes,
 }
 
+impl PointsCaller<'_> {
+    /// The request's claim on its idempotency key, if it sent one.
+    fn claim(&self, key: Option<IdempotencyKey>, action: &str, request: Value) -> Option<Claim> {
+        key.map(|k| Claim::new(self.app_id, &self.user.id, action, &k, &request))
+    }
+}
+
 /// Moves `amount` points from the user to the app (its sharded balance); needs
 /// `points:spend`.
 pub async fn spend(
@@ -115,15 +122,11 @@ pub async fn spend(
 ) -> ApiResult<Spent> {
     caller.scopes.require(Scope::PointsSpend)?;
     let (user, app_id) = (caller.user, caller.app_id);
-    let claim = key.map(|k| {
-        Claim::new(
-            app_id,
-            &user.id,
-            "spend",
-            &k,
-            &json!({ "amount": amount, "description": description }),
-        )
-    });
+    let claim = caller.claim(
+        key,
+        "spend",
+        json!({ "amount": amount, "description": description }),
+    );
     let now = state.now();
     let movement = Movement {
         user_id: &user.id,
@@ -183,15 +186,11 @@ pub async fn transfer(
     {
         return Err(not_found());
     }
-    let claim = key.map(|k| {
-        Claim::new(
-            app_id,
-            &user.id,
-            "transfer",
-            &k,
-            &json!({ "amount": amount, "description": description, "to_user_id": to_user_id }),
-        )
-    });
+    let claim = caller.claim(
+        key,
+        "transfer",
+        json!({ "amount": amount, "description": description, "to_user_id": to_user_id }),
+    );
     let now = state.now();
     let sent = Movement {
         user_id: &user.id,

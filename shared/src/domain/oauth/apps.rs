@@ -13,7 +13,6 @@ use crate::crypto::{constant_time_eq, hash_secret, random_token};
 use crate::domain::identity::users::{self, User};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Key, Query, SortKey, Table, WriteOp};
 
@@ -264,6 +263,15 @@ fn refuse_moving_scopes(
     Ok(())
 }
 
+/// Writes `ops`, one of them the app's versioned replace: 409 when it changed meanwhile.
+async fn write_app(state: &AppState, app_id: &str, ops: Vec<WriteOp>) -> ApiResult<()> {
+    state
+        .table
+        .write(ops)
+        .await
+        .on_condition(&keys::app(app_id), changed_meanwhile)
+}
+
 fn changed_meanwhile() -> ApiError {
     ApiError::conflict("app_changed", "The app changed meanwhile; try again")
 }
@@ -286,11 +294,11 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
     users::require_verified_email(owner)?;
     state
         .limiter
-        .hit(Counter::new(
+        .hit(
             "app-registration",
             &owner.id,
             state.config.rate_limits.app_registration,
-        ))
+        )
         .await?;
     let requested = new
         .allowed_scopes
@@ -465,11 +473,7 @@ pub async fn update(
     if let Some(request) = &request {
         ops.extend(request.create_ops()?);
     }
-    state
-        .table
-        .write(ops)
-        .await
-        .on_condition(&keys::app(&app.id), changed_meanwhile)?;
+    write_app(state, &app.id, ops).await?;
     Ok(app)
 }
 
@@ -496,11 +500,7 @@ pub async fn request_scopes(
         app.version += 1;
         ops.push(app.replace(read_version)?);
     }
-    state
-        .table
-        .write(ops)
-        .await
-        .on_condition(&keys::app(&app.id), changed_meanwhile)?;
+    write_app(state, &app.id, ops).await?;
     Ok(request)
 }
 
@@ -611,11 +611,7 @@ pub async fn review(state: &AppState, app_id: &str, decision: Review) -> ApiResu
         }
     }
     app.version += 1;
-    state
-        .table
-        .write(vec![app.replace(read_version)?])
-        .await
-        .on_condition(&keys::app(&app.id), changed_meanwhile)?;
+    write_app(state, &app.id, vec![app.replace(read_version)?]).await?;
     Ok(app)
 }
 

@@ -21,7 +21,6 @@ use crate::domain::identity::users::{self, User};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
-use crate::ratelimit::Counter;
 use crate::state::AppState;
 use crate::store::{self, Cond, Update, WriteOp, TTL};
 
@@ -112,11 +111,7 @@ async fn authenticate_client(
     let Some(app) = authenticated else {
         state
             .limiter
-            .hit(Counter::new(
-                "client-auth-failure",
-                &source,
-                limits.client_auth_failures,
-            ))
+            .hit("client-auth-failure", &source, limits.client_auth_failures)
             .await?;
         return Err(OAuthError::invalid_client());
     };
@@ -138,11 +133,7 @@ async fn count_token_request(
     };
     state
         .limiter
-        .hit(Counter::new(
-            "token",
-            subject,
-            state.config.rate_limits.token_endpoint,
-        ))
+        .hit("token", subject, state.config.rate_limits.token_endpoint)
         .await?;
     Ok(())
 }
@@ -169,6 +160,24 @@ struct NewTokens {
     refresh_token: String,
     refresh_hash: String,
     ops: Vec<WriteOp>,
+}
+
+impl NewTokens {
+    /// The token endpoint's answer, once the writes landed.
+    fn issued(
+        self,
+        state: &AppState,
+        scopes: Scopes,
+        session: Option<SessionStart>,
+    ) -> IssuedTokens {
+        IssuedTokens {
+            access_token: self.access_token,
+            expires_in: state.config.oauth.access_ttl.as_secs() as i64,
+            refresh_token: self.refresh_token,
+            scopes,
+            session,
+        }
+    }
 }
 
 /// A new access and refresh token of `family`, as writes.
@@ -309,7 +318,7 @@ async fn exchange_code(
     }
 
     let family_id = uuid::Uuid::new_v4().to_string();
-    let tokens = new_tokens(state, app, &user.id, &family_id, &scopes)?;
+    let mut tokens = new_tokens(state, app, &user.id, &family_id, &scopes)?;
     let family = TokenFamily {
         id: family_id.clone(),
         user_id: user.id.clone(),
@@ -336,7 +345,7 @@ async fn exchange_code(
             .into_op(),
         WriteOp::put_new(family_item),
     ];
-    ops.extend(tokens.ops);
+    ops.extend(std::mem::take(&mut tokens.ops));
     // Keep the newest families of this grant; the oldest go.
     let existing = grants::families(table, &user.id, &app.id).await?;
     let keep = state.config.oauth.max_families_per_grant.max(1) - 1;
@@ -366,13 +375,7 @@ async fn exchange_code(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(IssuedTokens {
-        access_token: tokens.access_token,
-        expires_in: state.config.oauth.access_ttl.as_secs() as i64,
-        refresh_token: tokens.refresh_token,
-        scopes,
-        session: Some(session.start),
-    })
+    Ok(tokens.issued(state, scopes, Some(session.start)))
 }
 
 /// A code presented again: whatever its first exchange issued is revoked (RFC 6749 §4.1.2).
@@ -442,7 +445,7 @@ async fn refresh(
             "The app is no longer allowed any of these scopes",
         ));
     }
-    let tokens = new_tokens(state, app, &user.id, &family.id, &scopes)?;
+    let mut tokens = new_tokens(state, app, &user.id, &family.id, &scopes)?;
     let grant_key = keys::grant(&user.id, &app.id);
     let mut ops = vec![
         Update::new(family_key.clone())
@@ -455,7 +458,7 @@ async fn refresh(
             .when(Cond::Exists)
             .into_op(),
     ];
-    ops.extend(tokens.ops);
+    ops.extend(std::mem::take(&mut tokens.ops));
     match table.write(ops).await {
         Ok(()) => {}
         Err(e) if e.failed_key() == Some(&family_key) => {
@@ -466,13 +469,7 @@ async fn refresh(
         Err(e) if e.failed_key() == Some(&grant_key) => return Err(refresh_is_dead()),
         Err(e) => return Err(e.into()),
     }
-    Ok(IssuedTokens {
-        access_token: tokens.access_token,
-        expires_in: state.config.oauth.access_ttl.as_secs() as i64,
-        refresh_token: tokens.refresh_token,
-        scopes,
-        session: None,
-    })
+    Ok(tokens.issued(state, scopes, None))
 }
 
 /// A rotated-out refresh token came back: it was stolen, or a copy was. The whole family goes
