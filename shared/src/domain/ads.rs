@@ -433,18 +433,15 @@ pub async fn record_event(
     event_type: EventType,
     surface_type: Option<Surface>,
 ) -> ApiResult<AdEvent> {
-    let app_id = app.id.as_str();
     let table = state.table.as_ref();
     state
         .limiter
-        .hit("ad-events", app_id, state.config.rate_limits.ad_events)
+        .hit("ad-events", &app.id, state.config.rate_limits.ad_events)
         .await?;
     let campaign = get(table, campaign_id)
         .await?
         .ok_or_else(campaign_not_found)?;
     let now = state.now();
-    let now_unix = now.unix_timestamp();
-    let economy = &state.config.economy;
     let surface = surface_type.unwrap_or(campaign.surface_type);
     let tier = &state.config.tier(user.total_earned).name;
     if !campaign.serves(surface, tier, &rfc3339(now)) {
@@ -453,69 +450,115 @@ pub async fn record_event(
             "This campaign is not served to this user on this surface",
         ));
     }
-    let seen_key = keys::ad_seen(&user.id, &campaign.id);
+    let recording = Recording {
+        state,
+        user,
+        app_id: &app.id,
+        seen_key: keys::ad_seen(&user.id, &campaign.id),
+        campaign: &campaign,
+        event_type,
+        surface,
+        now,
+    };
     let payable = app.mints_points()
         && match event_type {
             EventType::Impression => campaign.surface_type == Surface::Rewarded,
-            EventType::Click => table.get(&seen_key).await?.is_some(),
+            EventType::Click => table.get(&recording.seen_key).await?.is_some(),
         };
-    let event = |points_paid| AdEvent {
-        id: uuid::Uuid::now_v7().to_string(),
-        campaign_id: campaign.id.clone(),
-        app_id: app_id.to_string(),
-        user_id: user.id.clone(),
-        event_type,
-        surface_type: surface.as_str().to_string(),
-        payout_rate_snapshot: campaign.payout_rate,
-        points_paid,
-        inserted_at: rfc3339(now),
-    };
-    // What every recording writes: the event, the campaign's counts, the impression marker.
-    let recording = |event: &AdEvent| -> ApiResult<Vec<WriteOp>> {
+    if payable {
+        if let Some(paid) = recording.pay().await? {
+            return Ok(paid);
+        }
+    }
+    let unpaid = recording.event(0);
+    table.write(recording.ops(&unpaid)?).await?;
+    Ok(unpaid)
+}
+
+/// One ad event being recorded, and what recording and paying it write.
+struct Recording<'a> {
+    state: &'a AppState,
+    user: &'a User,
+    app_id: &'a str,
+    campaign: &'a Campaign,
+    /// The user's impression of the campaign, which a paid click needs.
+    seen_key: store::Key,
+    event_type: EventType,
+    surface: Surface,
+    now: time::OffsetDateTime,
+}
+
+impl Recording<'_> {
+    fn event(&self, points_paid: i64) -> AdEvent {
+        AdEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            campaign_id: self.campaign.id.clone(),
+            app_id: self.app_id.to_string(),
+            user_id: self.user.id.clone(),
+            event_type: self.event_type,
+            surface_type: self.surface.as_str().to_string(),
+            payout_rate_snapshot: self.campaign.payout_rate,
+            points_paid,
+            inserted_at: rfc3339(self.now),
+        }
+    }
+
+    fn expires_in(&self, after: std::time::Duration) -> i64 {
+        self.now.unix_timestamp() + after.as_secs() as i64
+    }
+
+    /// What every recording writes: the event, the campaign's counts, the impression marker.
+    fn ops(&self, event: &AdEvent) -> ApiResult<Vec<WriteOp>> {
+        let economy = &self.state.config.economy;
         let shard = rand::thread_rng().gen_range(0..economy.budget_shards);
-        let mut stats = Update::new(keys::campaign_stats_shard(&campaign.id, shard)).add(
-            if event_type == EventType::Click {
-                "clicks"
-            } else {
-                "impressions"
-            },
-            1,
-        );
+        let counted = match self.event_type {
+            EventType::Click => "clicks",
+            EventType::Impression => "impressions",
+        };
+        let mut stats =
+            Update::new(keys::campaign_stats_shard(&self.campaign.id, shard)).add(counted, 1);
         if event.points_paid > 0 {
             stats = stats
                 .add("paid_events", 1)
                 .add("points_paid", event.points_paid);
         }
         let mut record = store::to_item(
-            &keys::ad_event(&user.id, &event.inserted_at, &event.id),
+            &keys::ad_event(&self.user.id, &event.inserted_at, &event.id),
             event,
         )?;
         record.insert(
             TTL.into(),
-            (now_unix + economy.ad_event_retention.as_secs() as i64).into(),
+            self.expires_in(economy.ad_event_retention).into(),
         );
         let mut ops = vec![WriteOp::put_new(record), stats.into_op()];
-        if event_type == EventType::Impression {
-            let mut seen = store::to_item(&seen_key, &serde_json::json!({ "at": now_unix }))?;
+        if self.event_type == EventType::Impression {
+            let at = self.now.unix_timestamp();
+            let mut seen = store::to_item(&self.seen_key, &serde_json::json!({ "at": at }))?;
             seen.insert(
                 TTL.into(),
-                (now_unix + economy.click_after_impression.as_secs() as i64).into(),
+                self.expires_in(economy.click_after_impression).into(),
             );
             ops.push(WriteOp::put(seen));
         }
         Ok(ops)
-    };
+    }
 
-    let (to_user, to_app) = payout(state, &campaign, user);
-    let cost = to_user + to_app;
-    if payable && cost > 0 {
-        let paid_key = keys::ad_paid(&user.id, &campaign.id, event_type.as_str());
-        let mut shards: Vec<u32> = (0..campaign.budget_shards).collect();
+    /// Records the event paid, from the first budget shard that covers it; `None` when none
+    /// does or the user was paid for this already in the window (the caller records it
+    /// unpaid).
+    async fn pay(&self) -> ApiResult<Option<AdEvent>> {
+        let (to_user, to_app) = payout(self.state, self.campaign, self.user);
+        let cost = to_user + to_app;
+        if cost <= 0 {
+            return Ok(None);
+        }
+        let paid_key = keys::ad_paid(&self.user.id, &self.campaign.id, self.event_type.as_str());
+        let mut shards: Vec<u32> = (0..self.campaign.budget_shards).collect();
         shards.shuffle(&mut rand::thread_rng());
         for shard in shards {
-            let paid = event(cost);
-            let mut ops = recording(&paid)?;
-            let budget_key = keys::campaign_budget_shard(&campaign.id, shard);
+            let paid = self.event(cost);
+            let budget_key = keys::campaign_budget_shard(&self.campaign.id, shard);
+            let mut ops = self.ops(&paid)?;
             ops.push(
                 Update::new(budget_key.clone())
                     .add("remaining", -cost)
@@ -524,44 +567,45 @@ pub async fn record_event(
             );
             let mut marker =
                 store::to_item(&paid_key, &serde_json::json!({ "event_id": paid.id }))?;
-            marker.insert(
-                TTL.into(),
-                (now_unix + economy.paid_event_window.as_secs() as i64).into(),
-            );
+            let window = self.state.config.economy.paid_event_window;
+            marker.insert(TTL.into(), self.expires_in(window).into());
             ops.push(WriteOp::put_new(marker));
-            ops.extend(
-                Movement {
-                    user_id: &user.id,
-                    amount: to_user,
-                    kind: EntryKind::AdReward,
-                    reference: &campaign.id,
-                    description: None,
-                    counterparty: None,
-                }
-                .ops(now)?,
-            );
-            if to_app > 0 {
-                ops.extend(app_balance::credit_ops(
-                    app_id,
-                    economy.app_balance_shards,
-                    to_app,
-                    EntryKind::AdReward,
-                    &user.id,
-                    &campaign.id,
-                    now,
-                )?);
-            }
-            match table.write(ops).await {
-                Ok(()) => return Ok(paid),
+            ops.extend(self.credits(to_user, to_app)?);
+            match self.state.table.write(ops).await {
+                Ok(()) => return Ok(Some(paid)),
                 // This shard is short: try the next one.
                 Err(e) if e.failed_key() == Some(&budget_key) => continue,
-                // Paid already in the window: recorded unpaid below.
+                // Paid already in the window: recorded unpaid.
                 Err(e) if e.failed_key() == Some(&paid_key) => break,
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(None)
     }
-    let unpaid = event(0);
-    table.write(recording(&unpaid)?).await?;
-    Ok(unpaid)
+
+    /// The user's reward and the app's share, with their ledger entries.
+    fn credits(&self, to_user: i64, to_app: i64) -> ApiResult<Vec<WriteOp>> {
+        let mut ops = Movement {
+            user_id: &self.user.id,
+            amount: to_user,
+            kind: EntryKind::AdReward,
+            reference: &self.campaign.id,
+            description: None,
+            counterparty: None,
+        }
+        .ops(self.now)?
+        .to_vec();
+        if to_app > 0 {
+            ops.extend(app_balance::credit_ops(
+                self.app_id,
+                self.state.config.economy.app_balance_shards,
+                to_app,
+                EntryKind::AdReward,
+                &self.user.id,
+                &self.campaign.id,
+                self.now,
+            )?);
+        }
+        Ok(ops)
+    }
 }

@@ -231,25 +231,12 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
 
     let config = &state.config.app_sessions;
     let now = state.now_unix();
-    let elapsed = (now - session.last_heartbeat).clamp(0, config.alive_window.as_secs() as i64);
-    let rate_millis = config.earn_per_minute as f64 * user.signup_multiplier * 1000.0 / 60.0;
-    let accrued = session.carry_millipoints + (elapsed as f64 * rate_millis).floor() as i64;
     let earned_today = match &daily {
         Some(item) => store::from_item::<DailyEarnings>(item.clone())?.points,
         None => 0,
     };
-    let room = (config.daily_cap - earned_today).max(0);
     let earning = app.mints_points();
-    let points = if earning {
-        (accrued / 1000).min(room)
-    } else {
-        0
-    };
-    let carry = if !earning || points < accrued / 1000 {
-        0
-    } else {
-        accrued % 1000
-    };
+    let (points, carry) = earned_since(state, &session, &user, earned_today, earning);
 
     let new_token = format!("bst_{}", random_token());
     let mut next = session.clone();
@@ -269,24 +256,12 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
         token_item(&new_token, &next)?,
     ];
     if points > 0 {
-        // The day's tally moves only from what was read: a parallel credit fails the write.
-        let tally = match daily {
-            Some(_) => Cond::eq("points", earned_today),
-            None => Cond::NotExists,
-        };
-        ops.push(
-            Update::new(daily_key.clone())
-                .add("points", points)
-                .set(TTL, now + 2 * 86_400)
-                .when(tally)
-                .into_op(),
-        );
-        ops.extend(ledger::earn(
-            &user.id,
+        ops.extend(credit_ops(
+            state,
+            &session,
             points,
-            EntryKind::SessionEarning,
-            &session.app_id,
-            state.now(),
+            &daily_key,
+            daily.is_some().then_some(earned_today),
         )?);
     }
     match table.write(ops).await {
@@ -298,6 +273,65 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
         expires_at: rfc3339_at(next.token_expires_at),
         earning,
     }))
+}
+
+/// What a heartbeat credits: the points earned since the last one (within the alive window,
+/// at the user's multiplier, up to the day's cap; nothing for an app that mints nothing) and
+/// the thousandths carried over to the next.
+fn earned_since(
+    state: &AppState,
+    session: &AppSession,
+    user: &User,
+    earned_today: i64,
+    earning: bool,
+) -> (i64, i64) {
+    let config = &state.config.app_sessions;
+    let elapsed =
+        (state.now_unix() - session.last_heartbeat).clamp(0, config.alive_window.as_secs() as i64);
+    let rate_millis = config.earn_per_minute as f64 * user.signup_multiplier * 1000.0 / 60.0;
+    let accrued = session.carry_millipoints + (elapsed as f64 * rate_millis).floor() as i64;
+    let room = (config.daily_cap - earned_today).max(0);
+    let points = if earning {
+        (accrued / 1000).min(room)
+    } else {
+        0
+    };
+    let carry = if !earning || points < accrued / 1000 {
+        0
+    } else {
+        accrued % 1000
+    };
+    (points, carry)
+}
+
+/// The credit of `points` to the session's user, with the day's tally (`daily_key`);
+/// `tally_read` is the tally as read (`None`: no tally yet that day).
+fn credit_ops(
+    state: &AppState,
+    session: &AppSession,
+    points: i64,
+    daily_key: &store::Key,
+    tally_read: Option<i64>,
+) -> ApiResult<Vec<WriteOp>> {
+    let now = state.now_unix();
+    // The day's tally moves only from what was read: a parallel credit fails the write.
+    let tally = match tally_read {
+        Some(points) => Cond::eq("points", points),
+        None => Cond::NotExists,
+    };
+    let mut ops = vec![Update::new(daily_key.clone())
+        .add("points", points)
+        .set(TTL, now + 2 * 86_400)
+        .when(tally)
+        .into_op()];
+    ops.extend(ledger::earn(
+        &session.user_id,
+        points,
+        EntryKind::SessionEarning,
+        &session.app_id,
+        state.now(),
+    )?);
+    Ok(ops)
 }
 
 /// Ends the user's session with the app: no more heartbeats or earnings. 404 when there is

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apps;
+use super::apps::{self, OAuthApp};
 use super::grants;
 use super::scopes::{Scope, Scopes};
 use crate::clock::rfc3339;
@@ -92,46 +92,33 @@ fn valid_challenge(challenge: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Checks the request against the app and issues a code; records (or renews) the grant.
-pub async fn authorize(
-    state: &AppState,
-    user: &User,
-    req: AuthorizationRequest,
-    meta: &RequestMeta,
-) -> ApiResult<AuthorizationGranted> {
-    let app = apps::by_client_id(state.table.as_ref(), &req.client_id)
-        .await?
-        .ok_or_else(|| bad("invalid_client", "Unknown client_id"))?;
-    // The redirect URI first: nothing may ever go to one the app did not register.
-    let redirect_uri = match req.redirect_uri.as_deref() {
-        Some(uri) if app.shown.redirect_uris.iter().any(|r| r == uri) => uri.to_string(),
-        Some(_) => {
-            return Err(bad(
-                "invalid_redirect_uri",
-                "redirect_uri is not one the app registered (exact match)",
-            ))
-        }
-        None if app.shown.redirect_uris.len() == 1 => app.shown.redirect_uris[0].clone(),
-        None => {
-            return Err(bad(
-                "invalid_redirect_uri",
-                "The app has several redirect URIs: send redirect_uri",
-            ))
-        }
-    };
-    if req.response_type != "code" {
-        return Err(bad(
-            "unsupported_response_type",
-            "response_type must be code",
-        ));
+/// The redirect URI of a request: exactly one the app registered, or its only one when the
+/// request names none.
+fn registered_redirect_uri(app: &OAuthApp, asked: Option<&str>) -> ApiResult<String> {
+    let registered = &app.shown.redirect_uris;
+    match asked {
+        Some(uri) if registered.iter().any(|r| r == uri) => Ok(uri.to_string()),
+        Some(_) => Err(bad(
+            "invalid_redirect_uri",
+            "redirect_uri is not one the app registered (exact match)",
+        )),
+        None if registered.len() == 1 => Ok(registered[0].clone()),
+        None => Err(bad(
+            "invalid_redirect_uri",
+            "The app has several redirect URIs: send redirect_uri",
+        )),
     }
-    let Some(challenge) = req.code_challenge.filter(|c| !c.is_empty()) else {
+}
+
+/// The PKCE challenge: required, S256 only (RFC 9700 §2.1.1).
+fn pkce_challenge(challenge: Option<String>, method: Option<&str>) -> ApiResult<String> {
+    let Some(challenge) = challenge.filter(|c| !c.is_empty()) else {
         return Err(bad(
             "invalid_request",
             "PKCE is required: send code_challenge and code_challenge_method=S256",
         ));
     };
-    if req.code_challenge_method.as_deref() != Some("S256") {
+    if method != Some("S256") {
         return Err(bad(
             "invalid_request",
             "code_challenge_method must be S256 (plain is not supported)",
@@ -143,18 +130,12 @@ pub async fn authorize(
             "code_challenge must be BASE64URL(SHA-256(code_verifier)), 43 characters",
         ));
     }
-    if req.state.as_ref().is_some_and(|s| s.len() > 1024) {
-        return Err(bad(
-            "invalid_request",
-            "state is longer than 1024 characters",
-        ));
-    }
-    let scopes = match req
-        .scope
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
+    Ok(challenge)
+}
+
+/// The scopes asked for, all within the app's.
+fn requested_scopes(app: &OAuthApp, param: Option<&str>) -> ApiResult<Scopes> {
+    let scopes = match param.map(str::trim).filter(|s| !s.is_empty()) {
         // No scope named: the narrowest useful default (RFC 6749 §3.3), never a scope that
         // moves points.
         None => Scopes::new([Scope::ProfileRead]),
@@ -167,6 +148,11 @@ pub async fn authorize(
             "The requested scopes are not all allowed for this app",
         ));
     }
+    Ok(scopes)
+}
+
+/// A suspended app is authorized by nobody; an app not approved yet only by its owner.
+fn may_authorize(app: &OAuthApp, user: &User) -> ApiResult<()> {
     if app.suspended {
         return Err(ApiError::forbidden(
             "app_suspended",
@@ -179,6 +165,36 @@ pub async fn authorize(
             "This app is not approved yet; only its owner can authorize it",
         ));
     }
+    Ok(())
+}
+
+/// Checks the request against the app and issues a code; records (or renews) the grant.
+pub async fn authorize(
+    state: &AppState,
+    user: &User,
+    req: AuthorizationRequest,
+    meta: &RequestMeta,
+) -> ApiResult<AuthorizationGranted> {
+    let app = apps::by_client_id(state.table.as_ref(), &req.client_id)
+        .await?
+        .ok_or_else(|| bad("invalid_client", "Unknown client_id"))?;
+    // The redirect URI first: nothing may ever go to one the app did not register.
+    let redirect_uri = registered_redirect_uri(&app, req.redirect_uri.as_deref())?;
+    if req.response_type != "code" {
+        return Err(bad(
+            "unsupported_response_type",
+            "response_type must be code",
+        ));
+    }
+    let challenge = pkce_challenge(req.code_challenge, req.code_challenge_method.as_deref())?;
+    if req.state.as_ref().is_some_and(|s| s.len() > 1024) {
+        return Err(bad(
+            "invalid_request",
+            "state is longer than 1024 characters",
+        ));
+    }
+    let scopes = requested_scopes(&app, req.scope.as_deref())?;
+    may_authorize(&app, user)?;
 
     grants::record(state, &user.id, &app, &scopes, meta).await?;
     let code = format!("bac_{}", random_token());

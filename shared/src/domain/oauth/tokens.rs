@@ -272,6 +272,53 @@ async fn exchange_code(
     redirect_uri: &str,
     code_verifier: &str,
 ) -> OAuthResult<IssuedTokens> {
+    let redeemed = redeem_code(state, app, code, redirect_uri, code_verifier).await?;
+    let family_id = uuid::Uuid::new_v4().to_string();
+    let mut tokens = new_tokens(state, app, &redeemed.user.id, &family_id, &redeemed.scopes)?;
+    let mut ops = issue_family(state, app, &redeemed, &family_id, &tokens.refresh_hash).await?;
+    ops.extend(std::mem::take(&mut tokens.ops));
+    let session = sessions.open(state, &redeemed.user, app)?;
+    ops.extend(session.ops);
+
+    let table = state.table.as_ref();
+    match table.write(ops).await {
+        Ok(()) => {}
+        Err(e) if e.failed_key() == Some(&redeemed.code_key) => {
+            // Exchanged by a parallel request: the same code twice.
+            if let Some(item) = table.get(&redeemed.code_key).await? {
+                replayed(state, &store::from_item(item)?).await?;
+            }
+            return Err(code_is_dead());
+        }
+        Err(e) if e.failed_key() == Some(&keys::grant(&redeemed.user.id, &app.id)) => {
+            return Err(OAuthError::invalid_grant(
+                "The user revoked or changed this app's consent meanwhile",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(tokens.issued(state, redeemed.scopes, Some(session.start)))
+}
+
+/// A code that may be exchanged, with what it was issued for.
+struct RedeemableCode {
+    code_key: store::Key,
+    user: User,
+    grant: grants::Grant,
+    /// The code's scopes within the grant's now.
+    scopes: Scopes,
+}
+
+/// Checks a presented code: its PKCE verifier, client, redirect URI, that it is unused (a
+/// replay revokes what its first exchange issued), and that its user, consent and app still
+/// stand.
+async fn redeem_code(
+    state: &AppState,
+    app: &OAuthApp,
+    code: &str,
+    redirect_uri: &str,
+    code_verifier: &str,
+) -> OAuthResult<RedeemableCode> {
     if code.is_empty() || redirect_uri.is_empty() {
         return Err(OAuthError::invalid_request(
             "code and redirect_uri are required",
@@ -300,7 +347,6 @@ async fn exchange_code(
     {
         return Err(code_is_dead());
     }
-    let grant_key = keys::grant(&record.user_id, &app.id);
     let (user, grant) = tokio::try_join!(
         users::get(table, &record.user_id),
         grants::get(table, &record.user_id, &app.id),
@@ -316,38 +362,53 @@ async fn exchange_code(
     if scopes.is_empty() {
         return Err(code_is_dead());
     }
+    Ok(RedeemableCode {
+        code_key,
+        user,
+        grant,
+        scopes,
+    })
+}
 
-    let family_id = uuid::Uuid::new_v4().to_string();
-    let mut tokens = new_tokens(state, app, &user.id, &family_id, &scopes)?;
+/// The writes of a new token family for a redeemed code: the code marked redeemed (once),
+/// the grant's count of families (conditional on the consent read), the family, and the
+/// eviction of the grant's oldest families beyond the limit.
+async fn issue_family(
+    state: &AppState,
+    app: &OAuthApp,
+    code: &RedeemableCode,
+    family_id: &str,
+    refresh_hash: &str,
+) -> ApiResult<Vec<WriteOp>> {
+    let user = &code.user;
     let family = TokenFamily {
-        id: family_id.clone(),
+        id: family_id.to_string(),
         user_id: user.id.clone(),
         app_id: app.id.clone(),
-        refresh_hash: tokens.refresh_hash.clone(),
+        refresh_hash: refresh_hash.to_string(),
         credential_generation: user.credential_generation,
         app_generation: app.generation,
-        scopes: Some(scopes.clone()),
+        scopes: Some(code.scopes.clone()),
         created_at: rfc3339(state.now()),
     };
     let mut family_item = store::to_item(&grants::family_key(&family), &family)?;
     family_item.insert(TTL.into(), refresh_expiry(state).into());
     let mut ops = vec![
-        Update::new(code_key.clone())
+        Update::new(code.code_key.clone())
             .set("redeemed", true)
-            .set("family_id", family_id.clone())
+            .set("family_id", family_id.to_string())
             .when(Cond::eq("redeemed", false))
             .into_op(),
         // Conditional on the consent read: a re-authorization meanwhile changes it.
-        Update::new(grant_key.clone())
+        Update::new(keys::grant(&user.id, &app.id))
             .add("issued", 1)
             .set("last_used", rfc3339(state.now()))
-            .when(Cond::eq("consented", grant.consented))
+            .when(Cond::eq("consented", code.grant.consented))
             .into_op(),
         WriteOp::put_new(family_item),
     ];
-    ops.extend(std::mem::take(&mut tokens.ops));
     // Keep the newest families of this grant; the oldest go.
-    let existing = grants::families(table, &user.id, &app.id).await?;
+    let existing = grants::families(state.table.as_ref(), &user.id, &app.id).await?;
     let keep = state.config.oauth.max_families_per_grant.max(1) - 1;
     let evict = existing.len().saturating_sub(keep);
     ops.extend(
@@ -356,26 +417,7 @@ async fn exchange_code(
             .take(evict)
             .map(|f| WriteOp::delete(grants::family_key(f))),
     );
-    let session = sessions.open(state, &user, app)?;
-    ops.extend(session.ops);
-
-    match table.write(ops).await {
-        Ok(()) => {}
-        Err(e) if e.failed_key() == Some(&code_key) => {
-            // Exchanged by a parallel request: the same code twice.
-            if let Some(item) = table.get(&code_key).await? {
-                replayed(state, &store::from_item(item)?).await?;
-            }
-            return Err(code_is_dead());
-        }
-        Err(e) if e.failed_key() == Some(&grant_key) => {
-            return Err(OAuthError::invalid_grant(
-                "The user revoked or changed this app's consent meanwhile",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(tokens.issued(state, scopes, Some(session.start)))
+    Ok(ops)
 }
 
 /// A code presented again: whatever its first exchange issued is revoked (RFC 6749 §4.1.2).
@@ -421,30 +463,7 @@ async fn refresh(
     let Some(user) = user.filter(|u| family.is_live(u, app)) else {
         return Err(refresh_is_dead());
     };
-    let granted = family.bound(&record.scopes);
-    let scopes = match scope.map(str::trim).filter(|s| !s.is_empty()) {
-        None => granted,
-        Some(param) => {
-            let asked = Scopes::from_param(param).map_err(|_| {
-                OAuthError::new(OAuthErrorCode::InvalidScope, "Unknown scope requested")
-            })?;
-            if !asked.is_subset(&granted) {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::InvalidScope,
-                    "A refresh cannot widen the scopes of the grant",
-                ));
-            }
-            asked
-        }
-    };
-    // Scopes the app has lost since are not renewed.
-    let scopes = Scopes::new(scopes.iter().filter(|s| app.allowed_scopes.contains(*s)));
-    if scopes.is_empty() {
-        return Err(OAuthError::new(
-            OAuthErrorCode::InvalidScope,
-            "The app is no longer allowed any of these scopes",
-        ));
-    }
+    let scopes = refreshed_scopes(app, family.bound(&record.scopes), scope)?;
     let mut tokens = new_tokens(state, app, &user.id, &family.id, &scopes)?;
     let grant_key = keys::grant(&user.id, &app.id);
     let mut ops = vec![
@@ -470,6 +489,28 @@ async fn refresh(
         Err(e) => return Err(e.into()),
     }
     Ok(tokens.issued(state, scopes, None))
+}
+
+/// The scopes a refresh renews: the family's, or the narrower set the client asked for (never
+/// wider: RFC 6749 §6), less those the app has lost since.
+fn refreshed_scopes(app: &OAuthApp, granted: Scopes, asked: Option<&str>) -> OAuthResult<Scopes> {
+    let invalid = |why| OAuthError::new(OAuthErrorCode::InvalidScope, why);
+    let scopes = match asked.map(str::trim).filter(|s| !s.is_empty()) {
+        None => granted,
+        Some(param) => {
+            let asked =
+                Scopes::from_param(param).map_err(|_| invalid("Unknown scope requested"))?;
+            if !asked.is_subset(&granted) {
+                return Err(invalid("A refresh cannot widen the scopes of the grant"));
+            }
+            asked
+        }
+    };
+    let scopes = Scopes::new(scopes.iter().filter(|s| app.allowed_scopes.contains(*s)));
+    if scopes.is_empty() {
+        return Err(invalid("The app is no longer allowed any of these scopes"));
+    }
+    Ok(scopes)
 }
 
 /// A rotated-out refresh token came back: it was stolen, or a copy was. The whole family goes
