@@ -157,7 +157,18 @@ impl ApiError {
             }
             _ => {}
         }
-        let (code, message, extra): (&str, Cow<str>, Option<(&str, Value)>) = match self {
+        let (code, message, extra) = self.parts();
+        let mut body = json!({ "error": code, "message": message });
+        if let Some((name, value)) = extra {
+            body[name] = value;
+        }
+        body
+    }
+
+    /// The error body's code and message (docs/architecture.md, "Errors"), and the one field
+    /// some errors add.
+    fn parts(&self) -> (&str, Cow<'_, str>, Option<(&'static str, Value)>) {
+        match self {
             ApiError::BadRequest { code, message }
             | ApiError::Unauthorized { code, message }
             | ApiError::Forbidden { code, message }
@@ -221,12 +232,7 @@ impl ApiError {
             ApiError::Store(_) | ApiError::Internal(_) => {
                 ("internal_error", "Internal server error".into(), None)
             }
-        };
-        let mut body = json!({ "error": code, "message": message });
-        if let Some((name, value)) = extra {
-            body[name] = value;
         }
-        body
     }
 }
 

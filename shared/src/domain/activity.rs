@@ -251,6 +251,51 @@ struct ShardReader {
     done: bool,
 }
 
+/// The newest entry left may be in any shard: refills every shard that ran dry and has more,
+/// in parallel, until each holds an entry or is done.
+async fn refill(
+    table: &dyn Table,
+    shards: &mut [ShardReader],
+    sk: &SortKey,
+    batch: usize,
+) -> ApiResult<()> {
+    loop {
+        let reads: Vec<_> = shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.buffered.is_empty() && !s.done)
+            .map(|(i, s)| {
+                let query = Query::gsi1(s.pk.clone())
+                    .sk(sk.clone())
+                    .reverse()
+                    .limit(batch)
+                    .cursor(s.cursor.clone());
+                async move { table.query(&query).await.map(|page| (i, page)) }
+            })
+            .collect();
+        if reads.is_empty() {
+            break;
+        }
+        for (i, page) in futures::future::try_join_all(reads)
+            .await
+            .map_err(bad_cursor)?
+        {
+            let shard = &mut shards[i];
+            shard.done = page.cursor.is_none();
+            shard.cursor = page.cursor;
+            for item in page.items {
+                let sort = item
+                    .get(GSI1SK)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                shard.buffered.push_back((sort, item));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Everyone's activity, newest first, optionally of one kind: the shards read in step and
 /// merged by sort key (each shard is read only as far as the merge needs), the kind applied
 /// while merging. A page holds `limit` matching entries (or what is left); its cursor is the
@@ -284,42 +329,7 @@ pub async fn of_everyone(
     let mut entries = Vec::new();
     let mut examined = 0;
     loop {
-        // The newest entry left may be in any shard: refill every one that ran dry and has
-        // more, in parallel, until each holds an entry or is done.
-        loop {
-            let reads: Vec<_> = shards
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.buffered.is_empty() && !s.done)
-                .map(|(i, s)| {
-                    let query = Query::gsi1(s.pk.clone())
-                        .sk(sk.clone())
-                        .reverse()
-                        .limit(batch)
-                        .cursor(s.cursor.clone());
-                    async move { table.query(&query).await.map(|page| (i, page)) }
-                })
-                .collect();
-            if reads.is_empty() {
-                break;
-            }
-            for (i, page) in futures::future::try_join_all(reads)
-                .await
-                .map_err(bad_cursor)?
-            {
-                let shard = &mut shards[i];
-                shard.done = page.cursor.is_none();
-                shard.cursor = page.cursor;
-                for item in page.items {
-                    let sort = item
-                        .get(GSI1SK)
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    shard.buffered.push_back((sort, item));
-                }
-            }
-        }
+        refill(table, &mut shards, &sk, batch).await?;
         let newest = shards
             .iter()
             .enumerate()

@@ -207,13 +207,9 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
         apps::get(table, &record.app_id),
         async { Ok::<_, ApiError>(table.get(&daily_key).await?) },
     )?;
-    let Some(session) = session.map(store::from_item::<AppSession>).transpose()? else {
-        return Err(invalid_session());
-    };
-    let Some(user) = user.filter(|u| !u.disabled) else {
-        return Err(invalid_session());
-    };
-    let Some(app) = app else {
+    let session = session.map(store::from_item::<AppSession>).transpose()?;
+    let (Some(session), Some(user), Some(app)) = (session, user.filter(|u| !u.disabled), app)
+    else {
         return Err(invalid_session());
     };
     if session.id != record.session_id || session.token_hash != presented {
@@ -231,10 +227,10 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
 
     let config = &state.config.app_sessions;
     let now = state.now_unix();
-    let earned_today = match &daily {
-        Some(item) => store::from_item::<DailyEarnings>(item.clone())?.points,
-        None => 0,
-    };
+    let tally_read = daily
+        .map(|item| store::from_item::<DailyEarnings>(item).map(|d| d.points))
+        .transpose()?;
+    let earned_today = tally_read.unwrap_or(0);
     let earning = app.mints_points();
     let (points, carry) = earned_since(state, &session, &user, earned_today, earning);
 
@@ -256,13 +252,7 @@ async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionSta
         token_item(&new_token, &next)?,
     ];
     if points > 0 {
-        ops.extend(credit_ops(
-            state,
-            &session,
-            points,
-            &daily_key,
-            daily.is_some().then_some(earned_today),
-        )?);
+        ops.extend(credit_ops(state, &session, points, &daily_key, tally_read)?);
     }
     match table.write(ops).await {
         Err(e) if e.failed_key() == Some(&daily_key) => return Ok(None),

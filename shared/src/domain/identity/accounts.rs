@@ -98,53 +98,20 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
         .await?;
     let registration_number = counter.get("value").and_then(Value::as_u64).unwrap_or(1);
-    let now = state.now();
-    let mut user = User {
-        id: uuid::Uuid::new_v4().to_string(),
-        email: reg.email.as_str().to_string(),
-        username: reg.username.as_str().to_string(),
+    let mut user = new_account(
+        state,
+        &reg.email,
+        &reg.username,
         password_hash,
-        email_verified: false,
-        is_admin: false,
-        points: 0,
-        total_earned: 0,
-        total_spent: 0,
-        direct_referrals: 0,
-        connected_apps: 0,
-        referral_code: String::new(),
-        referred_by: referrer.as_ref().map(|r| r.id.clone()),
-        referral_pending: referrer.is_some(),
+        referrer.as_ref(),
         registration_number,
-        signup_multiplier: state.config.signup_multiplier(registration_number),
-        totp_enabled: false,
-        totp_secret: None,
-        totp_pending_secret: None,
-        totp_last_step: 0,
-        session_generation: 0,
-        credential_generation: 0,
-        created_at: rfc3339(now),
-        display_name: None,
-        bio: None,
-        avatar_url: None,
-        banner_url: None,
-        disabled: false,
-    };
-
+    );
+    let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
     for _ in 0..REFERRAL_CODE_TRIES {
         user.referral_code = random_code(REFERRAL_CODE_LEN);
         let referral_key = keys::referral_code(&user.referral_code);
-        let mut ops = vec![
-            WriteOp::put_new(store::to_item(&keys::user(&user.id), &user)?),
-            WriteOp::put_new(users::marker_item(&email_key, &user.id)),
-            WriteOp::put_new(usernames::username_marker(&user.id, &reg.username)?),
-            WriteOp::put_new(users::marker_item(&referral_key, &user.id)),
-        ];
-        ops.extend(mail_tokens::issue(
-            state,
-            MailToken::new(Purpose::VerifyEmail, &user),
-        ));
+        let mut ops = registration_ops(state, &user, &reg.username)?;
         // The referrer must still exist when the account is created (nothing is paid yet).
-        let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
         if let Some(key) = &referrer_key {
             ops.push(WriteOp::check(key.clone(), Cond::Exists));
         }
@@ -162,6 +129,70 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         .map(|()| user);
     }
     Err(ApiError::internal("could not allocate a referral code"))
+}
+
+/// A new account as registration creates it (its referral code is drawn when written).
+fn new_account(
+    state: &AppState,
+    email: &Email,
+    username: &Username,
+    password_hash: String,
+    referrer: Option<&User>,
+    registration_number: u64,
+) -> User {
+    User {
+        id: uuid::Uuid::new_v4().to_string(),
+        email: email.as_str().to_string(),
+        username: username.as_str().to_string(),
+        password_hash,
+        email_verified: false,
+        is_admin: false,
+        points: 0,
+        total_earned: 0,
+        total_spent: 0,
+        direct_referrals: 0,
+        connected_apps: 0,
+        referral_code: String::new(),
+        referred_by: referrer.map(|r| r.id.clone()),
+        referral_pending: referrer.is_some(),
+        registration_number,
+        signup_multiplier: state.config.signup_multiplier(registration_number),
+        totp_enabled: false,
+        totp_secret: None,
+        totp_pending_secret: None,
+        totp_last_step: 0,
+        session_generation: 0,
+        credential_generation: 0,
+        created_at: rfc3339(state.now()),
+        display_name: None,
+        bio: None,
+        avatar_url: None,
+        banner_url: None,
+        disabled: false,
+    }
+}
+
+/// The writes that create `user`: the account, the markers of its address, username and
+/// referral code (each a conditional put, so a taken one fails the write), and the
+/// verification mail.
+fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiResult<Vec<WriteOp>> {
+    let mut ops = vec![
+        WriteOp::put_new(store::to_item(&keys::user(&user.id), user)?),
+        WriteOp::put_new(users::marker_item(
+            &keys::email_marker(&user.email),
+            &user.id,
+        )),
+        WriteOp::put_new(usernames::username_marker(&user.id, username)?),
+        WriteOp::put_new(users::marker_item(
+            &keys::referral_code(&user.referral_code),
+            &user.id,
+        )),
+    ];
+    ops.extend(mail_tokens::issue(
+        state,
+        MailToken::new(Purpose::VerifyEmail, user),
+    ));
+    Ok(ops)
 }
 
 pub struct LoginAttempt {
