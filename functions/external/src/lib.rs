@@ -16,9 +16,9 @@ use utoipa::{IntoParams, PartialSchema, ToSchema};
 use buddo_shared::clock::rfc3339;
 use buddo_shared::domain::ads::{self, Campaign, EventType, Surface};
 use buddo_shared::domain::app_sessions;
-use buddo_shared::domain::input;
+use buddo_shared::domain::input::{self, Amount};
 use buddo_shared::domain::ledger::idempotency::IdempotencyKey;
-use buddo_shared::domain::ledger::{self, app_balance, operator};
+use buddo_shared::domain::ledger::{app_balance, operator};
 use buddo_shared::domain::oauth::Scope;
 use buddo_shared::http::openapi::ErrorBody;
 use buddo_shared::http::{AppCaller, Json, Query, Routes};
@@ -228,7 +228,7 @@ async fn spend(
     headers: HeaderMap,
     Json(body): Json<SpendBody>,
 ) -> ApiResult<Response> {
-    let amount = ledger::parse_amount("amount", &body.amount)?;
+    let amount = Amount::parse("amount", &body.amount)?;
     let spent = operator::spend(
         &state,
         points_caller(&caller),
@@ -286,7 +286,7 @@ async fn transfer(
     headers: HeaderMap,
     Json(body): Json<TransferBody>,
 ) -> ApiResult<Response> {
-    let amount = ledger::parse_amount("amount", &body.amount)?;
+    let amount = Amount::parse("amount", &body.amount)?;
     let done = operator::transfer(
         &state,
         points_caller(&caller),

@@ -133,12 +133,13 @@ async fn update_profile(
     auth: AuthUser,
     Json(body): Json<ProfileBody>,
 ) -> ApiResult<Response> {
-    let changes = ProfileChanges::parse(
-        body.display_name,
-        body.bio,
-        body.avatar_url,
-        body.banner_url,
-    )?;
+    let changes = ProfileChanges {
+        display_name: body.display_name,
+        bio: body.bio,
+        avatar_url: body.avatar_url,
+        banner_url: body.banner_url,
+    }
+    .parse()?;
     let user = profile::update(&state, &auth.user, changes).await?;
     ok(ProfileView::new(&user))
 }

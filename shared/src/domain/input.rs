@@ -50,6 +50,54 @@ impl Email {
     }
 }
 
+/// A number of points as sent: a whole JSON number (not a string, not a fraction) within the
+/// bounds of its use, never beyond [`Amount::MAX`] either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// The most points one movement, grant or budget can be.
+    pub const MAX: i64 = 1_000_000_000;
+
+    /// What a spend or a transfer moves: 1 to [`Amount::MAX`].
+    pub fn parse(field: &'static str, raw: &serde_json::Value) -> Result<Self, ApiError> {
+        Self::at_least(field, raw, 1)
+    }
+
+    /// `min` to [`Amount::MAX`] (a budget, a payout rate).
+    pub fn at_least(
+        field: &'static str,
+        raw: &serde_json::Value,
+        min: i64,
+    ) -> Result<Self, ApiError> {
+        match raw.as_i64() {
+            Some(n) if (min..=Self::MAX).contains(&n) => Ok(Amount(n)),
+            _ => Err(ApiError::field(
+                field,
+                format!("must be a whole number from {min} to {}", Self::MAX),
+            )),
+        }
+    }
+
+    /// An admin's adjustment: a grant (positive) or a deduction (negative), never zero.
+    pub fn adjustment(field: &'static str, raw: &serde_json::Value) -> Result<Self, ApiError> {
+        match raw.as_i64() {
+            Some(n) if n != 0 && n.abs() <= Self::MAX => Ok(Amount(n)),
+            _ => Err(ApiError::field(
+                field,
+                format!(
+                    "must be a non-zero whole number from -{max} to {max}",
+                    max = Self::MAX
+                ),
+            )),
+        }
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
 /// 3–30 characters: letters, digits and underscores, starting with a letter. Unique
 /// regardless of case; the case the user chose is kept for display.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -445,6 +493,31 @@ pub fn token(field: &'static str, raw: &str) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_whole_numbers_within_their_bounds() {
+        use serde_json::json;
+        assert_eq!(Amount::parse("amount", &json!(5)).unwrap().get(), 5);
+        assert_eq!(
+            Amount::parse("amount", &json!(Amount::MAX)).unwrap().get(),
+            Amount::MAX
+        );
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(Amount::MAX + 1),
+            json!(1.5),
+            json!("5"),
+            json!(null),
+        ] {
+            assert!(Amount::parse("amount", &bad).is_err(), "{bad}");
+        }
+        assert_eq!(Amount::at_least("budget", &json!(0), 0).unwrap().get(), 0);
+        assert_eq!(Amount::adjustment("amount", &json!(-7)).unwrap().get(), -7);
+        for bad in [json!(0), json!(-Amount::MAX - 1), json!(Amount::MAX + 1)] {
+            assert!(Amount::adjustment("amount", &bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn emails() {

@@ -13,7 +13,7 @@ use crate::store::{Cond, Update};
 pub const DISPLAY_NAME_MAX: usize = 50;
 pub const BIO_MAX: usize = 500;
 
-/// Changes to a profile; `Some(None)` clears a field, `None` leaves it.
+/// Changes to a profile, by field: `Some(None)` clears it, `None` leaves it.
 #[derive(Default, Debug, PartialEq)]
 pub struct ProfileChanges {
     pub display_name: Option<Option<String>>,
@@ -43,26 +43,24 @@ fn parse_field(
 }
 
 impl ProfileChanges {
-    /// Validates every sent field, reporting all bad ones at once.
-    pub fn parse(
-        display_name: Sent,
-        bio: Sent,
-        avatar_url: Sent,
-        banner_url: Sent,
-    ) -> ApiResult<Self> {
+    /// The changes as sent, each field validated (trimmed; an empty string clears it),
+    /// reporting all bad ones at once.
+    pub fn parse(self) -> ApiResult<Self> {
         let mut errors = FieldErrors::default();
         let changes = ProfileChanges {
-            display_name: parse_field(&mut errors, display_name, |raw| {
+            display_name: parse_field(&mut errors, self.display_name, |raw| {
                 if raw.contains('\n') {
                     return Err(ApiError::field("display_name", "must be one line"));
                 }
                 input::text("display_name", raw, 1, DISPLAY_NAME_MAX)
             }),
-            bio: parse_field(&mut errors, bio, |raw| input::text("bio", raw, 1, BIO_MAX)),
-            avatar_url: parse_field(&mut errors, avatar_url, |raw| {
+            bio: parse_field(&mut errors, self.bio, |raw| {
+                input::text("bio", raw, 1, BIO_MAX)
+            }),
+            avatar_url: parse_field(&mut errors, self.avatar_url, |raw| {
                 input::https_url("avatar_url", raw)
             }),
-            banner_url: parse_field(&mut errors, banner_url, |raw| {
+            banner_url: parse_field(&mut errors, self.banner_url, |raw| {
                 input::https_url("banner_url", raw)
             }),
         };
@@ -113,15 +111,30 @@ mod tests {
         Some(Some(s.to_string()))
     }
 
+    fn parse(
+        display_name: Sent,
+        bio: Sent,
+        avatar_url: Sent,
+        banner_url: Sent,
+    ) -> ApiResult<ProfileChanges> {
+        ProfileChanges {
+            display_name,
+            bio,
+            avatar_url,
+            banner_url,
+        }
+        .parse()
+    }
+
     #[test]
     fn fields_are_trimmed_cleared_and_checked_together() {
-        let c = ProfileChanges::parse(set("  Ann  "), set(""), Some(None), None).unwrap();
+        let c = parse(set("  Ann  "), set(""), Some(None), None).unwrap();
         assert_eq!(c.display_name, Some(Some("Ann".into())));
         assert_eq!(c.bio, Some(None));
         assert_eq!(c.avatar_url, Some(None));
         assert_eq!(c.banner_url, None);
 
-        let err = ProfileChanges::parse(
+        let err = parse(
             set("a\u{7}b"),
             set(&"x".repeat(BIO_MAX + 1)),
             set("http://example.com/a.png"),
@@ -133,7 +146,7 @@ mod tests {
         };
         let names: Vec<&str> = fields.keys().map(|k| k.as_ref()).collect();
         assert_eq!(names, ["avatar_url", "banner_url", "bio", "display_name"]);
-        assert!(ProfileChanges::parse(set("two\nlines"), None, None, None).is_err());
-        assert!(ProfileChanges::parse(None, set("two\nlines"), None, None).is_ok());
+        assert!(parse(set("two\nlines"), None, None, None).is_err());
+        assert!(parse(None, set("two\nlines"), None, None).is_ok());
     }
 }

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::store::{self, Cond, Query, SortKey, StoreError, Update, WriteOp};
 
 /// The most points one movement can move.
-pub const MAX_AMOUNT: i64 = 1_000_000_000;
+pub const MAX_AMOUNT: i64 = crate::domain::input::Amount::MAX;
 
 /// Why points moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,22 +186,6 @@ pub fn earn(
         counterparty: None,
     }
     .ops(now)
-}
-
-/// An amount of points as sent: a whole number from 1 to [`MAX_AMOUNT`].
-pub fn parse_amount(field: &'static str, raw: &serde_json::Value) -> ApiResult<i64> {
-    let invalid = || {
-        ApiError::field(
-            field,
-            format!("must be a whole number from 1 to {MAX_AMOUNT}"),
-        )
-    };
-    let n = raw.as_i64().ok_or_else(invalid)?;
-    if (1..=MAX_AMOUNT).contains(&n) {
-        Ok(n)
-    } else {
-        Err(invalid())
-    }
 }
 
 pub struct History {

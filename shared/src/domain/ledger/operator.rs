@@ -8,6 +8,7 @@ use super::idempotency::{Claim, IdempotencyKey, Seen};
 use super::{app_balance, EntryKind, Movement};
 use crate::domain::identity::users;
 use crate::domain::identity::User;
+use crate::domain::input::Amount;
 use crate::domain::oauth::{Scope, Scopes};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -116,10 +117,11 @@ impl PointsCaller<'_> {
 pub async fn spend(
     state: &AppState,
     caller: PointsCaller<'_>,
-    amount: i64,
+    amount: Amount,
     description: Option<String>,
     key: Option<IdempotencyKey>,
 ) -> ApiResult<Spent> {
+    let amount = amount.get();
     caller.scopes.require(Scope::PointsSpend)?;
     let (user, app_id) = (caller.user, caller.app_id);
     let claim = caller.claim(
@@ -167,10 +169,11 @@ pub async fn transfer(
     state: &AppState,
     caller: PointsCaller<'_>,
     to_user_id: &str,
-    amount: i64,
+    amount: Amount,
     description: Option<String>,
     key: Option<IdempotencyKey>,
 ) -> ApiResult<Transferred> {
+    let amount = amount.get();
     caller.scopes.require(Scope::PointsTransfer)?;
     let (user, app_id) = (caller.user, caller.app_id);
     let not_found = || ApiError::not_found("recipient_not_found", "No user has that id");
