@@ -298,18 +298,15 @@ PY
         -d grant_type=client_credentials -d scope=api:read |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')" ||
         { cat "$WORK_DIR/peer.log" >&2; die "no token from oidc-provider"; }
-    cat >"$WORK_DIR/peer-introspect.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $PEER_AUTH"
-wrk.body = "token=$PEER_TOKEN"
-LUA
-    cat >"$WORK_DIR/peer-token.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $PEER_AUTH"
-wrk.body = "grant_type=client_credentials&scope=api:read"
-LUA
+    # peer_script NAME BODY: a wrk script posting BODY as a form with the peer's client.
+    peer_script() {
+        printf '%s\n' 'wrk.method = "POST"' \
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"' \
+            "wrk.headers[\"Authorization\"] = \"Basic $PEER_AUTH\"" \
+            "wrk.body = \"$2\"" >"$WORK_DIR/$1.lua"
+    }
+    peer_script peer-introspect "token=$PEER_TOKEN"
+    peer_script peer-token "grant_type=client_credentials&scope=api:read"
     log "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION POST $PEER/token/introspection (oidc-provider)"
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$WRK_DURATION" -s "$WORK_DIR/peer-introspect.lua" \
         "$PEER/token/introspection" | tee "$WORK_DIR/peer-introspect.log"
