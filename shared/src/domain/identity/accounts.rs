@@ -65,15 +65,12 @@ async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option
 
 /// Registers a user and queues the verification mail in one atomic write. A referral code must
 /// name an account; the referrer is paid only once the new account verifies an address
-/// ([`ReferralPayout`]), so throwaway sign-ups mint nothing.
+/// (`identity::referrals`), so throwaway sign-ups mint nothing.
 pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
+    let limit = state.config.rate_limits.register;
     state
         .limiter
-        .hit(
-            "register",
-            &meta.ip_subject(),
-            state.config.rate_limits.register,
-        )
+        .hit("register", &meta.ip_subject(), limit)
         .await?;
     // Reserved names count as taken: no account may look like staff or shadow a route.
     if usernames::is_reserved(&reg.username.lower()) {
@@ -277,13 +274,10 @@ pub const FORGOT_PASSWORD_MESSAGE: &str =
 /// mail counter, with the token and mail when there is an account), and the caller answers
 /// the same in every case.
 pub async fn forgot_password(state: &AppState, email: Email, meta: &RequestMeta) -> ApiResult<()> {
+    let limit = state.config.rate_limits.forgot_password;
     state
         .limiter
-        .hit(
-            "forgot-password",
-            &meta.ip_subject(),
-            state.config.rate_limits.forgot_password,
-        )
+        .hit("forgot-password", &meta.ip_subject(), limit)
         .await?;
     let user = users::find_by_email_evenly(state.table.as_ref(), email.as_str()).await?;
     let window = mail_tokens::mail_window(state, email.as_str());
