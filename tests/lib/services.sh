@@ -138,24 +138,32 @@ subprocess.check_call([sys.executable, os.path.join(path, "pip"), "install",
 PY
 }
 
-install_moto_locked() {
-    [[ -f "$MOTO_DIR/.installed" && -x "$MOTO_DIR/venv/bin/moto_server" ]] && return 0
-    log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR/venv"
-    rm -rf "$MOTO_DIR"
-    mkdir -p "$MOTO_DIR"
-    if ! python3 -m venv "$MOTO_DIR/venv" >&2; then
+# install_venv DIR PACKAGE...: a fresh DIR holding a venv (DIR/venv) with the packages
+# pip-installed; dies naming what failed.
+install_venv() {
+    local dir=$1
+    shift
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    if ! python3 -m venv "$dir/venv" >&2; then
         # Debian's python3 without the python3-venv package has no ensurepip:
         # make the venv without pip and bootstrap pip from its PyPI wheel.
         log "python3 -m venv failed (no ensurepip?); bootstrapping pip from PyPI"
-        rm -rf "$MOTO_DIR/venv"
-        if ! python3 -m venv --without-pip "$MOTO_DIR/venv" >&2 ||
-            ! bootstrap_pip "$MOTO_DIR/venv/bin/python" >&2; then
-            rm -rf "$MOTO_DIR"
+        rm -rf "$dir/venv"
+        if ! python3 -m venv --without-pip "$dir/venv" >&2 ||
+            ! bootstrap_pip "$dir/venv/bin/python" >&2; then
+            rm -rf "$dir"
             die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
         fi
     fi
-    "$MOTO_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --no-input "moto[server]==$MOTO_VERSION" >&2 || die "pip install moto[server] failed"
+    "$dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "$@" >&2 ||
+        die "pip install $* failed"
+}
+
+install_moto_locked() {
+    [[ -f "$MOTO_DIR/.installed" && -x "$MOTO_DIR/venv/bin/moto_server" ]] && return 0
+    log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR/venv"
+    install_venv "$MOTO_DIR" "moto[server]==$MOTO_VERSION"
     [[ -x "$MOTO_DIR/venv/bin/moto_server" ]] || die "moto_server missing after install"
     touch "$MOTO_DIR/.installed"
 }
@@ -171,15 +179,7 @@ CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION"
 install_oauth_client_locked() {
     [[ -f "$CLIENT_DIR/.installed" && -x "$CLIENT_DIR/venv/bin/python" ]] && return 0
     log "installing authlib==$AUTHLIB_VERSION into $CLIENT_DIR/venv"
-    rm -rf "$CLIENT_DIR"
-    mkdir -p "$CLIENT_DIR"
-    if ! python3 -m venv "$CLIENT_DIR/venv" >&2; then
-        rm -rf "$CLIENT_DIR/venv"
-        python3 -m venv --without-pip "$CLIENT_DIR/venv" >&2 && bootstrap_pip "$CLIENT_DIR/venv/bin/python" >&2 ||
-            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
-    fi
-    "$CLIENT_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        "authlib==$AUTHLIB_VERSION" "requests>=2.32" >&2 || die "pip install authlib failed"
+    install_venv "$CLIENT_DIR" "authlib==$AUTHLIB_VERSION" "requests>=2.32"
     touch "$CLIENT_DIR/.installed"
 }
 
@@ -199,16 +199,8 @@ API_TOOLS_DIR="$TOOLS_DIR/api-tools-$SCHEMATHESIS_VERSION-$OPENAPI_CLIENT_VERSIO
 install_api_tools_locked() {
     [[ -f "$API_TOOLS_DIR/.installed" && -x "$API_TOOLS_DIR/venv/bin/schemathesis" ]] && return 0
     log "installing schemathesis==$SCHEMATHESIS_VERSION and openapi-python-client==$OPENAPI_CLIENT_VERSION into $API_TOOLS_DIR/venv"
-    rm -rf "$API_TOOLS_DIR"
-    mkdir -p "$API_TOOLS_DIR"
-    if ! python3 -m venv "$API_TOOLS_DIR/venv" >&2; then
-        rm -rf "$API_TOOLS_DIR/venv"
-        python3 -m venv --without-pip "$API_TOOLS_DIR/venv" >&2 && bootstrap_pip "$API_TOOLS_DIR/venv/bin/python" >&2 ||
-            die "could not create a Python venv (on Debian/Ubuntu: apt-get install python3-venv)"
-    fi
-    "$API_TOOLS_DIR/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-        "schemathesis==$SCHEMATHESIS_VERSION" "openapi-python-client==$OPENAPI_CLIENT_VERSION" >&2 ||
-        die "pip install schemathesis openapi-python-client failed"
+    install_venv "$API_TOOLS_DIR" "schemathesis==$SCHEMATHESIS_VERSION" \
+        "openapi-python-client==$OPENAPI_CLIENT_VERSION"
     touch "$API_TOOLS_DIR/.installed"
 }
 
@@ -306,3 +298,18 @@ stop_one() {
     SERVICE_PIDS=(${keep[@]+"${keep[@]}"})
 }
 
+# For scripts that have nothing else to do at exit: stop the services and remove $LOG_DIR,
+# keeping the exit status (130 after Ctrl-C, 143 after TERM).
+stop_services_at_exit() {
+    trap stop_services_and_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+stop_services_and_exit() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_services
+    rm -rf "$LOG_DIR"
+    exit "$status"
+}
