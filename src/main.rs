@@ -1,7 +1,7 @@
 //! `buddo`: run the whole API locally, or administer a deployment's table.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,115 +14,155 @@ use buddo_shared::jwt::SigningKeyPair;
 use buddo_shared::mail::{self, LocalMailer, MailSender, SesMailer};
 use buddo_shared::store::{self, DynamoTable, StoreConfig};
 use buddo_shared::AppState;
+use clap::{Args, Parser, Subcommand};
 
-const HELP: &str = "\
-buddo — identity and rewards platform, local server and admin tool
+/// buddo — identity and rewards platform, local server and admin tool
+#[derive(Parser)]
+#[command(
+    name = "buddo",
+    version,
+    after_help = "Every other setting is an environment variable: see README.md and .env.example."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    options: Options,
+}
 
-USAGE:
-    buddo [serve] [OPTIONS]              serve every endpoint group on 127.0.0.1
-    buddo admin promote <EMAIL> [OPTIONS] make the user with EMAIL an admin
-    buddo admin enable <EMAIL> [OPTIONS]  enable the account with EMAIL again (the way back
-                                          for an admin locked out: admins cannot enable
-                                          or disable themselves through the API)
-    buddo admin mail retry [OPTIONS]      put mail given up after failed sends back in the
-                                          queue and send everything queued ($MAIL_BACKEND)
-    buddo admin create-table [OPTIONS]    create the DynamoDB table if it is missing
-                                          (with --dynamodb; for DynamoDB Local)
-    buddo keygen                          print a new JWT signing key and its JWKS
-    buddo openapi                         print the API's OpenAPI document (the one in
-                                          docs/openapi.json and at /api/openapi.json)
-
-OPTIONS:
-    -p, --port <PORT>        port to listen on (default 3000, or $PORT)
-    -d, --data-dir <DIR>     data directory for the embedded store, mail and keys
-                             (default ./.buddo, or $BUDDO_DATA_DIR)
-        --dynamodb           use the DynamoDB table $TABLE_NAME (default buddo) through
-                             the AWS configuration (AWS_ENDPOINT_URL_DYNAMODB for a local
-                             emulator); the table is created if it is missing
-    -h, --help               print this help
-
-Every other setting is an environment variable: see README.md and .env.example.
-";
-
-struct Args {
-    command: Vec<String>,
-    port: Option<u16>,
+/// What every command accepts, before or after its name.
+#[derive(Args)]
+struct Options {
+    /// Port to listen on
+    #[arg(short, long, env = "PORT", default_value_t = 3000, global = true)]
+    port: u16,
+    /// Data directory for the embedded store, mail and keys [default: ./.buddo]
+    #[arg(short, long, value_name = "DIR", env = "BUDDO_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Use the DynamoDB table $TABLE_NAME (default buddo) through the AWS configuration
+    /// (AWS_ENDPOINT_URL_DYNAMODB for a local emulator); the table is created if it is missing
+    #[arg(long, global = true)]
     dynamodb: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        command: Vec::new(),
-        port: None,
-        data_dir: None,
-        dynamodb: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                print!("{HELP}");
-                std::process::exit(0);
-            }
-            "-p" | "--port" => {
-                let v = it.next().ok_or("--port needs a value")?;
-                args.port = Some(v.parse().map_err(|_| format!("{v:?} is not a port"))?);
-            }
-            "-d" | "--data-dir" => {
-                args.data_dir = Some(it.next().ok_or("--data-dir needs a value")?.into());
-            }
-            "--dynamodb" => args.dynamodb = true,
-            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
-            other => args.command.push(other.to_string()),
-        }
-    }
-    Ok(args)
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every endpoint group on 127.0.0.1 (what `buddo` alone does)
+    Serve,
+    /// Administer the store: admin promote <EMAIL>, admin enable <EMAIL>, admin mail retry,
+    /// admin create-table
+    #[command(subcommand)]
+    Admin(Admin),
+    /// Print a new JWT signing key and its JWKS
+    Keygen,
+    /// Print the API's OpenAPI document (the one in docs/openapi.json and at /api/openapi.json)
+    Openapi,
 }
 
-fn config(args: &Args) -> anyhow::Result<Config> {
+#[derive(Subcommand)]
+enum Admin {
+    /// Make the user with EMAIL an admin
+    Promote {
+        #[arg(value_parser = email)]
+        email: Email,
+    },
+    /// Enable the account with EMAIL again (the way back for an admin locked out: admins
+    /// cannot enable or disable themselves through the API)
+    Enable {
+        #[arg(value_parser = email)]
+        email: Email,
+    },
+    /// Mail given up after failed sends
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Create the DynamoDB table if it is missing (with --dynamodb; for DynamoDB Local)
+    CreateTable,
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Put mail given up after failed sends back in the queue and send everything queued
+    /// ($MAIL_BACKEND)
+    Retry,
+}
+
+fn email(text: &str) -> Result<Email, String> {
+    Email::parse("email", text).map_err(|_| format!("{text:?} is not an email address"))
+}
+
+fn config(options: &Options) -> anyhow::Result<Config> {
     let mut config = Config::from_env()?;
-    if let Some(dir) = &args.data_dir {
+    if let Some(dir) = &options.data_dir {
         config.data_dir = dir.clone();
         if let StoreConfig::Embedded(_) = config.store {
             config.store = StoreConfig::Embedded(dir.join("buddo.redb"));
         }
     }
-    if args.dynamodb {
+    if options.dynamodb {
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "buddo".into());
         config.store = StoreConfig::Dynamo { table };
     }
     Ok(config)
 }
 
-async fn state(config: Config) -> anyhow::Result<AppState> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+/// The store, its DynamoDB table created if it is missing.
+async fn table(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<store::SharedTable> {
     let table = store::open(&config.store, &config.deadlines, clock.clone()).await?;
     if let StoreConfig::Dynamo { table: name } = &config.store {
         let sdk = buddo_shared::aws::sdk_config(&config.deadlines).await;
-        DynamoTable::new(
-            aws_sdk_dynamodb::Client::new(sdk),
-            name.clone(),
-            clock.clone(),
-        )
-        .ensure_table()
-        .await?;
+        DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), name.clone(), clock)
+            .ensure_table()
+            .await?;
     }
+    Ok(table)
+}
+
+async fn state(config: Config) -> anyhow::Result<AppState> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let table = table(&config, clock.clone()).await?;
     AppState::build(config, table, clock).await
 }
 
-async fn serve(args: &Args) -> anyhow::Result<()> {
+/// The state over a store that already exists: opening a missing embedded store would create
+/// an empty one, and an admin command would then answer as if the user did not exist.
+async fn existing_state(config: Config) -> anyhow::Result<AppState> {
+    if let StoreConfig::Embedded(path) = &config.store {
+        if !path.exists() {
+            let dir = config.data_dir.display();
+            if config.data_dir.is_dir() {
+                anyhow::bail!(
+                    "the data directory {dir} holds no store ({} is missing): name the server's with -d/--data-dir or BUDDO_DATA_DIR, or use --dynamodb",
+                    file_name(path)
+                );
+            }
+            anyhow::bail!(
+                "the data directory {dir} does not exist: name the server's with -d/--data-dir or BUDDO_DATA_DIR, or use --dynamodb"
+            );
+        }
+    }
+    state(config).await
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+async fn serve(options: &Options) -> anyhow::Result<()> {
     buddo_shared::http::init_tracing(false);
-    let config = config(args)?;
-    let port = args
-        .port
-        .or_else(|| std::env::var("PORT").ok().and_then(|p| p.parse().ok()))
-        .unwrap_or(3000);
+    let config = config(options)?;
     let state = state(config.clone()).await?;
     spawn_mail_dispatcher(&state, &config).await;
+    let port = options.port;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    buddo_shared::http::serve(buddo::app(state), addr).await?;
-    Ok(())
+    match buddo_shared::http::serve(buddo::app(state), addr).await {
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "port {port} is in use (another buddo, or another server): choose another with -p/--port or PORT"
+        ),
+        result => Ok(result?),
+    }
 }
 
 /// Locally there is no stream: a task delivers queued mail every second.
@@ -156,69 +196,62 @@ async fn mail_sender(config: &Config) -> Arc<dyn MailSender> {
     }
 }
 
-async fn admin(args: &Args) -> anyhow::Result<()> {
-    match args.command.get(1..).unwrap_or_default() {
-        [cmd] if cmd == "create-table" => {
-            if !args.dynamodb {
+async fn admin(command: Admin, options: &Options) -> anyhow::Result<()> {
+    let config = config(options)?;
+    match command {
+        Admin::CreateTable => {
+            if !options.dynamodb {
                 anyhow::bail!("create-table is for DynamoDB: add --dynamodb");
             }
-            state(config(args)?).await?;
+            // The table alone: no signing key or anything else is written locally.
+            table(&config, Arc::new(SystemClock)).await?;
             println!("the DynamoDB table is ready");
-            Ok(())
         }
-        [mail, retry] if mail == "mail" && retry == "retry" => {
-            let config = config(args)?;
-            let state = state(config.clone()).await?;
-            let table = state.table.as_ref();
-            let requeued = mail::requeue_failed(table).await?;
-            let sender = mail_sender(&config).await;
-            let mut sent = 0;
-            loop {
-                let batch =
-                    mail::deliver_pending(
-                        table,
-                        sender.as_ref(),
-                        &config.mail_from,
-                        state.now(),
-                        config.deadlines.store_call,
-                    )
-                    .await?;
-                if batch == 0 {
-                    break;
-                }
-                sent += batch;
-            }
-            let left = mail::pending(table).await?.len();
-            println!("{requeued} failed message(s) requeued, {sent} sent, {left} still queued");
-            if left > 0 {
-                anyhow::bail!("{left} message(s) could not be sent; see the log above");
-            }
-            Ok(())
-        }
-        [cmd, email] if cmd == "promote" => {
-            let email = Email::parse("email", email)
-                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
-            let state = state(config(args)?).await?;
+        Admin::Mail(MailCommand::Retry) => mail_retry(existing_state(config).await?).await?,
+        Admin::Promote { email } => {
+            let state = existing_state(config).await?;
             let user = accounts::promote_admin(&state, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} ({}) is now an admin", user.email, user.id);
-            Ok(())
         }
-        [cmd, email] if cmd == "enable" => {
-            let email = Email::parse("email", email)
-                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
-            let state = state(config(args)?).await?;
+        Admin::Enable { email } => {
+            let state = existing_state(config).await?;
             let user = deletion::enable_by_operator(&state, &email)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} ({}) is enabled", user.email, user.id);
-            Ok(())
         }
-        _ => anyhow::bail!(
-            "usage: buddo admin promote <EMAIL> | enable <EMAIL> | mail retry | create-table [--dynamodb] [--data-dir DIR]"
-        ),
     }
+    Ok(())
+}
+
+async fn mail_retry(state: AppState) -> anyhow::Result<()> {
+    let config = &state.config;
+    let table = state.table.as_ref();
+    let requeued = mail::requeue_failed(table).await?;
+    let sender = mail_sender(config).await;
+    let mut sent = 0;
+    loop {
+        let batch = mail::deliver_pending(
+            table,
+            sender.as_ref(),
+            &config.mail_from,
+            state.now(),
+            config.deadlines.store_call,
+        )
+        .await?;
+        if batch == 0 {
+            break;
+        }
+        sent += batch;
+    }
+    let left = mail::pending(table).await?.len();
+    println!("{requeued} failed message(s) requeued, {sent} sent, {left} still queued");
+    if left > 0 {
+        anyhow::bail!("{left} message(s) could not be sent; see the log above");
+    }
+    Ok(())
 }
 
 fn keygen() {
@@ -234,25 +267,18 @@ fn keygen() {
 
 #[tokio::main]
 async fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: {e}\n\n{HELP}");
-            std::process::exit(2);
-        }
-    };
-    let result = match args.command.first().map(String::as_str) {
-        None | Some("serve") => serve(&args).await,
-        Some("admin") => admin(&args).await,
-        Some("keygen") => {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli.options).await,
+        Command::Admin(command) => admin(command, &cli.options).await,
+        Command::Keygen => {
             keygen();
             Ok(())
         }
-        Some("openapi") => {
+        Command::Openapi => {
             print!("{}", buddo::openapi_json());
             Ok(())
         }
-        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}; see --help")),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -24,16 +24,7 @@ CONNECTIONS="${BENCH_HUNG_CONNECTIONS:-1000}"
 PROFILE="${BENCH_HUNG_PROFILE:-release}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
-on_exit() {
-    local status=$?
-    trap - EXIT INT TERM
-    stop_services
-    rm -rf "$LOG_DIR"
-    exit "$status"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_services_at_exit
 
 need python3 "install Python 3"
 ulimit -n 65536 2>/dev/null || true

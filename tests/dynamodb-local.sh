@@ -23,16 +23,7 @@ source "$REPO_ROOT/tests/lib/services.sh"
 PORT="${BUDDO_DYNAMODB_PORT:-8000}"
 TABLE="${TABLE_NAME:-buddo}"
 LOG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/buddo-dynamodb-local.XXXXXX")"
-on_exit() {
-    local status=$?
-    trap - EXIT INT TERM
-    stop_services
-    rm -rf "$LOG_DIR"
-    exit "$status"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+stop_services_at_exit
 
 need python3 "install Python 3"
 need setsid "install util-linux"
@@ -48,7 +39,10 @@ start_dynamodb "$PORT" "${storage[@]}"
 settings=(BUDDO_STORE=dynamodb "TABLE_NAME=$TABLE" "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$PORT"
     AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)
 log "creating the table $TABLE"
-(cd "$REPO_ROOT" && env "${settings[@]}" cargo run -q --bin buddo -- admin create-table --dynamodb >&2) ||
+# create-table writes nothing locally; its data dir is a temporary one all the same, so that
+# nothing it runs can land in the checkout.
+(cd "$REPO_ROOT" && env "${settings[@]}" cargo run -q --bin buddo -- admin create-table --dynamodb \
+    --data-dir "$LOG_DIR/data" >&2) ||
     die "could not create the table"
 
 cat <<INFO

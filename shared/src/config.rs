@@ -320,9 +320,9 @@ impl Default for Config {
 }
 
 /// Reads variables through `get`, so tests can parse a map instead of the environment.
-struct Env<F: Fn(&str) -> Option<String>>(F);
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
 
-impl<F: Fn(&str) -> Option<String>> Env<F> {
+impl Env<'_> {
     fn raw(&self, name: &str) -> Option<String> {
         (self.0)(name)
             .map(|v| v.trim().to_string())
@@ -344,6 +344,12 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     fn secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         Ok(Duration::from_secs(self.parse(name, default.as_secs())?))
+    }
+
+    /// Whole days between 1 and 3650 (retention periods).
+    fn days(&self, name: &str, default_days: u64) -> Result<Duration, ConfigError> {
+        let days = self.parse::<u64>(name, default_days)?.clamp(1, 3650);
+        Ok(Duration::from_secs(days * 24 * 3600))
     }
 
     fn millis(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
@@ -397,6 +403,168 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             })
             .unwrap_or_default()
     }
+
+    /// A base URL: http(s), without a trailing slash.
+    fn base_url(&self, name: &str, default: String) -> Result<String, ConfigError> {
+        let url = self
+            .raw(name)
+            .unwrap_or(default)
+            .trim_end_matches('/')
+            .to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(ConfigError {
+                name: name.into(),
+                reason: "must be an http(s) URL".into(),
+            });
+        }
+        Ok(url)
+    }
+}
+
+/// The data directory, and the store (in it, unless it is DynamoDB or memory).
+fn parse_store(env: &Env, default_dir: PathBuf) -> Result<(PathBuf, StoreConfig), ConfigError> {
+    let data_dir = env
+        .raw("BUDDO_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or(default_dir);
+    let table = env.raw("TABLE_NAME").unwrap_or_else(|| "buddo".into());
+    let store = match env.raw("BUDDO_STORE").as_deref() {
+        None | Some("embedded") => StoreConfig::Embedded(data_dir.join("buddo.redb")),
+        Some("memory") => StoreConfig::Memory,
+        Some("dynamodb") => StoreConfig::Dynamo { table },
+        Some(other) => {
+            return Err(ConfigError {
+                name: "BUDDO_STORE".into(),
+                reason: format!("{other:?} is not embedded, memory or dynamodb"),
+            })
+        }
+    };
+    Ok((data_dir, store))
+}
+
+impl JwtConfig {
+    fn parse(env: &Env, d: JwtConfig) -> Result<Self, ConfigError> {
+        let public_keys = env.raw("JWT_PUBLIC_KEYS");
+        let signing_key = match (
+            env.raw("JWT_SIGNING_KEY"),
+            env.raw("JWT_SIGNING_KEY_SECRET_ARN"),
+        ) {
+            (Some(key), _) => SigningKeySource::Inline(key),
+            (None, Some(arn)) => SigningKeySource::SecretsManager(arn),
+            (None, None) if public_keys.is_some() => SigningKeySource::None,
+            (None, None) => SigningKeySource::DataDir,
+        };
+        Ok(JwtConfig {
+            issuer: env.raw("JWT_ISSUER").unwrap_or(d.issuer),
+            audience: env.raw("JWT_AUDIENCE").unwrap_or(d.audience),
+            access_ttl: env.secs("ACCESS_TOKEN_TTL_SECONDS", d.access_ttl)?,
+            signing_key,
+            public_keys,
+        })
+    }
+}
+
+impl PasswordConfig {
+    fn parse(env: &Env, d: PasswordConfig) -> Result<Self, ConfigError> {
+        Ok(PasswordConfig {
+            memory_kib: env.parse("ARGON2_MEMORY_KIB", d.memory_kib)?,
+            iterations: env.parse("ARGON2_ITERATIONS", d.iterations)?,
+            parallelism: env.parse("ARGON2_PARALLELISM", d.parallelism)?,
+        })
+    }
+}
+
+impl MailBackend {
+    fn parse(env: &Env) -> Result<Self, ConfigError> {
+        match env.raw("MAIL_BACKEND").as_deref() {
+            None | Some("local") => Ok(MailBackend::Local),
+            Some("ses") => Ok(MailBackend::Ses),
+            Some(other) => Err(ConfigError {
+                name: "MAIL_BACKEND".into(),
+                reason: format!("{other:?} is not local or ses"),
+            }),
+        }
+    }
+}
+
+/// A field of [`RateLimits`].
+type LimitField = fn(&mut RateLimits) -> &mut Limit;
+
+impl RateLimits {
+    /// Each limit and the variable that sets it (`<count>/<window seconds>`).
+    const VARIABLES: [(&'static str, LimitField); 15] = [
+        ("RATE_LIMIT_REGISTER", |r| &mut r.register),
+        ("RATE_LIMIT_FORGOT_PASSWORD", |r| &mut r.forgot_password),
+        ("RATE_LIMIT_LOGIN", |r| &mut r.login),
+        ("RATE_LIMIT_FAILED_PASSWORD_PER_IP", |r| {
+            &mut r.failed_password_per_ip
+        }),
+        ("RATE_LIMIT_FAILED_PASSWORD", |r| &mut r.failed_password),
+        ("RATE_LIMIT_FAILED_CODE", |r| &mut r.failed_code),
+        ("RATE_LIMIT_MAIL_PER_ADDRESS", |r| &mut r.mail_per_address),
+        ("RATE_LIMIT_SESSION_REFRESH", |r| &mut r.session_refresh),
+        ("RATE_LIMIT_APP_REGISTRATION", |r| &mut r.app_registration),
+        ("RATE_LIMIT_TOKEN", |r| &mut r.token_endpoint),
+        ("RATE_LIMIT_CLIENT_AUTH_FAILURES", |r| {
+            &mut r.client_auth_failures
+        }),
+        ("RATE_LIMIT_USER_SEARCH", |r| &mut r.user_search),
+        ("RATE_LIMIT_PASSWORD_CHANGE", |r| &mut r.password_change),
+        ("RATE_LIMIT_EMAIL_CHANGE", |r| &mut r.email_change),
+        ("RATE_LIMIT_AD_EVENTS", |r| &mut r.ad_events),
+    ];
+
+    fn parse(env: &Env) -> Result<Self, ConfigError> {
+        let mut limits = RateLimits::default();
+        for (name, field) in Self::VARIABLES {
+            let limit = field(&mut limits);
+            *limit = env.limit(name, *limit)?;
+        }
+        Ok(limits)
+    }
+}
+
+impl OAuthConfig {
+    fn parse(env: &Env, d: OAuthConfig) -> Result<Self, ConfigError> {
+        Ok(OAuthConfig {
+            issuer: env.base_url("PUBLIC_API_URL", d.issuer)?,
+            access_ttl: env.secs("OAUTH_ACCESS_TOKEN_TTL_SECONDS", d.access_ttl)?,
+            refresh_ttl: env.secs("OAUTH_REFRESH_TOKEN_TTL_SECONDS", d.refresh_ttl)?,
+            max_families_per_grant: env
+                .parse("OAUTH_MAX_FAMILIES_PER_GRANT", d.max_families_per_grant)?,
+        })
+    }
+}
+
+impl AppSessionConfig {
+    fn parse(env: &Env, d: AppSessionConfig) -> Result<Self, ConfigError> {
+        Ok(AppSessionConfig {
+            token_ttl: env.secs("SESSION_TOKEN_TTL_SECONDS", d.token_ttl)?,
+            alive_window: env.secs("SESSION_ALIVE_SECONDS", d.alive_window)?,
+            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECONDS", d.idle_timeout)?,
+            earn_per_minute: env.parse("EARN_PER_MINUTE", d.earn_per_minute)?,
+            daily_cap: env.parse("SESSION_DAILY_CAP", d.daily_cap)?,
+        })
+    }
+}
+
+impl EconomyConfig {
+    fn parse(env: &Env, d: EconomyConfig) -> Result<Self, ConfigError> {
+        Ok(EconomyConfig {
+            app_balance_shards: env
+                .parse("APP_BALANCE_SHARDS", d.app_balance_shards)?
+                .clamp(1, 100),
+            budget_shards: env
+                .parse("CAMPAIGN_BUDGET_SHARDS", d.budget_shards)?
+                .clamp(1, 100),
+            ad_app_share_percent: env
+                .parse("AD_APP_SHARE_PERCENT", d.ad_app_share_percent)?
+                .clamp(0, 100),
+            click_after_impression: d.click_after_impression,
+            paid_event_window: d.paid_event_window,
+            ad_event_retention: env.days("AD_EVENT_RETENTION_DAYS", 90)?,
+        })
+    }
 }
 
 impl Config {
@@ -404,126 +572,17 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Each group of settings parses its own variables.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let env = Env(get);
+        let env = Env(&get);
         let d = Config::default();
-        let data_dir = env
-            .raw("BUDDO_DATA_DIR")
-            .map(PathBuf::from)
-            .unwrap_or(d.data_dir);
-        let store = match env.raw("BUDDO_STORE").as_deref() {
-            None | Some("embedded") => StoreConfig::Embedded(data_dir.join("buddo.redb")),
-            Some("memory") => StoreConfig::Memory,
-            Some("dynamodb") => StoreConfig::Dynamo {
-                table: env.raw("TABLE_NAME").unwrap_or_else(|| "buddo".into()),
-            },
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "BUDDO_STORE".into(),
-                    reason: format!("{other:?} is not embedded, memory or dynamodb"),
-                })
-            }
-        };
-        let signing_key = match (
-            env.raw("JWT_SIGNING_KEY"),
-            env.raw("JWT_SIGNING_KEY_SECRET_ARN"),
-        ) {
-            (Some(key), _) => SigningKeySource::Inline(key),
-            (None, Some(arn)) => SigningKeySource::SecretsManager(arn),
-            (None, None) if env.raw("JWT_PUBLIC_KEYS").is_some() => SigningKeySource::None,
-            (None, None) => SigningKeySource::DataDir,
-        };
-        let mail_backend = match env.raw("MAIL_BACKEND").as_deref() {
-            None | Some("local") => MailBackend::Local,
-            Some("ses") => MailBackend::Ses,
-            Some(other) => {
-                return Err(ConfigError {
-                    name: "MAIL_BACKEND".into(),
-                    reason: format!("{other:?} is not local or ses"),
-                })
-            }
-        };
-        let public_web_url = env
-            .raw("PUBLIC_WEB_URL")
-            .unwrap_or(d.public_web_url)
-            .trim_end_matches('/')
-            .to_string();
-        if !(public_web_url.starts_with("https://") || public_web_url.starts_with("http://")) {
-            return Err(ConfigError {
-                name: "PUBLIC_WEB_URL".into(),
-                reason: "must be an http(s) URL".into(),
-            });
-        }
-        let issuer = env
-            .raw("PUBLIC_API_URL")
-            .unwrap_or(d.oauth.issuer.clone())
-            .trim_end_matches('/')
-            .to_string();
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(ConfigError {
-                name: "PUBLIC_API_URL".into(),
-                reason: "must be an http(s) URL".into(),
-            });
-        }
-        let oauth = OAuthConfig {
-            issuer,
-            access_ttl: env.secs("OAUTH_ACCESS_TOKEN_TTL_SECONDS", d.oauth.access_ttl)?,
-            refresh_ttl: env.secs("OAUTH_REFRESH_TOKEN_TTL_SECONDS", d.oauth.refresh_ttl)?,
-            max_families_per_grant: env.parse(
-                "OAUTH_MAX_FAMILIES_PER_GRANT",
-                d.oauth.max_families_per_grant,
-            )?,
-        };
-        let s = &d.app_sessions;
-        let app_sessions = AppSessionConfig {
-            token_ttl: env.secs("SESSION_TOKEN_TTL_SECONDS", s.token_ttl)?,
-            alive_window: env.secs("SESSION_ALIVE_SECONDS", s.alive_window)?,
-            idle_timeout: env.secs("SESSION_IDLE_TIMEOUT_SECONDS", s.idle_timeout)?,
-            earn_per_minute: env.parse("EARN_PER_MINUTE", s.earn_per_minute)?,
-            daily_cap: env.parse("SESSION_DAILY_CAP", s.daily_cap)?,
-        };
-        let e = &d.economy;
-        let economy = EconomyConfig {
-            app_balance_shards: env
-                .parse("APP_BALANCE_SHARDS", e.app_balance_shards)?
-                .clamp(1, 100),
-            budget_shards: env
-                .parse("CAMPAIGN_BUDGET_SHARDS", e.budget_shards)?
-                .clamp(1, 100),
-            ad_app_share_percent: env
-                .parse("AD_APP_SHARE_PERCENT", e.ad_app_share_percent)?
-                .clamp(0, 100),
-            click_after_impression: e.click_after_impression,
-            paid_event_window: e.paid_event_window,
-            ad_event_retention: Duration::from_secs(
-                env.parse::<u64>("AD_EVENT_RETENTION_DAYS", 90)?
-                    .clamp(1, 3650)
-                    * 24
-                    * 3600,
-            ),
-        };
-        let r = RateLimits::default();
-        let rate_limits = RateLimits {
-            register: env.limit("RATE_LIMIT_REGISTER", r.register)?,
-            forgot_password: env.limit("RATE_LIMIT_FORGOT_PASSWORD", r.forgot_password)?,
-            login: env.limit("RATE_LIMIT_LOGIN", r.login)?,
-            failed_password_per_ip: env.limit(
-                "RATE_LIMIT_FAILED_PASSWORD_PER_IP",
-                r.failed_password_per_ip,
-            )?,
-            failed_password: env.limit("RATE_LIMIT_FAILED_PASSWORD", r.failed_password)?,
-            failed_code: env.limit("RATE_LIMIT_FAILED_CODE", r.failed_code)?,
-            mail_per_address: env.limit("RATE_LIMIT_MAIL_PER_ADDRESS", r.mail_per_address)?,
-            session_refresh: env.limit("RATE_LIMIT_SESSION_REFRESH", r.session_refresh)?,
-            app_registration: env.limit("RATE_LIMIT_APP_REGISTRATION", r.app_registration)?,
-            token_endpoint: env.limit("RATE_LIMIT_TOKEN", r.token_endpoint)?,
-            client_auth_failures: env
-                .limit("RATE_LIMIT_CLIENT_AUTH_FAILURES", r.client_auth_failures)?,
-            user_search: env.limit("RATE_LIMIT_USER_SEARCH", r.user_search)?,
-            password_change: env.limit("RATE_LIMIT_PASSWORD_CHANGE", r.password_change)?,
-            email_change: env.limit("RATE_LIMIT_EMAIL_CHANGE", r.email_change)?,
-            ad_events: env.limit("RATE_LIMIT_AD_EVENTS", r.ad_events)?,
-        };
+        let (data_dir, store) = parse_store(&env, d.data_dir)?;
+        let mail_backend = MailBackend::parse(&env)?;
+        let public_web_url = env.base_url("PUBLIC_WEB_URL", d.public_web_url)?;
+        let oauth = OAuthConfig::parse(&env, d.oauth)?;
+        let app_sessions = AppSessionConfig::parse(&env, d.app_sessions)?;
+        let economy = EconomyConfig::parse(&env, d.economy)?;
+        let rate_limits = RateLimits::parse(&env)?;
         let tiers = match env.raw("TIERS") {
             None => d.tiers,
             Some(v) => parse_tiers(&v).map_err(|reason| ConfigError {
@@ -537,22 +596,12 @@ impl Config {
             store,
             data_dir,
             public_web_url,
-            jwt: JwtConfig {
-                issuer: env.raw("JWT_ISSUER").unwrap_or(d.jwt.issuer),
-                audience: env.raw("JWT_AUDIENCE").unwrap_or(d.jwt.audience),
-                access_ttl: env.secs("ACCESS_TOKEN_TTL_SECONDS", d.jwt.access_ttl)?,
-                signing_key,
-                public_keys: env.raw("JWT_PUBLIC_KEYS"),
-            },
+            jwt: JwtConfig::parse(&env, d.jwt)?,
             refresh_ttl: env.secs("REFRESH_TOKEN_TTL_SECONDS", d.refresh_ttl)?,
             verification_ttl: env.secs("VERIFICATION_TOKEN_TTL_SECONDS", d.verification_ttl)?,
             reset_ttl: env.secs("RESET_TOKEN_TTL_SECONDS", d.reset_ttl)?,
             email_change_ttl: env.secs("EMAIL_CHANGE_TOKEN_TTL_SECONDS", d.email_change_ttl)?,
-            password: PasswordConfig {
-                memory_kib: env.parse("ARGON2_MEMORY_KIB", d.password.memory_kib)?,
-                iterations: env.parse("ARGON2_ITERATIONS", d.password.iterations)?,
-                parallelism: env.parse("ARGON2_PARALLELISM", d.password.parallelism)?,
-            },
+            password: PasswordConfig::parse(&env, d.password)?,
             totp_issuer: env.raw("TOTP_ISSUER").unwrap_or(d.totp_issuer),
             mail_from: env.raw("MAIL_FROM").unwrap_or(d.mail_from),
             mail_backend,
@@ -560,12 +609,7 @@ impl Config {
             oauth,
             app_sessions,
             economy,
-            activity_retention: Duration::from_secs(
-                env.parse::<u64>("ACTIVITY_RETENTION_DAYS", 90)?
-                    .clamp(1, 3650)
-                    * 24
-                    * 3600,
-            ),
+            activity_retention: env.days("ACTIVITY_RETENTION_DAYS", 90)?,
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env
@@ -584,6 +628,20 @@ impl Config {
             },
             deadlines: parse_deadlines(&env)?,
         })
+    }
+
+    /// Every variable the parsers read, in the order they read them: what `.env.example`
+    /// and the README's configuration table document.
+    pub fn variables() -> Vec<String> {
+        let read = std::cell::RefCell::new(Vec::<String>::new());
+        let _ = Config::from_lookup(|name| {
+            let mut read = read.borrow_mut();
+            if !read.iter().any(|n| n == name) {
+                read.push(name.to_string());
+            }
+            None
+        });
+        read.into_inner()
     }
 
     /// Multiplier for the n-th registered user.
@@ -606,7 +664,7 @@ impl Config {
 }
 
 /// The deadlines, each checked to fit inside the next.
-fn parse_deadlines<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Deadlines, ConfigError> {
+fn parse_deadlines(env: &Env) -> Result<Deadlines, ConfigError> {
     let d = Deadlines::default();
     let parsed = Deadlines {
         aws_connect: env.millis("AWS_CONNECT_TIMEOUT_MS", d.aws_connect)?,
@@ -728,5 +786,37 @@ mod tests {
         .unwrap();
         assert_eq!(c.rate_limits.login, Limit::new(3, 10));
         assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into() });
+    }
+
+    #[test]
+    fn every_rate_limit_has_its_own_variable() {
+        let vars: Vec<(String, String)> = RateLimits::VARIABLES
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| (name.to_string(), format!("{}/60", i + 1)))
+            .collect();
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut limits = parse(&vars).unwrap().rate_limits;
+        for (i, (name, field)) in RateLimits::VARIABLES.iter().enumerate() {
+            assert_eq!(*field(&mut limits), Limit::new(i as u32 + 1, 60), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_variables_are_those_the_parsers_read() {
+        let names = Config::variables();
+        for name in [
+            "BUDDO_DATA_DIR",
+            "TABLE_NAME",
+            "JWT_PUBLIC_KEYS",
+            "APP_BALANCE_SHARDS",
+        ] {
+            assert!(
+                names.iter().any(|n| n == name),
+                "{name} missing from {names:?}"
+            );
+        }
+        assert!(names.iter().any(|n| n == "RATE_LIMIT_AD_EVENTS"));
+        assert!(names.iter().any(|n| n == "MAX_IN_FLIGHT_REQUESTS"));
     }
 }

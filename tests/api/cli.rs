@@ -1,7 +1,7 @@
 //! The `buddo` binary: help, the local server with console mail, and `admin promote` and
 //! `admin enable` on both backends.
 
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,35 +122,65 @@ fn keygen_prints_a_usable_key_pair() {
     assert_eq!(jwks["keys"][0]["kid"], pair.kid);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn admin_promote_on_the_embedded_store() {
+/// A data dir whose embedded store holds one user with `email`, disabled if asked; its id.
+async fn data_dir_with_user(email: &str, disabled: bool) -> (std::path::PathBuf, String) {
     let dir = temp_dir();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let path = dir.join("buddo.redb");
-    let id = register(
-        Arc::new(EmbeddedTable::open(&path, clock.clone()).unwrap()),
-        "cli@example.com",
-    )
-    .await;
+    let table: SharedTable =
+        Arc::new(EmbeddedTable::open(&dir.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
+    let id = if disabled {
+        register_disabled(table, email).await
+    } else {
+        register(table, email).await
+    };
     // The table above is closed now; the CLI opens the same file.
-    let out = promote("CLI@example.com", &dir).output().unwrap();
+    (dir, id)
+}
+
+/// A new table on DynamoDB Local holding one user with `email`, disabled if asked: the
+/// table's name, the table, the user's id.
+async fn dynamodb_with_user(email: &str, disabled: bool) -> (String, SharedTable, String) {
+    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let table = DynamoTable::new(dynamodb_client(), name.clone(), Arc::new(SystemClock));
+    table.create_table().await.unwrap();
+    let table: SharedTable = Arc::new(table);
+    let id = if disabled {
+        register_disabled(table.clone(), email).await
+    } else {
+        register(table.clone(), email).await
+    };
+    (name, table, id)
+}
+
+/// The user as the embedded store under `dir` has it (once the CLI has let go of it).
+async fn stored_user(dir: &std::path::Path, id: &str) -> users::User {
+    let table = EmbeddedTable::open(&dir.join("buddo.redb"), Arc::new(SystemClock)).unwrap();
+    users::get(&table, id).await.unwrap().unwrap()
+}
+
+#[track_caller]
+fn assert_succeeded(out: &Output) {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("is now an admin"));
-    let table = EmbeddedTable::open(&path, clock).unwrap();
-    assert!(users::get(&table, &id).await.unwrap().unwrap().is_admin);
+}
 
-    drop(table);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_promote_on_the_embedded_store() {
+    let (dir, id) = data_dir_with_user("cli@example.com", false).await;
+    let out = promote("CLI@example.com", &dir).output().unwrap();
+    assert_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("is now an admin"));
+    assert!(stored_user(&dir, &id).await.is_admin);
+
     let missing = promote("nobody@example.com", &dir).output().unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(dir);
 }
 
 /// `buddo admin <args> --dynamodb` against the table `name` on DynamoDB Local.
-fn admin_on_dynamodb(args: &[&str], name: &str, dir: &std::path::Path) -> std::process::Output {
+fn admin_on_dynamodb(args: &[&str], name: &str, dir: &std::path::Path) -> Output {
     let mut all = vec!["admin"];
     all.extend_from_slice(args);
     all.extend(["--dynamodb", "--data-dir", dir.to_str().unwrap()]);
@@ -166,19 +196,10 @@ fn admin_on_dynamodb(args: &[&str], name: &str, dir: &std::path::Path) -> std::p
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_promote_on_dynamodb() {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
-    let table = DynamoTable::new(dynamodb_client(), name.clone(), clock.clone());
-    table.create_table().await.unwrap();
-    let table: SharedTable = Arc::new(table);
-    let id = register(table.clone(), "cli@example.com").await;
+    let (name, table, id) = dynamodb_with_user("cli@example.com", false).await;
     let dir = temp_dir();
     let out = admin_on_dynamodb(&["promote", "cli@example.com"], &name, &dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(
         users::get(table.as_ref(), &id)
             .await
@@ -191,26 +212,12 @@ async fn admin_promote_on_dynamodb() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_enable_on_the_embedded_store() {
-    let dir = temp_dir();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let path = dir.join("buddo.redb");
-    let id = register_disabled(
-        Arc::new(EmbeddedTable::open(&path, clock.clone()).unwrap()),
-        "locked@example.com",
-    )
-    .await;
-    // The table above is closed now; the CLI opens the same file.
+    let (dir, id) = data_dir_with_user("locked@example.com", true).await;
     let out = enable("Locked@example.com", &dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("is enabled"));
-    let table = EmbeddedTable::open(&path, clock).unwrap();
-    assert!(!users::get(&table, &id).await.unwrap().unwrap().disabled);
+    assert!(!stored_user(&dir, &id).await.disabled);
 
-    drop(table);
     let missing = enable("nobody@example.com", &dir).output().unwrap();
     assert_eq!(missing.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(dir);
@@ -218,19 +225,10 @@ async fn admin_enable_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_enable_on_dynamodb() {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
-    let table = DynamoTable::new(dynamodb_client(), name.clone(), clock.clone());
-    table.create_table().await.unwrap();
-    let table: SharedTable = Arc::new(table);
-    let id = register_disabled(table.clone(), "locked@example.com").await;
+    let (name, table, id) = dynamodb_with_user("locked@example.com", true).await;
     let dir = temp_dir();
     let out = admin_on_dynamodb(&["enable", "locked@example.com"], &name, &dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(
         !users::get(table.as_ref(), &id)
             .await
@@ -239,6 +237,82 @@ async fn admin_enable_on_dynamodb() {
             .disabled
     );
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// An admin command against a data dir that does not exist (a typo, the wrong checkout) says
+/// so, naming it, instead of creating an empty store and answering that nobody is there.
+#[test]
+fn admin_commands_refuse_a_data_dir_that_does_not_exist() {
+    let dir = std::env::temp_dir().join(format!(
+        "buddo-cli-missing-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let dir_arg = dir.to_str().unwrap();
+    for args in [
+        vec!["admin", "promote", "ann@example.com", "-d", dir_arg],
+        vec!["admin", "enable", "ann@example.com", "-d", dir_arg],
+        vec!["admin", "mail", "retry", "-d", dir_arg],
+    ] {
+        let out = buddo(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(dir_arg), "{stderr}");
+        assert!(stderr.contains("does not exist"), "{stderr}");
+        assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    }
+    // The same through BUDDO_DATA_DIR.
+    let out = buddo(&["admin", "promote", "ann@example.com"])
+        .env("BUDDO_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(dir_arg));
+    assert!(!dir.exists());
+}
+
+/// `create-table` makes the table and writes nothing locally (no signing key in the data dir).
+#[test]
+fn create_table_writes_nothing_locally() {
+    let dir = temp_dir();
+    let name = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    let out = admin_on_dynamodb(&["create-table"], &name, &dir);
+    assert_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("table is ready"));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Bad arguments are named, with the usage status 2.
+#[test]
+fn bad_arguments_are_named() {
+    for (args, named) in [
+        (vec!["--port", "eighty"], "--port"),
+        (vec!["admin", "promote", "not-an-email"], "not-an-email"),
+        (vec!["admin", "demote", "ann@example.com"], "demote"),
+    ] {
+        let out = buddo(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+    let out = buddo(&["admin", "promote", "ann@example.com"])
+        .env("PORT", "eighty")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eighty"));
+}
+
+/// `buddo openapi` prints the committed document.
+#[test]
+fn openapi_prints_the_document() {
+    let out = buddo(&["openapi"]).output().unwrap();
+    assert_succeeded(&out);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        buddo::openapi_json()
+    );
 }
 
 /// A running `buddo` server; killed when dropped.
@@ -357,5 +431,25 @@ async fn a_data_dir_in_use_is_named_in_one_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A port in use is named, with the way to choose another.
+#[test]
+fn a_port_in_use_is_named() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = temp_dir();
+    let out = buddo(&["--port", &port, "--data-dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("port {port} is in use")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("-p/--port or PORT"), "{stderr}");
+    drop(taken);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -32,7 +32,7 @@ fn kinds(body: &Value) -> Vec<String> {
 
 backend_tests! {
     async fn logins_from_two_places_and_a_failed_one_are_listed_newest_first(backend) {
-        let app = TestApp::spawn_with(backend, |c| c.trust_forwarded_for = true).await;
+        let app = TestApp::spawn_behind_proxy(backend, |_| {}).await;
         let user = app.new_user().await;
         let laptop = login_as(&app, &user, "198.51.100.1", "Laptop/1.0", &user.password).await;
         let laptop = laptop.assert_status(200)["token"].as_str().unwrap().to_string();

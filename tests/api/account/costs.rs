@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{assert_costs, Backend, Cost, TestApp};
 
 /// (endpoint, GetItem calls, Query calls, write calls, items written): one request each, by
 /// a signed-in user with a little history, searching among three matching names.
-const EXPECTED: [(&str, usize, usize, usize, usize); 11] = [
+const EXPECTED: [Cost; 11] = [
     ("GET /api/user/profile", 2, 0, 0, 0),
     ("PATCH /api/user/profile", 2, 0, 1, 1),
     ("GET /api/user/settings", 3, 0, 0, 0),
@@ -35,10 +35,10 @@ async fn each_account_endpoint_costs_what_the_readme_says() {
         .await
         .assert_status(201);
     }
-    let mut measured = Vec::new();
-    for (name, ..) in EXPECTED {
-        counts.take();
-        let resp = match name {
+    let (app, user) = (&app, &user);
+    let token = token.as_str();
+    assert_costs(&counts, &EXPECTED, move |name| async move {
+        match name {
             "GET /api/user/profile" => app.get_auth("/api/user/profile", &token).await,
             "PATCH /api/user/profile" => {
                 app.patch_auth("/api/user/profile", &token, json!({ "bio": "hello" }))
@@ -59,14 +59,7 @@ async fn each_account_endpoint_costs_what_the_readme_says() {
             "GET /api/health" => app.get("/api/health").await,
             "POST /api/auth/login" => app.login(&user.email, &user.password, None).await,
             other => unreachable!("{other}"),
-        };
-        resp.assert_status(200);
-        let (gets, queries, writes, items) = counts.take();
-        measured.push((name, gets, queries, writes, items));
-    }
-    println!("| endpoint | GetItem | Query | writes | items written |\n|---|---|---|---|---|");
-    for (name, gets, queries, writes, items) in &measured {
-        println!("| `{name}` | {gets} | {queries} | {writes} | {items} |");
-    }
-    assert_eq!(measured, EXPECTED.to_vec());
+        }
+    })
+    .await;
 }

@@ -2,18 +2,9 @@
 
 use serde_json::json;
 
+use super::PROFILE_KEYS;
 use crate::backend_tests;
 use crate::helpers::{assert_keys, TestApp};
-
-const PUBLIC_KEYS: &[&str] = &[
-    "id",
-    "username",
-    "display_name",
-    "bio",
-    "avatar_url",
-    "banner_url",
-    "created_at",
-];
 
 fn available(body: &serde_json::Value) -> bool {
     body["available"].as_bool().expect("available")
@@ -28,7 +19,7 @@ backend_tests! {
         app.patch_auth("/api/user/settings", &session.token, json!({ "timezone": "Europe/Paris" })).await.assert_status(200);
         let by_name = app.get(&format!("/api/users/{}", user.username.to_uppercase())).await;
         let body = by_name.assert_status(200);
-        assert_keys(body, PUBLIC_KEYS);
+        assert_keys(body, PROFILE_KEYS);
         assert_eq!(body["display_name"], "Ann");
         let text = body.to_string();
         assert!(!text.contains(&user.email) && !text.contains("Europe/Paris"), "{text}");
@@ -85,7 +76,7 @@ backend_tests! {
         // Ordered by lower-case name; zebra does not match.
         assert_eq!(found, ["zed_five", "zed_four", "Zed_one", "ZED_three", "zed_two", "zedd"]);
         for user in body["users"].as_array().unwrap() {
-            assert_keys(user, PUBLIC_KEYS);
+            assert_keys(user, PROFILE_KEYS);
         }
         assert!(body["next_cursor"].is_null());
 
@@ -127,10 +118,7 @@ backend_tests! {
     }
 
     async fn search_is_rate_limited_per_address(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.rate_limits.user_search = buddo_shared::config::Limit::new(3, 60);
-            c.trust_forwarded_for = true;
-        }).await;
+        let app = TestApp::spawn_behind_proxy(backend, |c| c.rate_limits.user_search = buddo_shared::config::Limit::new(3, 60)).await;
         for _ in 0..3 {
             app.get_from("203.0.113.7", "/api/users/search?q=ann").await.assert_status(200);
         }

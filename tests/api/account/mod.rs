@@ -11,3 +11,14 @@ mod health;
 mod openapi;
 mod profile;
 mod settings;
+
+/// The fields of a public profile, whoever reads it.
+const PROFILE_KEYS: &[&str] = &[
+    "id",
+    "username",
+    "display_name",
+    "bio",
+    "avatar_url",
+    "banner_url",
+    "created_at",
+];

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::helpers::TestApp;
+use crate::helpers::{from_run_sh, TestApp};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -36,8 +36,9 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
 }
 
 fn tools_dir() -> PathBuf {
-    PathBuf::from(std::env::var("BUDDO_TEST_API_TOOLS").expect(
-        "BUDDO_TEST_API_TOOLS is not set: run the tests with tests/run.sh, which installs schemathesis and openapi-python-client",
+    PathBuf::from(from_run_sh(
+        "BUDDO_TEST_API_TOOLS",
+        "installs schemathesis and openapi-python-client",
     ))
 }
 

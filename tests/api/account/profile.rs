@@ -2,19 +2,11 @@
 
 use serde_json::json;
 
+use super::PROFILE_KEYS;
 use crate::backend_tests;
 use crate::helpers::{assert_keys, TestApp};
 
 const PROFILE: &str = "/api/user/profile";
-const PROFILE_KEYS: &[&str] = &[
-    "id",
-    "username",
-    "display_name",
-    "bio",
-    "avatar_url",
-    "banner_url",
-    "created_at",
-];
 
 backend_tests! {
     async fn a_new_profile_is_empty_and_public_fields_only(backend) {

@@ -7,7 +7,19 @@ use buddo_shared::config::Limit;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::TestApp;
+use crate::helpers::{Session, TestApp, TestUser};
+
+/// A verified, signed-in user with TOTP on, the clock on the step after: its secret, and a
+/// right and a wrong code for that step.
+async fn with_totp(app: &TestApp) -> (TestUser, Session, String, String, &'static str) {
+    let user = app.new_verified_user().await;
+    let session = app.login_ok(&user).await;
+    let (secret, _) = app.enable_totp(&session.token).await;
+    app.next_totp_step();
+    let good = app.totp_now(&secret);
+    let wrong = if good == "000000" { "111111" } else { "000000" };
+    (user, session, secret, good, wrong)
+}
 
 backend_tests! {
     async fn register_is_limited_per_address(backend) {
@@ -30,11 +42,7 @@ backend_tests! {
     }
 
     async fn wrong_passwords_from_one_address_lock_out_only_that_address(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.trust_forwarded_for = true;
-            c.rate_limits.failed_password_per_ip = Limit::new(3, 900);
-        })
-        .await;
+        let app = TestApp::spawn_behind_proxy(backend, |c| c.rate_limits.failed_password_per_ip = Limit::new(3, 900)).await;
         let user = app.new_user().await;
         for _ in 0..3 {
             app.login_from("198.51.100.1", &user.email, "wrong password").await.assert_error(401, "invalid_credentials");
@@ -54,11 +62,7 @@ backend_tests! {
     }
 
     async fn wrong_passwords_from_many_addresses_meet_the_account_ceiling(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.trust_forwarded_for = true;
-            c.rate_limits.failed_password = Limit::new(5, 3600);
-        })
-        .await;
+        let app = TestApp::spawn_behind_proxy(backend, |c| c.rate_limits.failed_password = Limit::new(5, 3600)).await;
         let user = app.new_user().await;
         for i in 0..5 {
             app.login_from(&format!("198.51.100.{i}"), &user.email, "wrong password").await.assert_error(401, "invalid_credentials");
@@ -71,11 +75,7 @@ backend_tests! {
     }
 
     async fn parallel_wrong_passwords_are_never_checked_past_the_limit(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.trust_forwarded_for = true;
-            c.rate_limits.failed_password = Limit::new(10, 900);
-        })
-        .await;
+        let app = TestApp::spawn_behind_proxy(backend, |c| c.rate_limits.failed_password = Limit::new(10, 900)).await;
         let user = app.new_user().await;
         let ips: Vec<String> = (0..50).map(|i| format!("198.51.100.{}", i + 1)).collect();
         let attempts = ips.iter().map(|ip| app.login_from(ip, &user.email, "wrong password"));
@@ -103,12 +103,7 @@ backend_tests! {
 
     async fn wrong_codes_at_login_lock_the_second_factor(backend) {
         let app = TestApp::spawn_with(backend, |c| c.rate_limits.failed_code = Limit::new(3, 900)).await;
-        let user = app.new_verified_user().await;
-        let session = app.login_ok(&user).await;
-        let (secret, _) = app.enable_totp(&session.token).await;
-        app.next_totp_step();
-        let good = app.totp_now(&secret);
-        let wrong = if good == "000000" { "111111" } else { "000000" };
+        let (user, _, secret, good, wrong) = with_totp(&app).await;
         for _ in 0..3 {
             app.login(&user.email, &user.password, Some(wrong)).await.assert_error(401, "invalid_totp_code");
         }
@@ -120,12 +115,7 @@ backend_tests! {
 
     async fn wrong_totp_codes_of_a_signed_in_user_are_limited(backend) {
         let app = TestApp::spawn_with(backend, |c| c.rate_limits.failed_code = Limit::new(3, 900)).await;
-        let user = app.new_verified_user().await;
-        let session = app.login_ok(&user).await;
-        let (secret, _) = app.enable_totp(&session.token).await;
-        app.next_totp_step();
-        let good = app.totp_now(&secret);
-        let wrong = if good == "000000" { "111111" } else { "000000" };
+        let (_, session, secret, good, wrong) = with_totp(&app).await;
         for _ in 0..3 {
             app.post_auth("/api/auth/totp/verify", &session.token, Some(json!({ "code": wrong }))).await.assert_error(400, "invalid_code");
         }

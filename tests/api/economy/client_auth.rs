@@ -129,8 +129,7 @@ backend_tests! {
     }
 
     async fn junk_naming_a_client_blocks_only_its_sender(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.trust_forwarded_for = true;
+        let app = TestApp::spawn_behind_proxy(backend, |c| {
             c.rate_limits.token_endpoint = Limit::new(6, 60);
             c.rate_limits.client_auth_failures = Limit::new(3, 60);
         }).await;
@@ -168,10 +167,7 @@ backend_tests! {
     }
 
     async fn a_public_clients_traffic_counts_per_address(backend) {
-        let app = TestApp::spawn_with(backend, |c| {
-            c.trust_forwarded_for = true;
-            c.rate_limits.token_endpoint = Limit::new(2, 60);
-        }).await;
+        let app = TestApp::spawn_behind_proxy(backend, |c| c.rate_limits.token_endpoint = Limit::new(2, 60)).await;
         let (resp, owner_token, redirect_uri) = public_app(&app, &["profile:read"]).await;
         let client_id = resp.assert_status(201)["app"]["client_id"].as_str().unwrap().to_string();
         // Anyone can name a public client: one address spending its limit does not stop

@@ -5,12 +5,10 @@
 use std::process::Command;
 
 use crate::backend_tests;
-use crate::helpers::TestApp;
+use crate::helpers::{from_run_sh, TestApp};
 
 fn client_python() -> String {
-    std::env::var("BUDDO_TEST_OAUTH_CLIENT_PYTHON").expect(
-        "BUDDO_TEST_OAUTH_CLIENT_PYTHON is not set: run the tests with tests/run.sh, which installs Authlib",
-    )
+    from_run_sh("BUDDO_TEST_OAUTH_CLIENT_PYTHON", "installs Authlib")
 }
 
 backend_tests! {

@@ -5,12 +5,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, ALL_SCOPES};
+use crate::helpers::{assert_costs, Backend, Cost, TestApp, ALL_SCOPES};
 
 /// (endpoint, GetItem calls, Query calls, write calls, items written): one request each, in
 /// the state a live app is in (a user with points, a running session, a campaign to serve,
 /// an impression before the click).
-const EXPECTED: [(&str, usize, usize, usize, usize); 10] = [
+const EXPECTED: [Cost; 10] = [
     ("GET /api/external/user", 4, 0, 0, 0),
     ("GET /api/external/points", 4, 0, 0, 0),
     ("POST /api/external/points/spend", 5, 0, 1, 5),
@@ -57,10 +57,9 @@ async fn each_operator_endpoint_costs_what_the_readme_says() {
     .await
     .assert_status(200);
     let token = op.access_token.as_str();
-    let mut measured = Vec::new();
-    for (name, ..) in EXPECTED {
-        counts.take();
-        let resp = match name {
+    let (app, friend, campaign) = (&app, &friend, campaign.as_str());
+    assert_costs(&counts, &EXPECTED, move |name| async move {
+        match name {
             "GET /api/external/user" => app.get_auth("/api/external/user", token).await,
             "GET /api/external/points" => app.get_auth("/api/external/points", token).await,
             "POST /api/external/points/spend" => {
@@ -111,14 +110,7 @@ async fn each_operator_endpoint_costs_what_the_readme_says() {
                     .await
             }
             other => unreachable!("{other}"),
-        };
-        resp.assert_status(200);
-        let (gets, queries, writes, items) = counts.take();
-        measured.push((name, gets, queries, writes, items));
-    }
-    println!("| endpoint | GetItem | Query | writes | items written |\n|---|---|---|---|---|");
-    for (name, gets, queries, writes, items) in &measured {
-        println!("| `{name}` | {gets} | {queries} | {writes} | {items} |");
-    }
-    assert_eq!(measured, EXPECTED.to_vec());
+        }
+    })
+    .await;
 }
