@@ -12,4 +12,5 @@ mod events;
 mod mail;
 mod oauth;
 mod operator;
+mod readme;
 mod store;
