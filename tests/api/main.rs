@@ -13,4 +13,5 @@ mod layers;
 mod mail;
 mod oauth;
 mod operator;
+mod readme;
 mod store;
