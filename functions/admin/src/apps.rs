@@ -13,6 +13,9 @@ use crate::views::{
     AdminApp, AdminScopeRequest, AppEnvelope, AppList, RequestEnvelope, RequestList,
 };
 
+/// The 409 of the reviews of an app.
+const APP_CHANGED: &str = "`app_changed`: the app changed meanwhile; try again";
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AppFilter {
@@ -60,7 +63,7 @@ async fn review(
     responses(
         (status = 200, description = "The app, approved", body = AppEnvelope),
         (status = 404, description = "`app_not_found`", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn approve_app(
     State(state): State<AppState>,
@@ -79,7 +82,7 @@ pub(crate) async fn approve_app(
     responses(
         (status = 200, description = "The app, not approved", body = AppEnvelope),
         (status = 404, description = "`app_not_found`", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn unapprove_app(
     State(state): State<AppState>,
@@ -97,7 +100,7 @@ pub(crate) async fn unapprove_app(
     responses(
         (status = 200, description = "The app, suspended", body = AppEnvelope),
         (status = 404, description = "`app_not_found`", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn suspend_app(
     State(state): State<AppState>,

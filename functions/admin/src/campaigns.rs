@@ -17,6 +17,9 @@ use buddo_shared::{ApiError, ApiResult, AppState};
 
 use crate::views::{CampaignEnvelope, CampaignList, CampaignView};
 
+/// The 409 of the changes to a campaign.
+const CAMPAIGN_CHANGED: &str = "`campaign_changed`: the campaign changed meanwhile; try again";
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct CampaignFilter {
@@ -46,11 +49,7 @@ pub(crate) async fn list_campaigns(
         .as_deref()
         .map(|s| Surface::parse("surface_type", s))
         .transpose()?;
-    let status = filter
-        .status
-        .as_deref()
-        .map(|s| CampaignStatus::parse("status", s))
-        .transpose()?;
+    let status = filter.status.as_deref().map(parse_status).transpose()?;
     let campaigns = ads::list(&state, surface, status).await?;
     Ok(Json(CampaignList {
         campaigns: campaigns
@@ -58,6 +57,10 @@ pub(crate) async fn list_campaigns(
             .map(|(c, s)| CampaignView::new(c, s))
             .collect(),
     }))
+}
+
+fn parse_status(raw: &str) -> ApiResult<CampaignStatus> {
+    CampaignStatus::parse("status", raw)
 }
 
 /// A whole number of points in `min..=MAX_AMOUNT`.
@@ -148,7 +151,7 @@ pub(crate) async fn create_campaign(
         status: body
             .status
             .as_deref()
-            .map(|s| CampaignStatus::parse("status", s))
+            .map(parse_status)
             .transpose()?
             .unwrap_or(CampaignStatus::Active),
         starts_at: body
@@ -229,7 +232,7 @@ async fn change_campaign(
     responses(
         (status = 200, description = "The campaign as it is now", body = CampaignEnvelope),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
-        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = CAMPAIGN_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn update_campaign(
     State(state): State<AppState>,
@@ -258,15 +261,23 @@ pub(crate) async fn update_campaign(
             .bitcoin_tier
             .map(|v| object("bitcoin_tier", Some(v)))
             .transpose()?,
-        status: body
-            .status
-            .as_deref()
-            .map(|s| CampaignStatus::parse("status", s))
-            .transpose()?,
+        status: body.status.as_deref().map(parse_status).transpose()?,
         starts_at: when("starts_at", body.starts_at)?,
         ends_at: when("ends_at", body.ends_at)?,
     };
     change_campaign(&state, &id, changes).await
+}
+
+async fn set_status(
+    state: &AppState,
+    id: &str,
+    status: CampaignStatus,
+) -> ApiResult<Json<CampaignEnvelope>> {
+    let changes = CampaignChanges {
+        status: Some(status),
+        ..Default::default()
+    };
+    change_campaign(state, id, changes).await
 }
 
 /// Pauses a campaign: it is not served until resumed.
@@ -276,18 +287,14 @@ pub(crate) async fn update_campaign(
     responses(
         (status = 200, description = "The campaign, paused", body = CampaignEnvelope),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
-        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = CAMPAIGN_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn pause_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignEnvelope>> {
-    let changes = CampaignChanges {
-        status: Some(CampaignStatus::Paused),
-        ..Default::default()
-    };
-    change_campaign(&state, &id, changes).await
+    set_status(&state, &id, CampaignStatus::Paused).await
 }
 
 /// Resumes a paused campaign.
@@ -297,16 +304,12 @@ pub(crate) async fn pause_campaign(
     responses(
         (status = 200, description = "The campaign, active", body = CampaignEnvelope),
         (status = 404, description = "`campaign_not_found`", body = ErrorBody),
-        (status = 409, description = "`campaign_changed`: the campaign changed meanwhile; try again", body = ErrorBody),
+        (status = 409, description = CAMPAIGN_CHANGED, body = ErrorBody),
     ))]
 pub(crate) async fn resume_campaign(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CampaignEnvelope>> {
-    let changes = CampaignChanges {
-        status: Some(CampaignStatus::Active),
-        ..Default::default()
-    };
-    change_campaign(&state, &id, changes).await
+    set_status(&state, &id, CampaignStatus::Active).await
 }

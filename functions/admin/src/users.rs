@@ -15,6 +15,10 @@ use buddo_shared::{ApiError, ApiResult, AppState};
 
 use crate::views::{AccountStatus, Adjusted};
 
+/// The 403 of what an admin does to an account.
+const SELF_ACTION: &str =
+    "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)";
+
 /// Points an admin grants or deducts.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = PointsAdjustmentBody)]
@@ -35,7 +39,7 @@ pub(crate) struct AdjustBody {
     responses(
         (status = 200, description = "Adjusted", body = Adjusted),
         (status = 400, description = "`insufficient_points`: a deduction larger than the balance; bad input: `validation_failed` (`amount`, `reason`), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
+        (status = 403, description = SELF_ACTION, body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn adjust_points(
@@ -69,7 +73,7 @@ pub(crate) async fn adjust_points(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Disabled", body = AccountStatus),
-        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
+        (status = 403, description = SELF_ACTION, body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn disable_user(
@@ -86,7 +90,7 @@ pub(crate) async fn disable_user(
     params(("id" = String, Path, description = "The user's id")),
     responses(
         (status = 200, description = "Enabled", body = AccountStatus),
-        (status = 403, description = "`forbidden`: admins only; `self_action_forbidden`: never on your own account (another admin can, or the operator with `buddo admin enable`)", body = ErrorBody),
+        (status = 403, description = SELF_ACTION, body = ErrorBody),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn enable_user(

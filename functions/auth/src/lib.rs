@@ -76,6 +76,14 @@ pub fn routes() -> Routes {
         .post("/api/auth/totp/recovery-codes", regenerate_recovery_codes)
 }
 
+/// The 401 of the operations that need a recent password login.
+const RECENT_LOGIN_REQUIRED: &str =
+    "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first";
+
+/// The 400 of the operations that take a TOTP or recovery code.
+const INVALID_CODE: &str =
+    "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`";
+
 /// A new account.
 #[derive(Deserialize, ToSchema)]
 struct RegistrationBody {
@@ -385,7 +393,7 @@ struct ChangeEmailBody {
     responses(
         (status = 200, description = "The confirmation mail is on its way", body = Message),
         (status = 400, description = "`invalid_password`: the password is wrong; `validation_failed` (also when `new_email` is the current address), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn change_email(
     State(state): State<AppState>,
@@ -427,7 +435,7 @@ async fn confirm_email_change(
     security(("user_jwt" = [])),
     responses(
         (status = 200, description = "The pending secret", body = TotpSetupResponse),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
         (status = 403, description = "`email_not_verified`", body = ErrorBody),
         (status = 409, description = "`totp_already_enabled`", body = ErrorBody),
     ))]
@@ -458,7 +466,7 @@ struct TotpCodeBody {
     responses(
         (status = 200, description = "Two-factor authentication is on; the recovery codes are shown this once", body = TotpEnabled),
         (status = 400, description = "`invalid_code`: the code does not match the pending secret; `totp_not_set_up`: call `POST /api/auth/totp/setup` first; `validation_failed` (`code` must be 6 digits), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
         (status = 403, description = "`email_not_verified`", body = ErrorBody),
         (status = 409, description = "`totp_already_enabled`; `totp_setup_changed`: set-up changed meanwhile, start again; `conflict`", body = ErrorBody),
     ))]
@@ -481,7 +489,7 @@ async fn totp_enable(
     security(("user_jwt" = [])), request_body = TotpCodeBody,
     responses(
         (status = 200, description = "The code is right", body = Message),
-        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 400, description = INVALID_CODE, body = ErrorBody),
     ))]
 async fn totp_verify(
     State(state): State<AppState>,
@@ -523,7 +531,7 @@ struct TotpDisableBody {
     responses(
         (status = 200, description = "Two-factor authentication is off", body = Message),
         (status = 400, description = "`invalid_password`; `invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn totp_disable(
     State(state): State<AppState>,
@@ -544,8 +552,8 @@ async fn totp_disable(
     security(("user_jwt" = [])), request_body = TotpCodeBody,
     responses(
         (status = 200, description = "The new recovery codes, shown this once", body = RecoveryCodes),
-        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 400, description = INVALID_CODE, body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,

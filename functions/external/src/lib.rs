@@ -61,6 +61,9 @@ fn event_type() -> Object {
     one_of([EventType::Impression, EventType::Click].map(EventType::as_str))
 }
 
+/// The 422 of the movements that take an `Idempotency-Key`.
+const KEY_REUSED: &str = "`idempotency_key_reused`: this Idempotency-Key came with another body";
+
 /// The user the access token acts for.
 #[derive(Serialize, ToSchema)]
 #[schema(as = OperatorUser)]
@@ -156,7 +159,7 @@ struct SpendView {
     responses(
         (status = 200, description = "Spent (or the first answer to this Idempotency-Key)", body = SpendView),
         (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+        (status = 422, description = KEY_REUSED, body = ErrorBody),
     ))]
 async fn spend(
     State(state): State<AppState>,
@@ -209,7 +212,7 @@ struct TransferView {
         (status = 200, description = "Transferred (or the first answer to this Idempotency-Key)", body = TransferView),
         (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`, `to_user_id`: not a user id, or the sender's own), `malformed_json`, `invalid_request`", body = ErrorBody),
         (status = 404, description = "`recipient_not_found`: no user has that id", body = ErrorBody),
-        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+        (status = 422, description = KEY_REUSED, body = ErrorBody),
     ))]
 async fn transfer(
     State(state): State<AppState>,

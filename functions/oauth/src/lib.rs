@@ -72,6 +72,12 @@ pub fn routes() -> Routes {
         .get("/.well-known/jwks.json", jwks)
 }
 
+/// The 404 of the operations on one of your apps.
+const APP_NOT_OWNED: &str = "`app_not_found` (also for an app you do not own)";
+
+/// The 409 of the changes to an app.
+const APP_CHANGED: &str = "`app_changed`: the app changed meanwhile; try again";
+
 /// Up to `max` items of a list of strings, each checked by `parse`.
 fn each(
     field: &'static str,
@@ -319,8 +325,8 @@ struct UpdateBody {
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app as it is now", body = AppView),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 async fn update_app(
     State(state): State<AppState>,
@@ -380,8 +386,8 @@ fn requested_scopes() -> Array {
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 201, description = "The request (`approved` at once when every scope is review-free)", body = ScopeRequestView),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 async fn request_scopes(
     State(state): State<AppState>,
@@ -406,7 +412,7 @@ async fn request_scopes(
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app's scope requests", body = [ScopeRequestView]),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
     ))]
 async fn scope_requests(
     State(state): State<AppState>,
