@@ -6,8 +6,6 @@ mod views;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json as Body;
 use axum::Router;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -18,7 +16,7 @@ use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
 use buddo_shared::domain::ledger::referrals::ReferralCredits;
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, Message};
-use buddo_shared::http::{AuthUser, Json, Routes};
+use buddo_shared::http::{message, AuthUser, Json, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 use views::*;
@@ -79,18 +77,13 @@ pub fn routes() -> Routes {
         .post("/api/auth/totp/recovery-codes", regenerate_recovery_codes)
 }
 
-/// A JSON answer. Views borrow from what the domain returned, so they are serialized here.
-fn json<T: serde::Serialize>(status: StatusCode, body: T) -> Response {
-    (status, Body(body)).into_response()
-}
+/// The 401 of the operations that need a recent password login.
+const RECENT_LOGIN_REQUIRED: &str =
+    "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first";
 
-fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
-    Ok(json(StatusCode::OK, body))
-}
-
-fn message(text: &str) -> ApiResult<Response> {
-    ok(views::message(text))
-}
+/// The 400 of the operations that take a TOTP or recovery code.
+const INVALID_CODE: &str =
+    "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`";
 
 /// A new account.
 #[derive(Deserialize, ToSchema)]
@@ -122,7 +115,7 @@ async fn register(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<RegistrationBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
     let registration = Registration {
         email: Email::parse("email", &body.email)?,
         username: Username::parse(&body.username)?,
@@ -131,7 +124,7 @@ async fn register(
     };
     let user = accounts::register(&state, registration, &meta).await?;
     let user = RegisteredUser::new(&user, &state.config);
-    Ok(json(StatusCode::CREATED, RegisterResponse { user }))
+    Ok((StatusCode::CREATED, Json(RegisterResponse { user })))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,7 +155,7 @@ async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<LoginBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<LoginResponse>> {
     let totp_code = match body.totp_code.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(code) => Some(OtpCode::parse("totp_code", code)?),
@@ -173,10 +166,10 @@ async fn login(
         totp_code,
     };
     let (user, tokens) = accounts::login(&state, attempt, &meta).await?;
-    ok(LoginResponse {
+    Ok(Json(LoginResponse {
         tokens: tokens.into(),
         user: LoginUser::new(&user, &state.config),
-    })
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -198,42 +191,47 @@ struct RefreshTokenBody {
 async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshTokenBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<TokenPair>> {
     let token = input::token("refresh_token", &body.refresh_token)?;
-    ok(TokenPair::from(sessions::refresh(&state, &token).await?))
+    Ok(Json(TokenPair::from(
+        sessions::refresh(&state, &token).await?,
+    )))
 }
 
 /// Ends the login session of the request's token.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "Signed out: the session's tokens no longer work", body = Message)))]
-async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn logout(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Message>> {
     sessions::revoke(&state, &auth.user.id, &auth.session.id).await?;
-    message("Logged out")
+    Ok(message("Logged out"))
 }
 
 /// The signed-in user, with their points, tier and counts.
 #[utoipa::path(get, path = "/api/auth/me", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "The signed-in user", body = MeResponse)))]
-async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
-    ok(MeResponse {
+async fn me(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<MeResponse>> {
+    Ok(Json(MeResponse {
         user: CurrentUser::new(&auth.user, &state.config),
-    })
+    }))
 }
 
 /// The user's live login sessions.
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "The sessions, the request's own marked `current`", body = LoginSessionList)))]
-async fn list_sessions(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn list_sessions(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<LoginSessionList>> {
     let live = sessions::list_live(&state, &auth.user).await?;
-    ok(LoginSessionList {
+    Ok(Json(LoginSessionList {
         sessions: live
             .iter()
             .map(|s| LoginSessionView::new(s, &auth.session.id))
             .collect(),
-    })
+    }))
 }
 
 /// Ends one of the user's login sessions (the request's own too).
@@ -249,11 +247,11 @@ async fn revoke_session(
     auth: AuthUser,
     meta: RequestMeta,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     if id.len() > 64 || !sessions::revoke_by_owner(&state, &auth.user.id, &id, &meta).await? {
         return Err(ApiError::not_found("session_not_found", "No such session"));
     }
-    message("Session revoked")
+    Ok(message("Session revoked"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -273,10 +271,10 @@ async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<ForgotPasswordBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let email = Email::parse("email", &body.email)?;
     accounts::forgot_password(&state, email, &meta).await?;
-    message(accounts::FORGOT_PASSWORD_MESSAGE)
+    Ok(message(accounts::FORGOT_PASSWORD_MESSAGE))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -300,11 +298,13 @@ async fn reset_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<ResetPasswordBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let token = input::token("token", &body.token)?;
     let password = Password::parse("password", &body.password)?;
     accounts::reset_password(&state, &ReferralCredits, &token, password, &meta).await?;
-    message("Your password has been reset; sign in with the new one")
+    Ok(message(
+        "Your password has been reset; sign in with the new one",
+    ))
 }
 
 /// Mails a new link to verify the user's address.
@@ -314,9 +314,12 @@ async fn reset_password(
         (status = 200, description = "The mail is on its way", body = Message),
         (status = 400, description = "`email_already_verified`", body = ErrorBody),
     ))]
-async fn send_verification(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn send_verification(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<Message>> {
     accounts::send_verification(&state, &auth.user).await?;
-    message("Verification email sent")
+    Ok(message("Verification email sent"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -336,10 +339,10 @@ struct MailTokenBody {
 async fn verify_email(
     State(state): State<AppState>,
     Json(body): Json<MailTokenBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let token = input::token("token", &body.token)?;
     accounts::verify_email(&state, &ReferralCredits, &token).await?;
-    message("Email verified")
+    Ok(message("Email verified"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -364,12 +367,12 @@ async fn change_password(
     auth: AuthUser,
     meta: RequestMeta,
     Json(body): Json<ChangePasswordBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let current = input::login_password(&body.current_password)
         .map_err(|_| ApiError::field("current_password", "is required"))?;
     let new = Password::parse("new_password", &body.new_password)?;
     accounts::change_password(&state, &auth, current, new, &meta).await?;
-    message("Password changed; other sessions were signed out")
+    Ok(message("Password changed; other sessions were signed out"))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -391,18 +394,18 @@ struct ChangeEmailBody {
     responses(
         (status = 200, description = "The confirmation mail is on its way", body = Message),
         (status = 400, description = "`invalid_password`: the password is wrong; `validation_failed` (also when `new_email` is the current address), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn change_email(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
     Json(body): Json<ChangeEmailBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let new_email = Email::parse("new_email", &body.new_email)?;
     let password = input::login_password(&body.password)?;
     accounts::change_email(&state, &auth, new_email, password, &meta).await?;
-    message("A confirmation link was sent to the new address")
+    Ok(message("A confirmation link was sent to the new address"))
 }
 
 /// Confirms an email change with the token of the confirmation mail.
@@ -419,10 +422,10 @@ async fn confirm_email_change(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<MailTokenBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let token = input::token("token", &body.token)?;
     accounts::confirm_email_change(&state, &ReferralCredits, &token, &meta).await?;
-    message("Email address changed")
+    Ok(message("Email address changed"))
 }
 
 /// Starts turning on two-factor authentication.
@@ -433,16 +436,19 @@ async fn confirm_email_change(
     security(("user_jwt" = [])),
     responses(
         (status = 200, description = "The pending secret", body = TotpSetupResponse),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
         (status = 403, description = "`email_not_verified`", body = ErrorBody),
         (status = 409, description = "`totp_already_enabled`", body = ErrorBody),
     ))]
-async fn totp_setup(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn totp_setup(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<TotpSetupResponse>> {
     let setup = mfa::setup(&state, &auth).await?;
-    ok(TotpSetupResponse {
+    Ok(Json(TotpSetupResponse {
         secret: setup.secret,
         uri: setup.uri,
-    })
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -461,7 +467,7 @@ struct TotpCodeBody {
     responses(
         (status = 200, description = "Two-factor authentication is on; the recovery codes are shown this once", body = TotpEnabled),
         (status = 400, description = "`invalid_code`: the code does not match the pending secret; `totp_not_set_up`: call `POST /api/auth/totp/setup` first; `validation_failed` (`code` must be 6 digits), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
         (status = 403, description = "`email_not_verified`", body = ErrorBody),
         (status = 409, description = "`totp_already_enabled`; `totp_setup_changed`: set-up changed meanwhile, start again; `conflict`", body = ErrorBody),
     ))]
@@ -470,13 +476,13 @@ async fn totp_enable(
     auth: AuthUser,
     meta: RequestMeta,
     Json(body): Json<TotpCodeBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<TotpEnabled>> {
     let code = OtpCode::parse_totp("code", &body.code)?;
     let recovery_codes = mfa::enable(&state, &auth, &code, &meta).await?;
-    ok(TotpEnabled {
+    Ok(Json(TotpEnabled {
         message: "Two-factor authentication enabled; store the recovery codes safely",
         recovery_codes,
-    })
+    }))
 }
 
 /// Checks a TOTP or recovery code of the signed-in user, and uses it up.
@@ -484,27 +490,27 @@ async fn totp_enable(
     security(("user_jwt" = [])), request_body = TotpCodeBody,
     responses(
         (status = 200, description = "The code is right", body = Message),
-        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 400, description = INVALID_CODE, body = ErrorBody),
     ))]
 async fn totp_verify(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<TotpCodeBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     mfa::verify(&state, &auth.user, &OtpCode::parse("code", &body.code)?).await?;
-    message("Code verified")
+    Ok(message("Code verified"))
 }
 
 /// Whether two-factor authentication is on, and how many recovery codes are left.
 #[utoipa::path(get, path = "/api/auth/totp/status", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "The two-factor status", body = TotpStatus)))]
-async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn totp_status(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<TotpStatus>> {
     let status = mfa::status(&state, &auth.user).await?;
-    ok(TotpStatus {
+    Ok(Json(TotpStatus {
         enabled: status.enabled,
         recovery_codes_remaining: status.recovery_codes_remaining,
-    })
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -526,18 +532,18 @@ struct TotpDisableBody {
     responses(
         (status = 200, description = "Two-factor authentication is off", body = Message),
         (status = 400, description = "`invalid_password`; `invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn totp_disable(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
     Json(body): Json<TotpDisableBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let password = input::login_password(&body.password)?;
     let code = OtpCode::parse("code", &body.code)?;
     mfa::disable(&state, &auth, password, &code, &meta).await?;
-    message("Two-factor authentication disabled")
+    Ok(message("Two-factor authentication disabled"))
 }
 
 /// Replaces every recovery code with new ones.
@@ -547,15 +553,15 @@ async fn totp_disable(
     security(("user_jwt" = [])), request_body = TotpCodeBody,
     responses(
         (status = 200, description = "The new recovery codes, shown this once", body = RecoveryCodes),
-        (status = 400, description = "`invalid_code`: wrong or already used; `totp_not_enabled`; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 401, description = "`invalid_token`: the bearer token is missing, invalid, expired or revoked; `recent_login_required`: sign in again with the password first", body = ErrorBody),
+        (status = 400, description = INVALID_CODE, body = ErrorBody),
+        (status = 401, description = RECENT_LOGIN_REQUIRED, body = ErrorBody),
     ))]
 async fn regenerate_recovery_codes(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<TotpCodeBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<RecoveryCodes>> {
     let code = OtpCode::parse("code", &body.code)?;
     let recovery_codes = mfa::regenerate_recovery_codes(&state, &auth, &code).await?;
-    ok(RecoveryCodes { recovery_codes })
+    Ok(Json(RecoveryCodes { recovery_codes }))
 }

@@ -1,91 +1,142 @@
 //! The response bodies of `/api/auth/*`, in the shapes of the API reference.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
 
 use buddo_shared::config::Config;
 use buddo_shared::domain::identity::sessions::{LoginSession, Tokens};
 use buddo_shared::domain::identity::User;
-use buddo_shared::http::openapi::Message;
-
-pub fn message(text: &str) -> Message {
-    Message {
-        message: text.to_string(),
-    }
-}
 
 /// `{"user": …}` around the user object of `POST /api/auth/register`.
 #[derive(Serialize, ToSchema)]
-pub struct RegisterResponse<'a> {
-    pub user: RegisteredUser<'a>,
+pub struct RegisterResponse {
+    pub user: RegisteredUser,
 }
 
 /// `{"user": …}` around the user object of `GET /api/auth/me`.
 #[derive(Serialize, ToSchema)]
-pub struct MeResponse<'a> {
-    pub user: CurrentUser<'a>,
+pub struct MeResponse {
+    pub user: CurrentUser,
 }
 
-/// The user object of `POST /api/auth/register`.
+/// What the user objects of registration and of `GET /api/auth/me` both hold.
 #[derive(Serialize, ToSchema)]
-pub struct RegisteredUser<'a> {
+pub struct Account {
     #[schema(format = "email")]
-    pub email: &'a str,
+    pub email: String,
     pub email_verified: bool,
-    pub id: &'a str,
+    pub id: String,
     /// The points balance.
     pub points: i64,
     /// The code others give when they register, to credit this user.
-    pub referral_code: &'a str,
-    /// The account's place in the order of registration (1 for the first).
-    pub registration_number: u64,
+    pub referral_code: String,
     /// What the user's app session earnings are multiplied by (early users earn more).
     pub signup_multiplier: f64,
     /// The name of the user's tier, by points earned in total.
-    pub tier: &'a str,
-    pub username: &'a str,
+    pub tier: String,
+    pub username: String,
 }
 
-impl<'a> RegisteredUser<'a> {
-    pub fn new(user: &'a User, config: &'a Config) -> Self {
-        RegisteredUser {
-            email: &user.email,
+impl Account {
+    pub fn new(user: &User, config: &Config) -> Self {
+        Account {
+            email: user.email.clone(),
             email_verified: user.email_verified,
-            id: &user.id,
+            id: user.id.clone(),
             points: user.points,
-            referral_code: &user.referral_code,
-            registration_number: user.registration_number,
+            referral_code: user.referral_code.clone(),
             signup_multiplier: user.signup_multiplier,
-            tier: &config.tier(user.total_earned).name,
-            username: &user.username,
+            tier: config.tier(user.total_earned).name.clone(),
+            username: user.username.clone(),
+        }
+    }
+}
+
+/// A user object: the [`Account`] fields and those of one endpoint (`X`), in one JSON object
+/// and one schema, named and described as `X` is.
+#[derive(Serialize)]
+pub struct UserObject<X> {
+    #[serde(flatten)]
+    pub account: Account,
+    #[serde(flatten)]
+    pub more: X,
+}
+
+impl<X: ToSchema> PartialSchema for UserObject<X> {
+    fn schema() -> RefOr<Schema> {
+        let (RefOr::T(Schema::Object(mut object)), RefOr::T(Schema::Object(account))) =
+            (X::schema(), Account::schema())
+        else {
+            unreachable!("both derive an object schema");
+        };
+        object.properties.extend(account.properties);
+        object.required.extend(account.required);
+        // The order the fields were declared in when they were one struct.
+        object.required.sort();
+        object.into()
+    }
+}
+
+impl<X: ToSchema> ToSchema for UserObject<X> {
+    fn name() -> Cow<'static, str> {
+        X::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        X::schemas(schemas);
+    }
+}
+
+/// The user object of `POST /api/auth/register`.
+pub type RegisteredUser = UserObject<Registered>;
+
+/// The user object of `POST /api/auth/register`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = RegisteredUser)]
+pub struct Registered {
+    /// The account's place in the order of registration (1 for the first).
+    pub registration_number: u64,
+}
+
+impl RegisteredUser {
+    pub fn new(user: &User, config: &Config) -> Self {
+        UserObject {
+            account: Account::new(user, config),
+            more: Registered {
+                registration_number: user.registration_number,
+            },
         }
     }
 }
 
 /// The user object of `POST /api/auth/login`.
 #[derive(Serialize, ToSchema)]
-pub struct LoginUser<'a> {
+pub struct LoginUser {
     #[schema(format = "email")]
-    pub email: &'a str,
+    pub email: String,
     pub email_verified: bool,
-    pub id: &'a str,
+    pub id: String,
     pub is_admin: bool,
     /// The name of the user's tier, by points earned in total.
-    pub tier: &'a str,
+    pub tier: String,
     pub totp_enabled: bool,
-    pub username: &'a str,
+    pub username: String,
 }
 
-impl<'a> LoginUser<'a> {
-    pub fn new(user: &'a User, config: &'a Config) -> Self {
+impl LoginUser {
+    pub fn new(user: &User, config: &Config) -> Self {
         LoginUser {
-            email: &user.email,
+            email: user.email.clone(),
             email_verified: user.email_verified,
-            id: &user.id,
+            id: user.id.clone(),
             is_admin: user.is_admin,
-            tier: &config.tier(user.total_earned).name,
+            tier: config.tier(user.total_earned).name.clone(),
             totp_enabled: user.totp_enabled,
-            username: &user.username,
+            username: user.username.clone(),
         }
     }
 }
@@ -104,47 +155,32 @@ pub struct CurrentUserStats {
 }
 
 /// The user object of `GET /api/auth/me`.
+pub type CurrentUser = UserObject<Current>;
+
+/// The user object of `GET /api/auth/me`.
 #[derive(Serialize, ToSchema)]
-pub struct CurrentUser<'a> {
-    #[schema(format = "email")]
-    pub email: &'a str,
-    pub email_verified: bool,
-    pub id: &'a str,
-    /// The points balance.
-    pub points: i64,
-    /// The code others give when they register, to credit this user.
-    pub referral_code: &'a str,
-    /// What the user's app session earnings are multiplied by (early users earn more).
-    pub signup_multiplier: f64,
+#[schema(as = CurrentUser)]
+pub struct Current {
     pub stats: CurrentUserStats,
-    /// The name of the user's tier, by points earned in total.
-    pub tier: &'a str,
     /// The tier's emoji.
-    pub tier_emoji: &'a str,
+    pub tier_emoji: String,
     pub totp_enabled: bool,
-    pub username: &'a str,
 }
 
-impl<'a> CurrentUser<'a> {
-    pub fn new(user: &'a User, config: &'a Config) -> Self {
-        let tier = config.tier(user.total_earned);
-        CurrentUser {
-            email: &user.email,
-            email_verified: user.email_verified,
-            id: &user.id,
-            points: user.points,
-            referral_code: &user.referral_code,
-            signup_multiplier: user.signup_multiplier,
-            stats: CurrentUserStats {
-                connected_apps: user.connected_apps,
-                direct_referrals: user.direct_referrals,
-                total_earned: user.total_earned,
-                total_spent: user.total_spent,
+impl CurrentUser {
+    pub fn new(user: &User, config: &Config) -> Self {
+        UserObject {
+            account: Account::new(user, config),
+            more: Current {
+                stats: CurrentUserStats {
+                    connected_apps: user.connected_apps,
+                    direct_referrals: user.direct_referrals,
+                    total_earned: user.total_earned,
+                    total_spent: user.total_spent,
+                },
+                tier_emoji: config.tier(user.total_earned).emoji.clone(),
+                totp_enabled: user.totp_enabled,
             },
-            tier: &tier.name,
-            tier_emoji: &tier.emoji,
-            totp_enabled: user.totp_enabled,
-            username: &user.username,
         }
     }
 }
@@ -173,48 +209,48 @@ impl From<Tokens> for TokenPair {
 
 /// A new login session's tokens and its user.
 #[derive(Serialize, ToSchema)]
-pub struct LoginResponse<'a> {
+pub struct LoginResponse {
     #[serde(flatten)]
     pub tokens: TokenPair,
-    pub user: LoginUser<'a>,
+    pub user: LoginUser,
 }
 
 /// A login session (one per sign-in).
 #[derive(Serialize, ToSchema)]
-pub struct LoginSessionView<'a> {
-    pub id: &'a str,
+pub struct LoginSessionView {
+    pub id: String,
     /// RFC 3339.
-    pub created_at: &'a str,
+    pub created_at: String,
     /// When the session last refreshed its tokens (RFC 3339).
-    pub last_used_at: &'a str,
+    pub last_used_at: String,
     /// When the session ends unless refreshed (RFC 3339).
-    pub expires_at: &'a str,
+    pub expires_at: String,
     /// Where the sign-in came from, when known.
     #[schema(required = true)]
-    pub ip_address: Option<&'a str>,
+    pub ip_address: Option<String>,
     #[schema(required = true)]
-    pub user_agent: Option<&'a str>,
+    pub user_agent: Option<String>,
     /// Whether this is the session of the request's own token.
     pub current: bool,
 }
 
-impl<'a> LoginSessionView<'a> {
-    pub fn new(session: &'a LoginSession, current_id: &str) -> Self {
+impl LoginSessionView {
+    pub fn new(session: &LoginSession, current_id: &str) -> Self {
         LoginSessionView {
-            id: &session.id,
-            created_at: &session.created_at,
-            last_used_at: &session.last_used_at,
-            expires_at: &session.expires_at,
-            ip_address: session.ip_address.as_deref(),
-            user_agent: session.user_agent.as_deref(),
+            id: session.id.clone(),
+            created_at: session.created_at.clone(),
+            last_used_at: session.last_used_at.clone(),
+            expires_at: session.expires_at.clone(),
+            ip_address: session.ip_address.clone(),
+            user_agent: session.user_agent.clone(),
             current: session.id == current_id,
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct LoginSessionList<'a> {
-    pub sessions: Vec<LoginSessionView<'a>>,
+pub struct LoginSessionList {
+    pub sessions: Vec<LoginSessionView>,
 }
 
 /// A pending TOTP secret, to add to an authenticator app.

@@ -3,15 +3,11 @@
 //! the app session, serve ads and record their events. Each endpoint needs its scope.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
-use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::openapi::schema::Object;
+use utoipa::{IntoParams, ToSchema};
 
 use buddo_shared::clock::rfc3339;
 use buddo_shared::domain::ads::{self, Campaign, EventType, Surface};
@@ -20,7 +16,9 @@ use buddo_shared::domain::input::{self, Amount};
 use buddo_shared::domain::ledger::idempotency::IdempotencyKey;
 use buddo_shared::domain::ledger::{app_balance, operator};
 use buddo_shared::domain::oauth::Scope;
-use buddo_shared::http::openapi::ErrorBody;
+use buddo_shared::http::openapi::{
+    always_true, one_of, surface, surface_or_null, ErrorBody, SurfaceName,
+};
 use buddo_shared::http::{AppCaller, Json, Query, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
@@ -58,95 +56,54 @@ pub fn routes() -> Routes {
         .post("/api/external/ads/event", ad_event)
 }
 
-fn ok<T: Serialize>(body: T) -> ApiResult<Response> {
-    Ok(Body(body).into_response())
-}
-
-/// A string schema of these values only.
-fn one_of(values: impl IntoIterator<Item = &'static str>) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(values))
-}
-
-/// `#[schema(schema_with = …)]`: a kind of ad surface.
-fn surface() -> Object {
-    one_of(Surface::ALL.map(Surface::as_str)).build()
-}
-
-/// A kind of ad surface, as a parameter's schema (`#[param(value_type = …, inline)]`).
-struct SurfaceName;
-
-impl PartialSchema for SurfaceName {
-    fn schema() -> RefOr<Schema> {
-        surface().into()
-    }
-}
-
-impl ToSchema for SurfaceName {}
-
-/// `#[schema(schema_with = …)]`: a kind of ad surface, or `null` (a banner).
-fn surface_or_null() -> Object {
-    let surfaces = Surface::ALL.map(|s| Value::from(s.as_str()));
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(surfaces.into_iter().chain([Value::Null])))
-        .build()
-}
-
 /// `#[schema(schema_with = …)]`: a kind of ad event.
 fn event_type() -> Object {
-    one_of([EventType::Impression, EventType::Click].map(EventType::as_str)).build()
+    one_of([EventType::Impression, EventType::Click].map(EventType::as_str))
 }
 
-/// `#[schema(schema_with = …)]`: `true`, always.
-fn always_true() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::Boolean)
-        .enum_values(Some([true]))
-        .build()
-}
+/// The 422 of the movements that take an `Idempotency-Key`.
+const KEY_REUSED: &str = "`idempotency_key_reused`: this Idempotency-Key came with another body";
 
 /// The user the access token acts for.
 #[derive(Serialize, ToSchema)]
 #[schema(as = OperatorUser)]
-struct UserProfile<'a> {
-    id: &'a str,
-    username: &'a str,
-    email: &'a str,
+struct UserProfile {
+    id: String,
+    username: String,
+    email: String,
     email_verified: bool,
     /// The user's tier, by the points they ever earned.
-    tier: &'a str,
-    tier_emoji: &'a str,
+    tier: String,
+    tier_emoji: String,
     /// When the account was created (RFC 3339).
-    created_at: &'a str,
+    created_at: String,
 }
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = OperatorUserEnvelope)]
-struct UserEnvelope<'a> {
-    user: UserProfile<'a>,
+struct UserEnvelope {
+    user: UserProfile,
 }
 
 /// The user the access token acts for.
 #[utoipa::path(get, path = "/api/external/user", tag = "operator",
     security(("oauth2" = ["profile:read"])),
     responses((status = 200, description = "The user's profile, with their email and tier", body = UserEnvelope)))]
-async fn user(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
+async fn user(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Json<UserEnvelope>> {
     caller.require(Scope::ProfileRead)?;
     let u = &caller.user;
     let tier = state.config.tier(u.total_earned);
-    ok(UserEnvelope {
+    Ok(Json(UserEnvelope {
         user: UserProfile {
-            id: &u.id,
-            username: &u.username,
-            email: &u.email,
+            id: u.id.clone(),
+            username: u.username.clone(),
+            email: u.email.clone(),
             email_verified: u.email_verified,
-            tier: &tier.name,
-            tier_emoji: &tier.emoji,
-            created_at: &u.created_at,
+            tier: tier.name.clone(),
+            tier_emoji: tier.emoji.clone(),
+            created_at: u.created_at.clone(),
         },
-    })
+    }))
 }
 
 /// A balance of points.
@@ -160,20 +117,11 @@ struct Points {
 #[utoipa::path(get, path = "/api/external/points", tag = "operator",
     security(("oauth2" = ["points:read"])),
     responses((status = 200, description = "The user's balance", body = Points)))]
-async fn points(caller: AppCaller) -> ApiResult<Response> {
+async fn points(caller: AppCaller) -> ApiResult<Json<Points>> {
     caller.require(Scope::PointsRead)?;
-    ok(Points {
+    Ok(Json(Points {
         points: caller.user.points,
-    })
-}
-
-/// The `Idempotency-Key` header, when sent.
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        // Not visible ASCII: refused like an empty key.
-        Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or_default()).map(Some),
-    }
+    }))
 }
 
 /// The caller as the ledger sees it: the user, the app, the token's scopes.
@@ -216,32 +164,32 @@ struct SpendView {
 /// Spends the user's points at the app (they go to the app's balance).
 #[utoipa::path(post, path = "/api/external/points/spend", tag = "operator",
     security(("oauth2" = ["points:spend"])), request_body = SpendBody,
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: the same key and body again get the first answer and move nothing (for 24 hours)")),
+    params(IdempotencyKey),
     responses(
         (status = 200, description = "Spent (or the first answer to this Idempotency-Key)", body = SpendView),
         (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`), `malformed_json`, `invalid_request`", body = ErrorBody),
-        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+        (status = 422, description = KEY_REUSED, body = ErrorBody),
     ))]
 async fn spend(
     State(state): State<AppState>,
     caller: AppCaller,
-    headers: HeaderMap,
+    key: Option<IdempotencyKey>,
     Json(body): Json<SpendBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<SpendView>> {
     let amount = Amount::parse("amount", &body.amount)?;
     let spent = operator::spend(
         &state,
         points_caller(&caller),
         amount,
         description(body.description)?,
-        idempotency_key(&headers)?,
+        key,
     )
     .await?;
-    ok(SpendView {
+    Ok(Json(SpendView {
         amount_spent: spent.amount_spent,
         points: spent.points,
         success: true,
-    })
+    }))
 }
 
 /// Points a user sends to another user.
@@ -273,19 +221,19 @@ struct TransferView {
 /// Transfers the user's points to another user.
 #[utoipa::path(post, path = "/api/external/points/transfer", tag = "operator",
     security(("oauth2" = ["points:transfer"])), request_body = TransferBody,
-    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "1 to 255 visible ASCII characters: the same key and body again get the first answer and move nothing (for 24 hours)")),
+    params(IdempotencyKey),
     responses(
         (status = 200, description = "Transferred (or the first answer to this Idempotency-Key)", body = TransferView),
         (status = 400, description = "`insufficient_points`: the user has fewer points; `invalid_idempotency_key`; bad input: `validation_failed` (`amount`, `description`, `to_user_id`: not a user id, or the sender's own), `malformed_json`, `invalid_request`", body = ErrorBody),
         (status = 404, description = "`recipient_not_found`: no user has that id", body = ErrorBody),
-        (status = 422, description = "`idempotency_key_reused`: this Idempotency-Key came with another body", body = ErrorBody),
+        (status = 422, description = KEY_REUSED, body = ErrorBody),
     ))]
 async fn transfer(
     State(state): State<AppState>,
     caller: AppCaller,
-    headers: HeaderMap,
+    key: Option<IdempotencyKey>,
     Json(body): Json<TransferBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<TransferView>> {
     let amount = Amount::parse("amount", &body.amount)?;
     let done = operator::transfer(
         &state,
@@ -293,25 +241,28 @@ async fn transfer(
         &body.to_user_id,
         amount,
         description(body.description)?,
-        idempotency_key(&headers)?,
+        key,
     )
     .await?;
-    ok(TransferView {
+    Ok(Json(TransferView {
         amount_transferred: done.amount_transferred,
         points: done.points,
         success: true,
-    })
+    }))
 }
 
 /// The app's own balance: points spent at it and its share of ad payouts.
 #[utoipa::path(get, path = "/api/external/app/balance", tag = "operator",
     security(("oauth2" = ["app:balance:read"])),
     responses((status = 200, description = "The app's balance", body = Points)))]
-async fn app_balance_of(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
+async fn app_balance_of(
+    State(state): State<AppState>,
+    caller: AppCaller,
+) -> ApiResult<Json<Points>> {
     caller.require(Scope::AppBalanceRead)?;
-    ok(Points {
+    Ok(Json(Points {
         points: app_balance::balance(state.table.as_ref(), &caller.token.app_id).await?,
-    })
+    }))
 }
 
 /// The user's session in the app; the fields are `null` when there never was one.
@@ -342,10 +293,13 @@ fn at(unix: i64) -> String {
 #[utoipa::path(get, path = "/api/external/session/status", tag = "app sessions",
     security(("oauth2" = ["profile:read"])),
     responses((status = 200, description = "The session's state", body = SessionStatus)))]
-async fn session_status(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
+async fn session_status(
+    State(state): State<AppState>,
+    caller: AppCaller,
+) -> ApiResult<Json<SessionStatus>> {
     caller.require(Scope::ProfileRead)?;
     let session = app_sessions::get(&state, &caller.user.id, &caller.token.app_id).await?;
-    ok(match session {
+    Ok(Json(match session {
         None => SessionStatus {
             is_alive: false,
             last_heartbeat: None,
@@ -360,7 +314,7 @@ async fn session_status(State(state): State<AppState>, caller: AppCaller) -> Api
             session_active: s.is_active(&state),
             session_id: Some(s.id),
         },
-    })
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -378,13 +332,13 @@ struct Ended {
         (status = 200, description = "The session ended", body = Ended),
         (status = 404, description = "`no_active_session`: the user has no session with this app that has not ended", body = ErrorBody),
     ))]
-async fn session_end(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Response> {
+async fn session_end(State(state): State<AppState>, caller: AppCaller) -> ApiResult<Json<Ended>> {
     caller.require(Scope::ProfileRead)?;
     let session_id = app_sessions::end(&state, &caller.user.id, &caller.token.app_id).await?;
-    ok(Ended {
+    Ok(Json(Ended {
         message: "Session ended",
         session_id,
-    })
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -399,38 +353,38 @@ struct ServeQuery {
 /// An ad campaign to show.
 #[derive(Serialize, ToSchema)]
 #[schema(as = AdCampaign)]
-struct CampaignView<'a> {
+struct CampaignView {
     /// Passed through as the admin set it.
     #[schema(value_type = Object)]
-    bitcoin_tier: &'a Value,
-    id: &'a str,
-    name: &'a str,
+    bitcoin_tier: Value,
+    id: String,
+    name: String,
     /// Points a paid event pays (before the user's multiplier).
     payout_rate: i64,
     #[schema(schema_with = surface)]
     surface_type: &'static str,
     /// Passed through as the admin set it.
     #[schema(value_type = Object)]
-    targeting_metadata: &'a Value,
+    targeting_metadata: Value,
 }
 
-impl<'a> CampaignView<'a> {
-    fn new(c: &'a Campaign) -> Self {
+impl CampaignView {
+    fn new(c: &Campaign) -> Self {
         CampaignView {
-            bitcoin_tier: &c.bitcoin_tier,
-            id: &c.id,
-            name: &c.name,
+            bitcoin_tier: c.bitcoin_tier.clone(),
+            id: c.id.clone(),
+            name: c.name.clone(),
             payout_rate: c.payout_rate,
             surface_type: c.surface_type.as_str(),
-            targeting_metadata: &c.targeting_metadata,
+            targeting_metadata: c.targeting_metadata.clone(),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
 #[schema(as = AdCampaignEnvelope)]
-struct CampaignEnvelope<'a> {
-    campaign: CampaignView<'a>,
+struct CampaignEnvelope {
+    campaign: CampaignView,
 }
 
 /// An ad for the user: a running campaign of the surface that targets them and has budget.
@@ -444,7 +398,7 @@ async fn serve_ad(
     State(state): State<AppState>,
     caller: AppCaller,
     Query(query): Query<ServeQuery>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<CampaignEnvelope>> {
     caller.require(Scope::ProfileRead)?;
     let surface = query
         .surface_type
@@ -456,9 +410,9 @@ async fn serve_ad(
         Surface::parse("surface_type", surface)?,
     )
     .await?;
-    ok(CampaignEnvelope {
+    Ok(Json(CampaignEnvelope {
         campaign: CampaignView::new(&campaign),
-    })
+    }))
 }
 
 /// An impression or a click of an ad.
@@ -522,7 +476,7 @@ async fn ad_event(
     State(state): State<AppState>,
     caller: AppCaller,
     Json(body): Json<EventBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<EventEnvelope>> {
     caller.require(Scope::ProfileRead)?;
     let event_type = match body.event_type.as_str() {
         "impression" => EventType::Impression,
@@ -543,7 +497,7 @@ async fn ad_event(
         surface,
     )
     .await?;
-    ok(EventEnvelope {
+    Ok(Json(EventEnvelope {
         event: EventView {
             campaign_id: event.campaign_id,
             event_type: event.event_type.as_str(),
@@ -553,5 +507,5 @@ async fn ad_event(
             surface_type: event.surface_type,
             unpaid_reason: (!caller.app.mints_points()).then_some("app_not_approved"),
         },
-    })
+    }))
 }

@@ -5,24 +5,24 @@ mod params;
 mod views;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json as Body;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::Router;
 use serde::Deserialize;
-use utoipa::openapi::schema::{Array, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa::openapi::schema::Array;
+use utoipa::{IntoParams, ToSchema};
 
 use buddo_shared::domain::app_sessions::AppSessions;
 use buddo_shared::domain::input;
 use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp, Presentation};
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
-use buddo_shared::domain::oauth::error::OAuthErrorCode;
-use buddo_shared::domain::oauth::tokens::{self, Introspection, TokenGrant};
+use buddo_shared::domain::oauth::error::OAuthResult;
+use buddo_shared::domain::oauth::tokens::{self, Introspection};
 use buddo_shared::domain::oauth::{OAuthError, Scopes};
 use buddo_shared::domain::RequestMeta;
-use buddo_shared::http::openapi::{ErrorBody, OAuthErrorBody};
+use buddo_shared::http::openapi::{
+    one_of, scope_list, scope_list_or_null, ErrorBody, OAuthErrorBody,
+};
 use buddo_shared::http::{nullable, AuthUser, Json, Query, RawBody, Routes};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
@@ -62,16 +62,22 @@ pub fn routes() -> Routes {
         .put("/api/oauth/my-apps/{id}", update_app)
         .post("/api/oauth/my-apps/{id}/scope-request", request_scopes)
         .get("/api/oauth/my-apps/{id}/scope-requests", scope_requests)
-        .post("/api/oauth/token", token)
-        .post("/api/oauth/token/verify", introspect)
-        .post("/api/oauth/revoke", revoke)
+        .merge(
+            Routes::new()
+                .post("/api/oauth/token", token)
+                .post("/api/oauth/token/verify", introspect)
+                .post("/api/oauth/revoke", revoke)
+                .no_store(),
+        )
         .get("/.well-known/oauth-authorization-server", metadata)
         .get("/.well-known/jwks.json", jwks)
 }
 
-fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
-    Ok(Body(body).into_response())
-}
+/// The 404 of the operations on one of your apps.
+const APP_NOT_OWNED: &str = "`app_not_found` (also for an app you do not own)";
+
+/// The 409 of the changes to an app.
+const APP_CHANGED: &str = "`app_changed`: the app changed meanwhile; try again";
 
 /// Up to `max` items of a list of strings, each checked by `parse`.
 fn each(
@@ -152,7 +158,7 @@ async fn register_app(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<RegisterBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<AppEnvelope>)> {
     let new = NewApp {
         shown: Presentation {
             app_name: input::text("app_name", &body.app_name, 1, 100)?,
@@ -187,8 +193,8 @@ async fn register_app(
     };
     let registered = apps::register(&state, &auth.user, new).await?;
     let mut app = AppView::new(&registered.app);
-    app.client_secret = registered.client_secret.as_deref();
-    Ok((StatusCode::CREATED, Body(AppEnvelope { app })).into_response())
+    app.client_secret = registered.client_secret;
+    Ok((StatusCode::CREATED, Json(AppEnvelope { app })))
 }
 
 /// What anyone may know of an app, by its client_id (for the consent screen).
@@ -201,46 +207,23 @@ async fn register_app(
 async fn public_app(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<PublicApp>> {
     let app = apps::by_client_id(state.table.as_ref(), &client_id)
         .await?
         .ok_or_else(|| ApiError::not_found("app_not_found", "No app has that client_id"))?;
-    ok(PublicApp {
-        client_id: &app.client_id,
-        description: app.shown.app_description.as_deref(),
-        name: &app.shown.app_name,
-    })
+    Ok(Json(PublicApp {
+        client_id: app.client_id,
+        description: app.shown.app_description,
+        name: app.shown.app_name,
+    }))
 }
 
-/// A string schema of this value only.
-fn only(value: &'static str) -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some([value]))
-        .into()
+buddo_shared::param_schema! {
+    /// `code`, as a parameter's schema.
+    Code => one_of(["code"]);
+    /// `S256`, as a parameter's schema.
+    S256 => one_of(["S256"]);
 }
-
-/// `code`, as a parameter's schema (`#[param(value_type = …, inline)]`).
-struct Code;
-
-impl PartialSchema for Code {
-    fn schema() -> RefOr<Schema> {
-        only("code")
-    }
-}
-
-impl ToSchema for Code {}
-
-/// `S256`, as a parameter's schema (`#[param(value_type = …, inline)]`).
-struct S256;
-
-impl PartialSchema for S256 {
-    fn schema() -> RefOr<Schema> {
-        only("S256")
-    }
-}
-
-impl ToSchema for S256 {}
 
 /// The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3). For the API's description
 /// only: the query is parsed into `AuthorizationRequest`.
@@ -284,23 +267,23 @@ async fn authorize(
     auth: AuthUser,
     meta: RequestMeta,
     Query(request): Query<AuthorizationRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<AuthorizationView>> {
     let granted = authorize::authorize(&state, &auth.user, request, &meta).await?;
-    ok(AuthorizationView {
+    Ok(Json(AuthorizationView {
         code: granted.code,
         expires_in: granted.expires_in,
         redirect_uri: granted.redirect_uri,
         state: granted.state,
-    })
+    }))
 }
 
 /// The apps you registered, oldest first.
 #[utoipa::path(get, path = "/api/oauth/my-apps", tag = "oauth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "Your apps (never their secrets)", body = [AppView])))]
-async fn my_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn my_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<Vec<AppView>>> {
     let owned = apps::list_owned(state.table.as_ref(), &auth.user).await?;
-    ok(owned.iter().map(AppView::new).collect::<Vec<_>>())
+    Ok(Json(owned.iter().map(AppView::new).collect()))
 }
 
 /// Changes to an app: fields left out (or `null` for name, URIs and scopes) stay; `null`
@@ -343,15 +326,15 @@ struct UpdateBody {
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app as it is now", body = AppView),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 async fn update_app(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
     Json(body): Json<UpdateBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<AppView>> {
     let url = |field: &'static str, v: Option<Option<String>>| {
         v.map(|v| v.map(|u| input::https_url(field, &u)).transpose())
             .transpose()
@@ -379,7 +362,7 @@ async fn update_app(
             .transpose()?,
     };
     let app = apps::update(&state, &auth.user, &id, changes).await?;
-    ok(AppView::new(&app))
+    Ok(Json(AppView::new(&app)))
 }
 
 /// Scopes an app's owner asks for.
@@ -390,16 +373,9 @@ struct ScopeRequestBody {
     requested_scopes: Vec<String>,
 }
 
-/// `#[schema(schema_with = …)]`: a list of scopes, or `null` (left as it is).
-fn scope_list_or_null() -> Array {
-    let mut list = buddo_shared::http::openapi::scope_list();
-    list.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
-    list
-}
-
 /// `#[schema(schema_with = …)]`: a list of at least one scope.
 fn requested_scopes() -> Array {
-    let mut list = buddo_shared::http::openapi::scope_list();
+    let mut list = scope_list();
     list.min_items = Some(1);
     list
 }
@@ -411,15 +387,15 @@ fn requested_scopes() -> Array {
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 201, description = "The request (`approved` at once when every scope is review-free)", body = ScopeRequestView),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
-        (status = 409, description = "`app_changed`: the app changed meanwhile; try again", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
+        (status = 409, description = APP_CHANGED, body = ErrorBody),
     ))]
 async fn request_scopes(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
     Json(body): Json<ScopeRequestBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<ScopeRequestView>)> {
     let scopes = Scopes::parse_list("requested_scopes", &body.requested_scopes)?;
     if scopes.is_empty() {
         return Err(ApiError::field(
@@ -428,7 +404,7 @@ async fn request_scopes(
         ));
     }
     let request = apps::request_scopes(&state, &auth.user, &id, scopes).await?;
-    Ok((StatusCode::CREATED, Body(ScopeRequestView::new(&request))).into_response())
+    Ok((StatusCode::CREATED, Json(ScopeRequestView::new(&request))))
 }
 
 /// The scope requests of one of your apps, newest first.
@@ -437,26 +413,15 @@ async fn request_scopes(
     params(("id" = String, Path, description = "The app's id")),
     responses(
         (status = 200, description = "The app's scope requests", body = [ScopeRequestView]),
-        (status = 404, description = "`app_not_found` (also for an app you do not own)", body = ErrorBody),
+        (status = 404, description = APP_NOT_OWNED, body = ErrorBody),
     ))]
 async fn scope_requests(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Vec<ScopeRequestView>>> {
     let requests = apps::scope_requests(&state, &auth.user, &id).await?;
-    ok(requests
-        .iter()
-        .map(ScopeRequestView::new)
-        .collect::<Vec<_>>())
-}
-
-/// RFC 6749 §5.1: token responses are never cached.
-fn no_store(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    response
+    Ok(Json(requests.iter().map(ScopeRequestView::new).collect()))
 }
 
 /// Exchanges an authorization code or a refresh token for tokens.
@@ -481,34 +446,10 @@ async fn token(
     meta: RequestMeta,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Response {
-    let answer = async {
-        let mut params = params::parse(&headers, &body)?;
-        let client = params::client(&headers, &mut params)?;
-        let grant = match params.grant_type.as_deref() {
-            Some("authorization_code") => TokenGrant::AuthorizationCode {
-                code: params.code.unwrap_or_default(),
-                redirect_uri: params.redirect_uri.unwrap_or_default(),
-                code_verifier: params.code_verifier.unwrap_or_default(),
-            },
-            Some("refresh_token") => TokenGrant::RefreshToken {
-                refresh_token: params.refresh_token.unwrap_or_default(),
-                scope: params.scope,
-            },
-            Some(_) => {
-                return Err(OAuthError::new(
-                    OAuthErrorCode::UnsupportedGrantType,
-                    "Only authorization_code and refresh_token grants are supported",
-                ))
-            }
-            None => return Err(OAuthError::invalid_request("grant_type is required")),
-        };
-        tokens::exchange(&state, &AppSessions, client, grant, &meta).await
-    };
-    no_store(match answer.await {
-        Ok(issued) => Body(TokenResponse::from(issued)).into_response(),
-        Err(e) => e.into_api().into_response(),
-    })
+) -> OAuthResult<Json<TokenResponse>> {
+    let (params, client) = params::from_client(&headers, &body)?;
+    let issued = tokens::exchange(&state, &AppSessions, client, params.grant()?, &meta).await?;
+    Ok(Json(issued.into()))
 }
 
 /// Token introspection: whether an access token is live, and what it may do.
@@ -526,23 +467,19 @@ async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Introspected>> {
     // A body that cannot be read names no token: inactive, like any other.
     let token = params::parse(&headers, &body)
         .ok()
         .and_then(|p| p.token)
         .unwrap_or_default();
-    let answer = tokens::introspect(&state, &token).await?;
-    Ok(no_store(
-        Body(match &answer {
-            Introspection::Active(grant) => Introspected::Active(ActiveToken::new(&grant.token)),
-            Introspection::Inactive { reason } => Introspected::Inactive(InactiveToken {
-                active: false,
-                reason,
-            }),
-        })
-        .into_response(),
-    ))
+    Ok(Json(match tokens::introspect(&state, &token).await? {
+        Introspection::Active(grant) => Introspected::Active(ActiveToken::new(&grant.token)),
+        Introspection::Inactive { reason } => Introspected::Inactive(InactiveToken {
+            active: false,
+            reason,
+        }),
+    }))
 }
 
 /// Token revocation: a client revokes one of its access or refresh tokens.
@@ -561,37 +498,28 @@ async fn revoke(
     meta: RequestMeta,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Response {
-    let answer = async {
-        let mut params = params::parse(&headers, &body)?;
-        let client = params::client(&headers, &mut params)?;
-        let token = params
-            .token
-            .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-        tokens::revoke(&state, client, &token, &meta).await
-    };
-    no_store(match answer.await {
-        Ok(()) => StatusCode::OK.into_response(),
-        Err(e) => e.into_api().into_response(),
-    })
+) -> OAuthResult<()> {
+    let (params, client) = params::from_client(&headers, &body)?;
+    let token = params
+        .token
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    tokens::revoke(&state, client, &token, &meta).await
 }
 
 /// Authorization server metadata (RFC 8414).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
     responses((status = 200, description = "The server's endpoints and what they support", body = ServerMetadata)))]
-async fn metadata(State(state): State<AppState>) -> ApiResult<Response> {
-    ok(ServerMetadata::new(&state.config.oauth.issuer))
+async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
+    Json(ServerMetadata::new(&state.config.oauth.issuer))
 }
 
 /// The public keys that verify user JWTs (a JWK Set).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "The JWK Set (cacheable for 5 minutes)", body = Jwks)))]
-async fn jwks(State(state): State<AppState>) -> ApiResult<Response> {
-    let mut response = Body(state.jwt.jwks().clone()).into_response();
+async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     // Public keys: caches may keep them for a while (rotation overlaps).
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    Ok(response)
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.jwt.jwks().clone()),
+    )
 }

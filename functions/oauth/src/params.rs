@@ -5,11 +5,13 @@
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use serde::Deserialize;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
 
-use buddo_shared::domain::oauth::tokens::ClientCredentials;
+use buddo_shared::domain::oauth::error::OAuthErrorCode;
+use buddo_shared::domain::oauth::tokens::{ClientCredentials, TokenGrant};
 use buddo_shared::domain::oauth::OAuthError;
+use buddo_shared::http::openapi::one_of;
 
 /// Every parameter either endpoint reads; unknown ones are ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -27,10 +29,29 @@ pub struct Params {
 
 /// `#[schema(schema_with = …)]`: the grants the token endpoint knows.
 fn grant_type() -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(["authorization_code", "refresh_token"]))
-        .build()
+    one_of(["authorization_code", "refresh_token"])
+}
+
+impl Params {
+    /// The grant a token request asks for.
+    pub fn grant(self) -> Result<TokenGrant, OAuthError> {
+        match self.grant_type.as_deref() {
+            Some("authorization_code") => Ok(TokenGrant::AuthorizationCode {
+                code: self.code.unwrap_or_default(),
+                redirect_uri: self.redirect_uri.unwrap_or_default(),
+                code_verifier: self.code_verifier.unwrap_or_default(),
+            }),
+            Some("refresh_token") => Ok(TokenGrant::RefreshToken {
+                refresh_token: self.refresh_token.unwrap_or_default(),
+                scope: self.scope,
+            }),
+            Some(_) => Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "Only authorization_code and refresh_token grants are supported",
+            )),
+            None => Err(invalid("grant_type is required")),
+        }
+    }
 }
 
 /// A token request (RFC 6749 §4.1.3, §6). The client authenticates with HTTP Basic, or with
@@ -133,6 +154,17 @@ pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     }
 }
 
+/// The parameters of a request a client authenticates (token, revocation), and the client's
+/// credentials, taken out of them.
+pub fn from_client(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Params, ClientCredentials), OAuthError> {
+    let mut params = parse(headers, body)?;
+    let client = client(headers, &mut params)?;
+    Ok((params, client))
+}
+
 /// One `application/x-www-form-urlencoded` component of a Basic credential.
 fn form_decode(part: &str) -> Option<String> {
     let spaced = part.replace('+', " ");
@@ -143,7 +175,7 @@ fn form_decode(part: &str) -> Option<String> {
 }
 
 /// The client's credentials: HTTP Basic, or `client_id` (and `client_secret`) in the body.
-pub fn client(headers: &HeaderMap, params: &mut Params) -> Result<ClientCredentials, OAuthError> {
+fn client(headers: &HeaderMap, params: &mut Params) -> Result<ClientCredentials, OAuthError> {
     let basic = match headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -2,75 +2,50 @@
 //! reference and of RFC 6749, 7662 and 8414.
 
 use serde::Serialize;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
 
 use buddo_shared::clock::rfc3339;
 use buddo_shared::domain::oauth::apps::{OAuthApp, Presentation, ScopeRequest};
 use buddo_shared::domain::oauth::tokens::{AccessTokenRecord, IssuedTokens};
 use buddo_shared::domain::oauth::Scope;
-
-/// A schema of these values only.
-fn one_of<V: Into<serde_json::Value>>(
-    schema_type: Type,
-    values: impl IntoIterator<Item = V>,
-) -> Object {
-    ObjectBuilder::new()
-        .schema_type(schema_type)
-        .enum_values(Some(values))
-        .build()
-}
-
-/// `#[schema(schema_with = …)]`: the status of a scope request.
-fn request_status() -> Object {
-    one_of(Type::String, ["pending", "approved", "denied"])
-}
-
-/// `#[schema(schema_with = …)]`: `true`, always.
-fn always_true() -> Object {
-    one_of(Type::Boolean, [true])
-}
-
-/// `#[schema(schema_with = …)]`: `false`, always.
-fn always_false() -> Object {
-    one_of(Type::Boolean, [false])
-}
+use buddo_shared::http::openapi::{always_false, always_true, one_of, scope_request_status};
 
 /// `#[schema(schema_with = …)]`: why a token is inactive.
 fn inactive_reason() -> Object {
-    one_of(Type::String, ["invalid", "expired", "revoked"])
+    one_of(["invalid", "expired", "revoked"])
 }
 
 /// `#[schema(schema_with = …)]`: `Bearer`.
 fn bearer() -> Object {
-    one_of(Type::String, ["Bearer"])
+    one_of(["Bearer"])
 }
 
 /// The app object of the reference (`client_secret` only when it is created).
 #[derive(Serialize, ToSchema)]
-pub struct AppView<'a> {
+pub struct AppView {
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub allowed_scopes: Vec<&'static str>,
     #[schema(required = true)]
-    pub app_description: Option<&'a str>,
-    pub app_name: &'a str,
+    pub app_description: Option<String>,
+    pub app_name: String,
     /// The public identifier of the app as an OAuth client (`bci_…`).
-    pub client_id: &'a str,
-    pub id: &'a str,
+    pub client_id: String,
+    pub id: String,
     /// When the app was registered (RFC 3339).
-    pub inserted_at: &'a str,
+    pub inserted_at: String,
     /// Whether an admin approved the app: until then only its owner can authorize it.
     pub is_approved: bool,
     #[schema(required = true)]
-    pub logo_url: Option<&'a str>,
-    pub redirect_uris: &'a [String],
+    pub logo_url: Option<String>,
+    pub redirect_uris: Vec<String>,
     #[schema(required = true)]
-    pub website_url: Option<&'a str>,
+    pub website_url: Option<String>,
     /// The client secret (`bcs_…`): only in the answer to the registration of a
     /// confidential app, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub client_secret: Option<&'a str>,
+    pub client_secret: Option<String>,
     /// `none`: only for a public app, which has no secret.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = "none")]
@@ -80,47 +55,47 @@ pub struct AppView<'a> {
     /// until then).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub pending_changes: Option<PendingChanges<'a>>,
+    pub pending_changes: Option<PendingChanges>,
 }
 
 /// An approved app's changes, waiting for an admin.
 #[derive(Serialize, ToSchema)]
-pub struct PendingChanges<'a> {
-    pub app_name: &'a str,
+pub struct PendingChanges {
+    pub app_name: String,
     #[schema(required = true)]
-    pub app_description: Option<&'a str>,
+    pub app_description: Option<String>,
     #[schema(required = true)]
-    pub logo_url: Option<&'a str>,
+    pub logo_url: Option<String>,
     #[schema(required = true)]
-    pub website_url: Option<&'a str>,
-    pub redirect_uris: &'a [String],
+    pub website_url: Option<String>,
+    pub redirect_uris: Vec<String>,
 }
 
-impl<'a> PendingChanges<'a> {
-    pub fn new(p: &'a Presentation) -> Self {
+impl PendingChanges {
+    pub fn new(p: &Presentation) -> Self {
         PendingChanges {
-            app_name: &p.app_name,
-            app_description: p.app_description.as_deref(),
-            logo_url: p.logo_url.as_deref(),
-            website_url: p.website_url.as_deref(),
-            redirect_uris: &p.redirect_uris,
+            app_name: p.app_name.clone(),
+            app_description: p.app_description.clone(),
+            logo_url: p.logo_url.clone(),
+            website_url: p.website_url.clone(),
+            redirect_uris: p.redirect_uris.clone(),
         }
     }
 }
 
-impl<'a> AppView<'a> {
-    pub fn new(app: &'a OAuthApp) -> Self {
+impl AppView {
+    pub fn new(app: &OAuthApp) -> Self {
         AppView {
             allowed_scopes: app.allowed_scopes.to_strings(),
-            app_description: app.shown.app_description.as_deref(),
-            app_name: &app.shown.app_name,
-            client_id: &app.client_id,
-            id: &app.id,
-            inserted_at: &app.inserted_at,
+            app_description: app.shown.app_description.clone(),
+            app_name: app.shown.app_name.clone(),
+            client_id: app.client_id.clone(),
+            id: app.id.clone(),
+            inserted_at: app.inserted_at.clone(),
             is_approved: app.is_approved,
-            logo_url: app.shown.logo_url.as_deref(),
-            redirect_uris: &app.shown.redirect_uris,
-            website_url: app.shown.website_url.as_deref(),
+            logo_url: app.shown.logo_url.clone(),
+            redirect_uris: app.shown.redirect_uris.clone(),
+            website_url: app.shown.website_url.clone(),
             client_secret: None,
             token_endpoint_auth_method: app
                 .is_public()
@@ -131,39 +106,39 @@ impl<'a> AppView<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AppEnvelope<'a> {
-    pub app: AppView<'a>,
+pub struct AppEnvelope {
+    pub app: AppView,
 }
 
 /// `GET /api/oauth/apps/{client_id}`: what anyone may know of an app.
 #[derive(Serialize, ToSchema)]
-pub struct PublicApp<'a> {
-    pub client_id: &'a str,
+pub struct PublicApp {
+    pub client_id: String,
     /// Left out when the app has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub description: Option<&'a str>,
-    pub name: &'a str,
+    pub description: Option<String>,
+    pub name: String,
 }
 
 /// A request of an app's owner for more scopes.
 #[derive(Serialize, ToSchema)]
-pub struct ScopeRequestView<'a> {
-    pub id: &'a str,
+pub struct ScopeRequestView {
+    pub id: String,
     /// When it was made (RFC 3339).
-    pub inserted_at: &'a str,
+    pub inserted_at: String,
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub requested_scopes: Vec<&'static str>,
     /// `approved` at once when every scope asked for is review-free.
-    #[schema(schema_with = request_status)]
+    #[schema(schema_with = scope_request_status)]
     pub status: &'static str,
 }
 
-impl<'a> ScopeRequestView<'a> {
-    pub fn new(request: &'a ScopeRequest) -> Self {
+impl ScopeRequestView {
+    pub fn new(request: &ScopeRequest) -> Self {
         ScopeRequestView {
-            id: &request.id,
-            inserted_at: &request.inserted_at,
+            id: request.id.clone(),
+            inserted_at: request.inserted_at.clone(),
             requested_scopes: request.requested_scopes.to_strings(),
             status: request.status.as_str(),
         }
@@ -228,16 +203,16 @@ impl From<IssuedTokens> for TokenResponse {
 
 /// An active token (RFC 7662 §2.2, with the reference's fields).
 #[derive(Serialize, ToSchema)]
-pub struct ActiveToken<'a> {
+pub struct ActiveToken {
     /// `true`.
     #[schema(schema_with = always_true)]
     pub active: bool,
-    pub app_id: &'a str,
-    pub client_id: &'a str,
+    pub app_id: String,
+    pub client_id: String,
     /// The user the token acts for.
-    pub user_id: &'a str,
+    pub user_id: String,
     /// The user the token acts for (as `user_id`).
-    pub sub: &'a str,
+    pub sub: String,
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes: Vec<&'static str>,
     /// The scopes, space-separated.
@@ -252,8 +227,8 @@ pub struct ActiveToken<'a> {
     pub iat: i64,
 }
 
-impl<'a> ActiveToken<'a> {
-    pub fn new(record: &'a AccessTokenRecord) -> Self {
+impl ActiveToken {
+    pub fn new(record: &AccessTokenRecord) -> Self {
         let at = |unix| {
             rfc3339(
                 time::OffsetDateTime::from_unix_timestamp(unix)
@@ -262,10 +237,10 @@ impl<'a> ActiveToken<'a> {
         };
         ActiveToken {
             active: true,
-            app_id: &record.app_id,
-            client_id: &record.client_id,
-            user_id: &record.user_id,
-            sub: &record.user_id,
+            app_id: record.app_id.clone(),
+            client_id: record.client_id.clone(),
+            user_id: record.user_id.clone(),
+            sub: record.user_id.clone(),
             scopes: record.scopes.to_strings(),
             scope: record.scopes.to_param(),
             token_type: "Bearer",
@@ -289,8 +264,8 @@ pub struct InactiveToken {
 /// What introspection says of a token: active, or inactive and why.
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
-pub enum Introspected<'a> {
-    Active(ActiveToken<'a>),
+pub enum Introspected {
+    Active(ActiveToken),
     Inactive(InactiveToken),
 }
 

@@ -2,8 +2,6 @@
 //! the session token and credits what the session earned.
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json as Body;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -66,15 +64,14 @@ async fn refresh(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<SessionRefreshBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<SessionRefreshed>> {
     if body.session_token.is_empty() || body.session_token.len() > 128 {
         return Err(ApiError::field("session_token", "is not a session token"));
     }
     let next = app_sessions::refresh(&state, &body.session_token, &meta).await?;
-    Ok(Body(SessionRefreshed {
+    Ok(Json(SessionRefreshed {
         expires_at: next.expires_at,
         session_token: next.token,
         unpaid_reason: (!next.earning).then_some("app_not_approved"),
-    })
-    .into_response())
+    }))
 }

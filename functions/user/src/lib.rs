@@ -5,9 +5,8 @@
 mod views;
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json as Body;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -21,7 +20,7 @@ use buddo_shared::domain::ledger;
 use buddo_shared::domain::oauth::grants;
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, Message};
-use buddo_shared::http::{nullable, AuthUser, Json, Query, Routes};
+use buddo_shared::http::{message, nullable, AuthUser, Json, PageQuery, Query, Routes};
 use buddo_shared::{ApiResult, AppState};
 
 use views::*;
@@ -78,29 +77,14 @@ pub struct Api;
 /// the code), without indentation (`build.rs`).
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-fn ok<T: serde::Serialize>(body: T) -> ApiResult<Response> {
-    Ok(Body(body).into_response())
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-struct Page {
-    /// Entries per page, 1 to 100 (50 when left out).
-    #[serde(default)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the page before.
-    #[serde(default)]
-    cursor: Option<String>,
-}
-
 // ---- profile ----
 
 /// Your public profile.
 #[utoipa::path(get, path = "/api/user/profile", tag = "account",
     security(("user_jwt" = [])),
     responses((status = 200, description = "Your profile: what others see of you", body = ProfileView)))]
-async fn get_profile(auth: AuthUser) -> ApiResult<Response> {
-    ok(ProfileView::new(&auth.user))
+async fn get_profile(auth: AuthUser) -> Json<ProfileView> {
+    Json(ProfileView::new(&auth.user))
 }
 
 /// Changes to a profile: fields left out stay, `null` or `""` clears one.
@@ -132,7 +116,7 @@ async fn update_profile(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<ProfileBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<ProfileView>> {
     let changes = ProfileChanges {
         display_name: body.display_name,
         bio: body.bio,
@@ -141,7 +125,7 @@ async fn update_profile(
     }
     .parse()?;
     let user = profile::update(&state, &auth.user, changes).await?;
-    ok(ProfileView::new(&user))
+    Ok(Json(ProfileView::new(&user)))
 }
 
 // ---- settings ----
@@ -150,10 +134,13 @@ async fn update_profile(
 #[utoipa::path(get, path = "/api/user/settings", tag = "account",
     security(("user_jwt" = [])),
     responses((status = 200, description = "Your settings", body = SettingsView)))]
-async fn get_settings(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
-    ok(SettingsView::from(
+async fn get_settings(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<SettingsView>> {
+    Ok(Json(SettingsView::from(
         settings::get(&state, &auth.user.id).await?,
-    ))
+    )))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -190,7 +177,7 @@ async fn update_settings(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<SettingsBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<SettingsView>> {
     let n = body.notifications.unwrap_or(NotificationsBody {
         email: None,
         push: None,
@@ -202,9 +189,9 @@ async fn update_settings(
         body.theme,
         [n.email, n.push, n.sms],
     )?;
-    ok(SettingsView::from(
+    Ok(Json(SettingsView::from(
         settings::update(&state, &auth.user.id, changes).await?,
-    ))
+    )))
 }
 
 // ---- activity ----
@@ -216,37 +203,26 @@ struct ActivityFilter {
     #[serde(default)]
     #[param(schema_with = buddo_shared::http::openapi::activity_kind)]
     kind: Option<String>,
-    /// Entries per page, 1 to 100 (50 when left out).
-    #[serde(default)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the page before.
-    #[serde(default)]
-    cursor: Option<String>,
 }
 
 /// Your account's security and account events, newest first.
 #[utoipa::path(get, path = "/api/user/activity", tag = "account",
-    security(("user_jwt" = [])), params(ActivityFilter),
+    security(("user_jwt" = [])), params(ActivityFilter, PageQuery<ActivityView>),
     responses((status = 200, description = "A page of your activity", body = ActivityPageView)))]
 async fn my_activity(
     State(state): State<AppState>,
     auth: AuthUser,
     Query(filter): Query<ActivityFilter>,
-) -> ApiResult<Response> {
+    Query(page): Query<PageQuery<ActivityView>>,
+) -> ApiResult<Json<ActivityPageView>> {
     let kind = ActivityKind::filter(filter.kind.as_deref())?;
-    let limit = input::page_limit(filter.limit, 50, 100)?;
-    let page = activity::of_user(
-        state.table.as_ref(),
-        &auth.user.id,
-        kind,
-        limit,
-        filter.cursor,
-    )
-    .await?;
-    ok(ActivityPageView {
-        activity: page.entries.iter().map(ActivityView::new).collect(),
+    let (limit, cursor) = page.read()?;
+    let table = state.table.as_ref();
+    let page = activity::of_user(table, &auth.user.id, kind, limit, cursor).await?;
+    Ok(Json(ActivityPageView {
+        items: page.entries.iter().map(ActivityView::new).collect(),
         next_cursor: page.next_cursor,
-    })
+    }))
 }
 
 // ---- deleting the account ----
@@ -273,7 +249,7 @@ async fn delete_account(
     auth: AuthUser,
     meta: RequestMeta,
     Json(body): Json<DeleteAccountBody>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     let password = input::login_password(&body.password)?;
     let code = body
         .totp_code
@@ -281,7 +257,7 @@ async fn delete_account(
         .map(|c| OtpCode::parse("totp_code", c))
         .transpose()?;
     deletion::delete_account(&state, &auth, password, code, &meta).await?;
-    ok(views::message("Your account has been deleted"))
+    Ok(message("Your account has been deleted"))
 }
 
 // ---- connected apps ----
@@ -290,11 +266,14 @@ async fn delete_account(
 #[utoipa::path(get, path = "/api/user/connected-apps", tag = "connected apps",
     security(("user_jwt" = [])),
     responses((status = 200, description = "Your connected apps, oldest first", body = ConnectedApps)))]
-async fn connected_apps(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Response> {
+async fn connected_apps(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<ConnectedApps>> {
     let apps = grants::connected_apps(&state, &auth.user.id).await?;
-    ok(ConnectedApps {
+    Ok(Json(ConnectedApps {
         connected_apps: apps.iter().map(ConnectedAppView::new).collect(),
-    })
+    }))
 }
 
 /// Revokes an app's access: its tokens and its session end at once.
@@ -311,9 +290,9 @@ async fn revoke_app(
     auth: AuthUser,
     meta: RequestMeta,
     Path(app_id): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Message>> {
     grants::revoke(&state, &auth.user.id, &app_id, &meta).await?;
-    ok(views::message(
+    Ok(message(
         "Access revoked; the app's tokens and session have ended",
     ))
 }
@@ -322,19 +301,19 @@ async fn revoke_app(
 
 /// Your points history, newest first.
 #[utoipa::path(get, path = "/api/user/points/history", tag = "points",
-    security(("user_jwt" = [])), params(Page),
+    security(("user_jwt" = [])), params(PageQuery<EntryView>),
     responses((status = 200, description = "A page of your ledger", body = HistoryView)))]
 async fn points_history(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(page): Query<Page>,
-) -> ApiResult<Response> {
-    let limit = input::page_limit(page.limit, 50, 100)?;
-    let history = ledger::history(&state, &auth.user.id, limit, page.cursor).await?;
-    ok(HistoryView {
-        entries: history.entries.iter().map(EntryView::new).collect(),
+    Query(page): Query<PageQuery<EntryView>>,
+) -> ApiResult<Json<HistoryView>> {
+    let (limit, cursor) = page.read()?;
+    let history = ledger::history(&state, &auth.user.id, limit, cursor).await?;
+    Ok(Json(HistoryView {
+        items: history.entries.iter().map(EntryView::new).collect(),
         next_cursor: history.next_cursor,
-    })
+    }))
 }
 
 // ---- other users ----
@@ -344,28 +323,23 @@ async fn points_history(
 struct SearchQuery {
     /// The start of a username, any case (1 to 30 letters, digits or underscores).
     q: String,
-    /// Users per page, 1 to 50 (20 when left out).
-    #[serde(default)]
-    limit: Option<usize>,
-    /// The `next_cursor` of the page before.
-    #[serde(default)]
-    cursor: Option<String>,
 }
 
 /// Finds users whose username starts with `q`, in username order.
-#[utoipa::path(get, path = "/api/users/search", tag = "users", params(SearchQuery),
+#[utoipa::path(get, path = "/api/users/search", tag = "users", params(SearchQuery, PageQuery<ProfileView>),
     responses((status = 200, description = "A page of users", body = SearchView)))]
 async fn search_users(
     State(state): State<AppState>,
     meta: RequestMeta,
     Query(query): Query<SearchQuery>,
-) -> ApiResult<Response> {
-    let limit = input::page_limit(query.limit, 20, 50)?;
-    let page = directory::search(&state, &query.q, limit, query.cursor, &meta).await?;
-    ok(SearchView {
-        users: page.users.iter().map(ProfileView::new).collect(),
+    Query(page): Query<PageQuery<ProfileView>>,
+) -> ApiResult<Json<SearchView>> {
+    let (limit, cursor) = page.read()?;
+    let page = directory::search(&state, &query.q, limit, cursor, &meta).await?;
+    Ok(Json(SearchView {
+        items: page.users.iter().map(ProfileView::new).collect(),
         next_cursor: page.next_cursor,
-    })
+    }))
 }
 
 /// A user's public profile, by username (any case).
@@ -378,10 +352,10 @@ async fn search_users(
 async fn user_by_name(
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> ApiResult<Response> {
-    ok(ProfileView::new(
+) -> ApiResult<Json<ProfileView>> {
+    Ok(Json(ProfileView::new(
         &directory::by_username(&state, &username).await?,
-    ))
+    )))
 }
 
 /// A user's public profile, by id.
@@ -391,8 +365,13 @@ async fn user_by_name(
         (status = 200, description = "The user's public profile", body = ProfileView),
         (status = 404, description = "`user_not_found`", body = ErrorBody),
     ))]
-async fn user_by_id(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
-    ok(ProfileView::new(&directory::by_id(&state, &id).await?))
+async fn user_by_id(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileView>> {
+    Ok(Json(ProfileView::new(
+        &directory::by_id(&state, &id).await?,
+    )))
 }
 
 /// Whether a username could be registered now: valid, not reserved, not taken in any case.
@@ -402,12 +381,12 @@ async fn user_by_id(State(state): State<AppState>, Path(id): Path<String>) -> Ap
 async fn username_available(
     State(state): State<AppState>,
     Path(username): Path<String>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<AvailabilityView>> {
     let available = directory::available(&state, &username).await?;
-    ok(AvailabilityView {
-        username: &username,
+    Ok(Json(AvailabilityView {
+        username,
         available,
-    })
+    }))
 }
 
 // ---- the service ----
@@ -418,18 +397,18 @@ async fn username_available(
         (status = 200, description = "Up", body = HealthView),
         (status = 503, description = "`service_unavailable`: the store does not answer", body = ErrorBody),
     ))]
-async fn health_check(State(state): State<AppState>) -> ApiResult<Response> {
+async fn health_check(State(state): State<AppState>) -> ApiResult<Json<HealthView>> {
     health::check(state.table.as_ref()).await?;
-    ok(HealthView {
+    Ok(Json(HealthView {
         status: "ok",
         version: health::VERSION,
-    })
+    }))
 }
 
 /// This document (OpenAPI 3.1).
 #[utoipa::path(get, path = "/api/openapi.json", tag = "service",
     responses((status = 200, description = "The OpenAPI document of the whole API", content_type = "application/json", body = Object)))]
-async fn openapi_document() -> Response {
+async fn openapi_document() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -437,22 +416,19 @@ async fn openapi_document() -> Response {
         ],
         OPENAPI_JSON,
     )
-        .into_response()
 }
 
 /// The API reference for people (rendered from this document).
 #[utoipa::path(get, path = "/api/docs", tag = "service",
     responses((status = 200, description = "An HTML page", content_type = "text/html", body = String)))]
-async fn docs_page() -> Response {
+async fn docs_page() -> impl IntoResponse {
     (
-        StatusCode::OK,
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         DOCS_HTML,
     )
-        .into_response()
 }
 
 /// Scalar's API reference, reading the document next to it (relative, so it works under any

@@ -9,56 +9,53 @@ use buddo_shared::domain::activity::Activity;
 use buddo_shared::domain::identity::users::User;
 use buddo_shared::domain::ledger::LedgerEntry;
 use buddo_shared::domain::oauth::grants::ConnectedApp;
-use buddo_shared::http::openapi::Message;
-
-pub fn message(text: &str) -> Message {
-    Message {
-        message: text.to_string(),
-    }
-}
+use buddo_shared::http::{Listed, Page};
 
 /// A user as anyone may see them: never the email, settings, points or activity.
 #[derive(Serialize, ToSchema)]
-pub struct ProfileView<'a> {
-    pub id: &'a str,
-    pub username: &'a str,
+pub struct ProfileView {
+    pub id: String,
+    pub username: String,
     #[schema(required = true)]
-    pub display_name: Option<&'a str>,
+    pub display_name: Option<String>,
     #[schema(required = true)]
-    pub bio: Option<&'a str>,
+    pub bio: Option<String>,
     #[schema(required = true)]
-    pub avatar_url: Option<&'a str>,
+    pub avatar_url: Option<String>,
     #[schema(required = true)]
-    pub banner_url: Option<&'a str>,
+    pub banner_url: Option<String>,
     /// When the account was created (RFC 3339).
-    pub created_at: &'a str,
+    pub created_at: String,
 }
 
-impl<'a> ProfileView<'a> {
-    pub fn new(user: &'a User) -> Self {
+impl ProfileView {
+    pub fn new(user: &User) -> Self {
         ProfileView {
-            id: &user.id,
-            username: &user.username,
-            display_name: user.display_name.as_deref(),
-            bio: user.bio.as_deref(),
-            avatar_url: user.avatar_url.as_deref(),
-            banner_url: user.banner_url.as_deref(),
-            created_at: &user.created_at,
+            id: user.id.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            bio: user.bio.clone(),
+            avatar_url: user.avatar_url.clone(),
+            banner_url: user.banner_url.clone(),
+            created_at: user.created_at.clone(),
         }
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct SearchView<'a> {
-    pub users: Vec<ProfileView<'a>>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
+impl Listed for ProfileView {
+    const FIELD: &'static str = "users";
+    const PAGE: &'static str = "SearchView";
+    const NOUN: &'static str = "Users";
+    const DEFAULT_LIMIT: usize = 20;
+    const MAX_LIMIT: usize = 50;
 }
 
+/// A page of the users search.
+pub type SearchView = Page<ProfileView>;
+
 #[derive(Serialize, ToSchema)]
-pub struct AvailabilityView<'a> {
-    pub username: &'a str,
+pub struct AvailabilityView {
+    pub username: String,
     pub available: bool,
 }
 
@@ -108,117 +105,119 @@ impl From<Settings> for SettingsView {
 
 /// One event of an account.
 #[derive(Serialize, ToSchema)]
-pub struct ActivityView<'a> {
-    pub id: &'a str,
+pub struct ActivityView {
+    pub id: String,
     #[schema(schema_with = buddo_shared::http::openapi::activity_kind)]
     pub kind: &'static str,
     /// When it happened (RFC 3339).
-    pub at: &'a str,
+    pub at: String,
     /// Where the request came from, when a person made it.
     #[schema(required = true)]
-    pub ip_address: Option<&'a str>,
+    pub ip_address: Option<String>,
     #[schema(required = true)]
-    pub user_agent: Option<&'a str>,
+    pub user_agent: Option<String>,
     /// Facts of the event: the app, the session, the amount.
     #[schema(value_type = Object)]
-    pub details: &'a Value,
+    pub details: Value,
 }
 
-impl<'a> ActivityView<'a> {
-    pub fn new(a: &'a Activity) -> Self {
+impl ActivityView {
+    pub fn new(a: &Activity) -> Self {
         ActivityView {
-            id: &a.id,
+            id: a.id.clone(),
             kind: a.kind.as_str(),
-            at: &a.at,
-            ip_address: a.ip_address.as_deref(),
-            user_agent: a.user_agent.as_deref(),
-            details: &a.details,
+            at: a.at.clone(),
+            ip_address: a.ip_address.clone(),
+            user_agent: a.user_agent.clone(),
+            details: a.details.clone(),
         }
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ActivityPageView<'a> {
-    pub activity: Vec<ActivityView<'a>>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
+impl Listed for ActivityView {
+    const FIELD: &'static str = "activity";
+    const PAGE: &'static str = "ActivityPageView";
+    const NOUN: &'static str = "Entries";
 }
+
+/// A page of an account's activity.
+pub type ActivityPageView = Page<ActivityView>;
 
 /// A connected app, in the shape of the reference.
 #[derive(Serialize, ToSchema)]
-pub struct ConnectedAppView<'a> {
+pub struct ConnectedAppView {
     #[schema(required = true)]
-    pub app_description: Option<&'a str>,
-    pub app_id: &'a str,
-    pub app_name: &'a str,
-    pub connected_at: &'a str,
+    pub app_description: Option<String>,
+    pub app_id: String,
+    pub app_name: String,
+    pub connected_at: String,
     #[schema(required = true)]
-    pub last_used: Option<&'a str>,
+    pub last_used: Option<String>,
     #[schema(required = true)]
-    pub logo_url: Option<&'a str>,
+    pub logo_url: Option<String>,
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes: Vec<&'static str>,
 }
 
-impl<'a> ConnectedAppView<'a> {
-    pub fn new(c: &'a ConnectedApp) -> Self {
+impl ConnectedAppView {
+    pub fn new(c: &ConnectedApp) -> Self {
         ConnectedAppView {
-            app_description: c.app.shown.app_description.as_deref(),
-            app_id: &c.app.id,
-            app_name: &c.app.shown.app_name,
-            connected_at: &c.grant.connected_at,
-            last_used: c.grant.last_used.as_deref(),
-            logo_url: c.app.shown.logo_url.as_deref(),
+            app_description: c.app.shown.app_description.clone(),
+            app_id: c.app.id.clone(),
+            app_name: c.app.shown.app_name.clone(),
+            connected_at: c.grant.connected_at.clone(),
+            last_used: c.grant.last_used.clone(),
+            logo_url: c.app.shown.logo_url.clone(),
             scopes: c.grant.scopes.to_strings(),
         }
     }
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ConnectedApps<'a> {
-    pub connected_apps: Vec<ConnectedAppView<'a>>,
+pub struct ConnectedApps {
+    pub connected_apps: Vec<ConnectedAppView>,
 }
 
 /// One ledger entry as its owner sees it.
 #[derive(Serialize, ToSchema)]
-pub struct EntryView<'a> {
-    pub id: &'a str,
+pub struct EntryView {
+    pub id: String,
     #[schema(schema_with = buddo_shared::http::openapi::entry_kind)]
     pub kind: &'static str,
     /// Positive for credits, negative for debits.
     pub amount: i64,
     #[schema(required = true)]
-    pub description: Option<&'a str>,
+    pub description: Option<String>,
     /// What caused it: the referred user, the app, the campaign, the admin.
-    pub reference: &'a str,
+    pub reference: String,
     /// The other user of a transfer.
     #[schema(required = true)]
-    pub counterparty: Option<&'a str>,
-    pub created_at: &'a str,
+    pub counterparty: Option<String>,
+    pub created_at: String,
 }
 
-impl<'a> EntryView<'a> {
-    pub fn new(e: &'a LedgerEntry) -> Self {
+impl EntryView {
+    pub fn new(e: &LedgerEntry) -> Self {
         EntryView {
-            id: &e.id,
+            id: e.id.clone(),
             kind: e.kind.as_str(),
             amount: e.amount,
-            description: e.description.as_deref(),
-            reference: &e.reference,
-            counterparty: e.counterparty.as_deref(),
-            created_at: &e.created_at,
+            description: e.description.clone(),
+            reference: e.reference.clone(),
+            counterparty: e.counterparty.clone(),
+            created_at: e.created_at.clone(),
         }
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct HistoryView<'a> {
-    pub entries: Vec<EntryView<'a>>,
-    /// Pass as `cursor` for the next page; `null` on the last.
-    #[schema(required = true)]
-    pub next_cursor: Option<String>,
+impl Listed for EntryView {
+    const FIELD: &'static str = "entries";
+    const PAGE: &'static str = "HistoryView";
+    const NOUN: &'static str = "Entries";
 }
+
+/// A page of a points history.
+pub type HistoryView = Page<EntryView>;
 
 #[derive(Serialize, ToSchema)]
 pub struct HealthView {

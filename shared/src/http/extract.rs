@@ -1,20 +1,35 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::Required;
+use utoipa::IntoParams;
 
 use crate::domain::identity::sessions::{self, Authenticated};
+use crate::domain::ledger::idempotency::IdempotencyKey;
 use crate::domain::oauth::tokens::{self, AccessGrant};
 use crate::domain::RequestMeta;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// JSON body whose every rejection is an [`ApiError`] with the error shape (docs/architecture.md, "Errors").
+/// JSON body whose every rejection is an [`ApiError`] with the error shape (docs/architecture.md,
+/// "Errors"); as an answer, the value in JSON.
 pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
 
 impl<S, T> FromRequest<S> for Json<T>
 where
@@ -188,29 +203,67 @@ fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
-/// A user authenticated by a JWT whose login session is still live.
-pub struct AuthUser(pub Authenticated);
+/// Declares an extractor of who calls: a newtype that derefs to what `$check` (an async
+/// function of the state and the request's parts) found, rejecting the request with its error.
+macro_rules! caller {
+    ($(#[$doc:meta])* $name:ident($target:ty) = $check:path;) => {
+        $(#[$doc])*
+        pub struct $name(pub $target);
 
-impl std::ops::Deref for AuthUser {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
-        &self.0
-    }
+        impl std::ops::Deref for $name {
+            type Target = $target;
+            fn deref(&self) -> &$target {
+                &self.0
+            }
+        }
+
+        impl<S> FromRequestParts<S> for $name
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                $check(&AppState::from_ref(state), parts).await.map($name)
+            }
+        }
+    };
 }
 
-impl<S> FromRequestParts<S> for AuthUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
+caller! {
+    /// A user authenticated by a JWT whose login session is still live.
+    AuthUser(Authenticated) = signed_in;
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        sessions::authenticate(&state, bearer(parts)?)
-            .await
-            .map(AuthUser)
+caller! {
+    /// An operator app acting for a user with an OAuth access token. A user's JWT is not one:
+    /// it gets 401 `invalid_token` like any inactive token.
+    AppCaller(AccessGrant) = app_for_user;
+}
+
+caller! {
+    /// A signed-in admin; anyone else gets 403 `forbidden`.
+    AdminUser(Authenticated) = admin;
+}
+
+async fn signed_in(state: &AppState, parts: &Parts) -> Result<Authenticated, ApiError> {
+    sessions::authenticate(state, bearer(parts)?).await
+}
+
+async fn app_for_user(state: &AppState, parts: &Parts) -> Result<AccessGrant, ApiError> {
+    tokens::authenticate(state, bearer(parts)?).await
+}
+
+async fn admin(state: &AppState, parts: &Parts) -> Result<Authenticated, ApiError> {
+    let auth = signed_in(state, parts).await?;
+    if !auth.user.is_admin {
+        return Err(ApiError::forbidden("forbidden", "Admins only"));
     }
+    Ok(auth)
 }
 
 /// The `Authorization: Bearer` token, or 401 `invalid_token`.
@@ -227,55 +280,44 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .ok_or_else(ApiError::invalid_token)
 }
 
-/// An operator app acting for a user with an OAuth access token. A user's JWT is not one:
-/// it gets 401 `invalid_token` like any inactive token.
-pub struct AppCaller(pub AccessGrant);
-
-impl std::ops::Deref for AppCaller {
-    type Target = AccessGrant;
-    fn deref(&self) -> &AccessGrant {
-        &self.0
-    }
-}
-
-impl<S> FromRequestParts<S> for AppCaller
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
+/// The `Idempotency-Key` header of the operator API, as `Option<IdempotencyKey>`: `None`
+/// when not sent, 400 `invalid_idempotency_key` when not a key.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = AppState::from_ref(state);
-        tokens::authenticate(&state, bearer(parts)?)
-            .await
-            .map(AppCaller)
-    }
-}
-
-/// A signed-in admin; anyone else gets 403 `forbidden`.
-pub struct AdminUser(pub Authenticated);
-
-impl std::ops::Deref for AdminUser {
-    type Target = Authenticated;
-    fn deref(&self) -> &Authenticated {
-        &self.0
-    }
-}
-
-impl<S> FromRequestParts<S> for AdminUser
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let AuthUser(auth) = AuthUser::from_request_parts(parts, state).await?;
-        if !auth.user.is_admin {
-            return Err(ApiError::forbidden("forbidden", "Admins only"));
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match parts.headers.get(IDEMPOTENCY_KEY) {
+            None => Ok(None),
+            // Not visible ASCII: refused like an empty key.
+            Some(v) => IdempotencyKey::parse(v.to_str().unwrap_or_default()).map(Some),
         }
-        Ok(AdminUser(auth))
+    }
+}
+
+/// The header's name (lower case, as `HeaderMap` keeps it).
+pub(super) const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// `params(IdempotencyKey)`: the header, as the operator API describes it.
+impl IntoParams for IdempotencyKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(255))
+            .pattern(Some("^[!-~]+$"));
+        vec![ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .description(Some(
+                "1 to 255 visible ASCII characters: the same key and body again get the first \
+                 answer and move nothing (for 24 hours)",
+            ))
+            .required(Required::False)
+            .schema(Some(schema))
+            .build()]
     }
 }
 

@@ -69,7 +69,7 @@ fn cors(origins: &[String], routes: &Routes) -> CorsLayer {
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
-            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static(super::extract::IDEMPOTENCY_KEY),
         ])
         .max_age(Duration::from_secs(600))
 }

@@ -13,9 +13,11 @@ use utoipa::openapi::security::{
 use utoipa::openapi::{ContentBuilder, OpenApi, RefOr, Response, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
-use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
+use serde_json::Value;
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, SchemaType, Type};
 
 use crate::domain::activity::ActivityKind;
+use crate::domain::ads::Surface;
 use crate::domain::ledger::EntryKind;
 use crate::domain::oauth::scopes::Scope;
 
@@ -214,11 +216,38 @@ fn add_common_responses(op: &mut Operation) {
 }
 
 /// A string schema of these values only.
-fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
+pub fn one_of(values: impl IntoIterator<Item = &'static str>) -> Object {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(values))
         .build()
+}
+
+/// A string schema of these values only, or `null`.
+pub fn one_of_or_null(values: impl IntoIterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(
+            values.into_iter().map(Value::from).chain([Value::Null]),
+        ))
+        .build()
+}
+
+fn constant(value: bool) -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([value]))
+        .build()
+}
+
+/// `#[schema(schema_with = …)]`: `true`, always.
+pub fn always_true() -> Object {
+    constant(true)
+}
+
+/// `#[schema(schema_with = …)]`: `false`, always.
+pub fn always_false() -> Object {
+    constant(false)
 }
 
 /// `#[schema(schema_with = …)]` for a field holding a kind of activity.
@@ -239,4 +268,68 @@ pub fn scope() -> Object {
 /// `#[schema(schema_with = …)]` for a field holding a list of scopes.
 pub fn scope_list() -> Array {
     ArrayBuilder::new().items(scope()).build()
+}
+
+/// `#[schema(schema_with = …)]`: a list of scopes, or `null` (left as it is).
+pub fn scope_list_or_null() -> Array {
+    let mut list = scope_list();
+    list.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    list
+}
+
+/// `#[schema(schema_with = …)]`: the status of a scope request.
+pub fn scope_request_status() -> Object {
+    one_of(["pending", "approved", "denied"])
+}
+
+const CAMPAIGN_STATUSES: [&str; 2] = ["active", "paused"];
+
+/// `#[schema(schema_with = …)]`: the status of a campaign.
+pub fn campaign_status() -> Object {
+    one_of(CAMPAIGN_STATUSES)
+}
+
+/// `#[schema(schema_with = …)]`: the status of a campaign, or `null`.
+pub fn campaign_status_or_null() -> Object {
+    one_of_or_null(CAMPAIGN_STATUSES)
+}
+
+/// `#[schema(schema_with = …)]`: a kind of ad surface.
+pub fn surface() -> Object {
+    one_of(Surface::ALL.map(Surface::as_str))
+}
+
+/// `#[schema(schema_with = …)]`: a kind of ad surface, or `null`.
+pub fn surface_or_null() -> Object {
+    one_of_or_null(Surface::ALL.map(Surface::as_str))
+}
+
+/// Declares types that stand for a schema, for query parameters
+/// (`#[param(value_type = SurfaceName, inline)]`): `#[param(schema_with)]` would drop the
+/// parameter's description.
+#[macro_export]
+macro_rules! param_schema {
+    ($($(#[$doc:meta])* $vis:vis $name:ident => $schema:expr;)*) => {$(
+        $(#[$doc])*
+        $vis struct $name;
+
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                $schema.into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
+    )*};
+}
+
+param_schema! {
+    /// A kind of activity.
+    pub ActivityKindName => activity_kind();
+    /// A kind of ad surface.
+    pub SurfaceName => surface();
+    /// The status of a scope request.
+    pub ScopeRequestStatusName => scope_request_status();
+    /// The status of a campaign.
+    pub CampaignStatusName => campaign_status();
 }

@@ -52,6 +52,15 @@ impl Routes {
         self.add(Method::DELETE, path, routing::delete(h))
     }
 
+    /// Every route of this group answers with `Cache-Control: no-store` and
+    /// `Pragma: no-cache`, whatever its handler set (the token endpoints: RFC 6749 §5.1).
+    pub fn no_store(mut self) -> Self {
+        self.router = self
+            .router
+            .route_layer(axum::middleware::map_response(super::answers::no_store));
+        self
+    }
+
     /// Both groups' routes in one.
     pub fn merge(mut self, other: Routes) -> Self {
         self.router = self.router.merge(other.router);

@@ -16,9 +16,6 @@ use crate::keys;
 use crate::state::AppState;
 use crate::store::{self, Cond, Query, SortKey, StoreError, Update, WriteOp};
 
-/// The most points one movement can move.
-pub const MAX_AMOUNT: i64 = crate::domain::input::Amount::MAX;
-
 /// Why points moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
