@@ -39,17 +39,17 @@ async fn each_account_endpoint_costs_what_the_readme_says() {
     let token = token.as_str();
     assert_costs(&counts, &EXPECTED, move |name| async move {
         match name {
-            "GET /api/user/profile" => app.get_auth("/api/user/profile", &token).await,
+            "GET /api/user/profile" => app.get_auth("/api/user/profile", token).await,
             "PATCH /api/user/profile" => {
-                app.patch_auth("/api/user/profile", &token, json!({ "bio": "hello" }))
+                app.patch_auth("/api/user/profile", token, json!({ "bio": "hello" }))
                     .await
             }
-            "GET /api/user/settings" => app.get_auth("/api/user/settings", &token).await,
+            "GET /api/user/settings" => app.get_auth("/api/user/settings", token).await,
             "PATCH /api/user/settings" => {
-                app.patch_auth("/api/user/settings", &token, json!({ "theme": "dark" }))
+                app.patch_auth("/api/user/settings", token, json!({ "theme": "dark" }))
                     .await
             }
-            "GET /api/user/activity" => app.get_auth("/api/user/activity?limit=20", &token).await,
+            "GET /api/user/activity" => app.get_auth("/api/user/activity?limit=20", token).await,
             "GET /api/users/{username}" => app.get(&format!("/api/users/{}", user.username)).await,
             "GET /api/users/id/{id}" => app.get(&format!("/api/users/id/{}", user.id)).await,
             "GET /api/users/{username}/available" => {
