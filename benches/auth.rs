@@ -28,7 +28,6 @@ use buddo_shared::clock::{Clock, SystemClock};
 use buddo_shared::config::{Config, Limit, RateLimits};
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::password::{PasswordHashing, Verified};
-use buddo_shared::ratelimit::Counter;
 use buddo_shared::store::{EmbeddedTable, StoreConfig};
 use buddo_shared::AppState;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
@@ -249,7 +248,7 @@ fn in_process(c: &mut Criterion) {
         b.to_async(&rt).iter(|| async {
             state
                 .limiter
-                .hit(Counter::new("bench", "127.0.0.1", limit))
+                .hit("bench", "127.0.0.1", limit)
                 .await
                 .expect("hit")
         })
