@@ -368,22 +368,6 @@ fn password_ops(
     ops
 }
 
-/// Stores a new password hash with `update` (and `also`, in the same write): see
-/// [`password_ops`].
-async fn set_password(
-    state: &AppState,
-    user: &User,
-    hash: String,
-    update: Update,
-    also: Vec<WriteOp>,
-    keep: Option<&str>,
-) -> ApiResult<()> {
-    let ops = password_ops(state, user, hash, update, also, keep);
-    state.table.write(ops).await?;
-    sessions::remove_stale(state, &user.id, keep).await;
-    Ok(())
-}
-
 /// Queues a new verification mail for the user's current address.
 pub async fn send_verification(state: &AppState, user: &User) -> ApiResult<()> {
     if user.email_verified {
@@ -447,16 +431,15 @@ pub async fn change_password(
         Some(meta),
         Value::Null,
     )?;
-    set_password(
-        state,
-        user,
-        hash,
-        update,
-        vec![logged],
-        Some(&auth.session.id),
-    )
-    .await
-    .on_any_condition(ApiError::invalid_token)
+    let keep = Some(auth.session.id.as_str());
+    let ops = password_ops(state, user, hash, update, vec![logged], keep);
+    state
+        .table
+        .write(ops)
+        .await
+        .on_any_condition(ApiError::invalid_token)?;
+    sessions::remove_stale(state, &user.id, keep).await;
+    Ok(())
 }
 
 /// Starts moving the account to a new address. The answer is the same whether the address is
