@@ -138,16 +138,16 @@ subprocess.check_call([sys.executable, os.path.join(path, "pip"), "install",
 PY
 }
 
-# install_venv DIR PACKAGE...: a fresh venv in DIR/venv with PACKAGEs, marked done with
-# DIR/.installed. Debian's python3 without the python3-venv package has no ensurepip: then
-# the venv is made without pip and pip bootstrapped from its PyPI wheel.
+# install_venv DIR PACKAGE...: a fresh DIR holding a venv (DIR/venv) with the packages
+# pip-installed; dies naming what failed.
 install_venv() {
     local dir=$1
     shift
-    log "installing $* into $dir/venv"
     rm -rf "$dir"
     mkdir -p "$dir"
     if ! python3 -m venv "$dir/venv" >&2; then
+        # Debian's python3 without the python3-venv package has no ensurepip:
+        # make the venv without pip and bootstrap pip from its PyPI wheel.
         log "python3 -m venv failed (no ensurepip?); bootstrapping pip from PyPI"
         rm -rf "$dir/venv"
         if ! python3 -m venv --without-pip "$dir/venv" >&2 ||
@@ -162,6 +162,7 @@ install_venv() {
 
 install_moto_locked() {
     [[ -f "$MOTO_DIR/.installed" && -x "$MOTO_DIR/venv/bin/moto_server" ]] && return 0
+    log "installing moto[server]==$MOTO_VERSION into $MOTO_DIR/venv"
     install_venv "$MOTO_DIR" "moto[server]==$MOTO_VERSION"
     [[ -x "$MOTO_DIR/venv/bin/moto_server" ]] || die "moto_server missing after install"
     touch "$MOTO_DIR/.installed"
@@ -177,6 +178,7 @@ CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION"
 
 install_oauth_client_locked() {
     [[ -f "$CLIENT_DIR/.installed" && -x "$CLIENT_DIR/venv/bin/python" ]] && return 0
+    log "installing authlib==$AUTHLIB_VERSION into $CLIENT_DIR/venv"
     install_venv "$CLIENT_DIR" "authlib==$AUTHLIB_VERSION" "requests>=2.32"
     touch "$CLIENT_DIR/.installed"
 }
@@ -196,6 +198,7 @@ API_TOOLS_DIR="$TOOLS_DIR/api-tools-$SCHEMATHESIS_VERSION-$OPENAPI_CLIENT_VERSIO
 
 install_api_tools_locked() {
     [[ -f "$API_TOOLS_DIR/.installed" && -x "$API_TOOLS_DIR/venv/bin/schemathesis" ]] && return 0
+    log "installing schemathesis==$SCHEMATHESIS_VERSION and openapi-python-client==$OPENAPI_CLIENT_VERSION into $API_TOOLS_DIR/venv"
     install_venv "$API_TOOLS_DIR" "schemathesis==$SCHEMATHESIS_VERSION" \
         "openapi-python-client==$OPENAPI_CLIENT_VERSION"
     touch "$API_TOOLS_DIR/.installed"
@@ -295,3 +298,18 @@ stop_one() {
     SERVICE_PIDS=(${keep[@]+"${keep[@]}"})
 }
 
+# For scripts that have nothing else to do at exit: stop the services and remove $LOG_DIR,
+# keeping the exit status (130 after Ctrl-C, 143 after TERM).
+stop_services_at_exit() {
+    trap stop_services_and_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+stop_services_and_exit() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_services
+    rm -rf "$LOG_DIR"
+    exit "$status"
+}
