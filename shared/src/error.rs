@@ -143,6 +143,30 @@ impl ApiError {
         }
     }
 
+    /// The error's code and a sentence for a person (a page shows it): a validation error
+    /// names each field's reason.
+    pub fn describe(&self) -> (&str, String) {
+        match self {
+            ApiError::OAuth { code, description } => (code, description.to_string()),
+            ApiError::Validation(fields) => (
+                "validation_failed",
+                fields
+                    .iter()
+                    .map(|(field, reason)| format!("{}: {reason}", field.replace('_', " ")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            ApiError::TooManyRequests { .. } | ApiError::OAuthRateLimited { .. } => (
+                "rate_limited",
+                "Too many attempts; wait a while and try again".into(),
+            ),
+            _ => {
+                let (code, message, _) = self.parts();
+                (code, message.into_owned())
+            }
+        }
+    }
+
     fn body(&self) -> Value {
         match self {
             ApiError::OAuth { code, description } => {

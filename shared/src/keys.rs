@@ -64,6 +64,16 @@ pub fn refresh_token(token_hash: &str) -> Key {
     Key::new(format!("REFRESH#{token_hash}"), "REFRESH")
 }
 
+/// A browser's sign-in on the hosted pages, by the hash of its cookie.
+pub fn browser_session(cookie_hash: &str) -> Key {
+    Key::new(format!("BROWSER#{cookie_hash}"), "BROWSER")
+}
+
+/// A sign-in on the hosted pages whose password was right, waiting for its TOTP code.
+pub fn pending_sign_in(token_hash: &str) -> Key {
+    Key::new(format!("PENDING#{token_hash}"), "PENDING")
+}
+
 /// Email verification, password reset and email change tokens.
 pub fn email_token(token_hash: &str) -> Key {
     Key::new(format!("EMAILTOKEN#{token_hash}"), "EMAILTOKEN")
@@ -183,6 +193,11 @@ pub fn family(user_id: &str, app_id: &str, family_id: &str) -> Key {
 
 pub fn authorization_code(code_hash: &str) -> Key {
     Key::new(format!("CODE#{code_hash}"), "CODE")
+}
+
+/// A pushed authorization request (RFC 9126), by the hash of its `request_uri`.
+pub fn pushed_request(uri_hash: &str) -> Key {
+    Key::new(format!("PAR#{uri_hash}"), "PAR")
 }
 
 pub fn access_token(token_hash: &str) -> Key {

@@ -1,6 +1,7 @@
 //! `/api/oauth/*` and `/.well-known/*`: operator apps, authorization with PKCE, the token
 //! endpoint, introspection, revocation, and the server's metadata and public keys.
 
+mod pages;
 mod params;
 mod views;
 
@@ -14,7 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use buddo_shared::domain::app_sessions::AppSessions;
 use buddo_shared::domain::input;
-use buddo_shared::domain::oauth::apps::{self, AppChanges, AuthMethod, NewApp, Presentation};
+use buddo_shared::domain::oauth::apps::{
+    self, AppChanges, AuthMethod, NewApp, OidcSettings, Presentation,
+};
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
 use buddo_shared::domain::oauth::error::OAuthResult;
 use buddo_shared::domain::oauth::tokens::{self, Introspection};
@@ -71,6 +74,7 @@ pub fn routes() -> Routes {
         )
         .get("/.well-known/oauth-authorization-server", metadata)
         .get("/.well-known/jwks.json", jwks)
+        .merge(pages::routes())
 }
 
 /// The 404 of the operations on one of your apps.
@@ -102,6 +106,15 @@ fn redirect_uris(list: &[String]) -> ApiResult<Vec<String>> {
     let mut uris = each("redirect_uris", list, 10, input::redirect_uri)?;
     uris.dedup();
     Ok(uris)
+}
+
+fn post_logout_uris(list: Option<Vec<String>>) -> ApiResult<Option<Vec<String>>> {
+    list.map(|list| {
+        let mut uris = each("post_logout_redirect_uris", &list, 10, input::redirect_uri)?;
+        uris.dedup();
+        Ok(uris)
+    })
+    .transpose()
 }
 
 fn description(raw: &str) -> ApiResult<String> {
@@ -145,6 +158,15 @@ struct RegisterBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "client_secret_basic")]
     token_endpoint_auth_method: Option<String>,
+    /// Where RP-initiated logout (`/oauth/logout`) may send the user afterwards: up to 10
+    /// absolute URLs like `redirect_uris`, matched exactly.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// `true`: authorization requests only by the pushed authorization request endpoint
+    /// (RFC 9126 §6).
+    #[serde(default)]
+    require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Registers an operator app; its client secret (a confidential app's) is shown this once.
@@ -190,6 +212,13 @@ async fn register_app(
             .map(|m| AuthMethod::parse("token_endpoint_auth_method", m))
             .transpose()?
             .unwrap_or_default(),
+        oidc: OidcSettings {
+            post_logout_redirect_uris: post_logout_uris(body.post_logout_redirect_uris)?
+                .unwrap_or_default(),
+            require_pushed_authorization_requests: body
+                .require_pushed_authorization_requests
+                .unwrap_or(false),
+        },
     };
     let registered = apps::register(&state, &auth.user, new).await?;
     let mut app = AppView::new(&registered.app);
@@ -268,7 +297,7 @@ async fn authorize(
     meta: RequestMeta,
     Query(request): Query<AuthorizationRequest>,
 ) -> ApiResult<Json<AuthorizationView>> {
-    let granted = authorize::authorize(&state, &auth.user, request, &meta).await?;
+    let granted = authorize::authorize(&state, &auth, request, &meta).await?;
     Ok(Json(AuthorizationView {
         code: granted.code,
         expires_in: granted.expires_in,
@@ -318,6 +347,15 @@ struct UpdateBody {
     #[serde(default)]
     #[schema(schema_with = scope_list_or_null)]
     allowed_scopes: Option<Vec<String>>,
+    /// Where RP-initiated logout (`/oauth/logout`) may send the user afterwards: up to 10
+    /// absolute URLs like `redirect_uris`, matched exactly.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// `true`: authorization requests only by the pushed authorization request endpoint
+    /// (RFC 9126 §6).
+    #[serde(default)]
+    require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Changes one of your apps.
@@ -360,6 +398,8 @@ async fn update_app(
             .as_deref()
             .map(|l| Scopes::parse_list("allowed_scopes", l))
             .transpose()?,
+        post_logout_redirect_uris: post_logout_uris(body.post_logout_redirect_uris)?,
+        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
     };
     let app = apps::update(&state, &auth.user, &id, changes).await?;
     Ok(Json(AppView::new(&app)))

@@ -56,6 +56,13 @@ pub struct AppView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub pending_changes: Option<PendingChanges>,
+    /// Only when set: where RP-initiated logout may send the user afterwards.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Only when `true`: the app sends its authorization requests by the pushed authorization
+    /// request endpoint alone.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// An approved app's changes, waiting for an admin.
@@ -101,6 +108,8 @@ impl AppView {
                 .is_public()
                 .then(|| app.token_endpoint_auth_method.as_str()),
             pending_changes: app.pending_changes.as_ref().map(PendingChanges::new),
+            post_logout_redirect_uris: app.oidc.post_logout_redirect_uris.clone(),
+            require_pushed_authorization_requests: app.oidc.require_pushed_authorization_requests,
         }
     }
 }

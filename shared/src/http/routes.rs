@@ -61,6 +61,14 @@ impl Routes {
         self
     }
 
+    /// These routes are hosted pages: the headers of [`super::answers::page_headers`].
+    pub fn pages(mut self) -> Self {
+        self.router = self
+            .router
+            .route_layer(axum::middleware::map_response(super::answers::page_headers));
+        self
+    }
+
     /// Both groups' routes in one.
     pub fn merge(mut self, other: Routes) -> Self {
         self.router = self.router.merge(other.router);

@@ -7,10 +7,10 @@ use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::mfa;
 use super::referrals::{write_verifying, ReferralCredit};
-use super::sessions::{self, Authenticated, Tokens};
+use super::sessions::{self, Authenticated, Proof, Tokens};
 use super::users::{self, User};
 use crate::clock::rfc3339;
-use crate::crypto::random_code;
+use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::usernames;
 use crate::domain::input::{Email, OtpCode, Password, Username};
@@ -206,16 +206,37 @@ pub async fn login(
     attempt: LoginAttempt,
     meta: &RequestMeta,
 ) -> ApiResult<(User, Tokens)> {
+    let user = password_step(state, &attempt.email, attempt.password, meta).await?;
+    let proof = if user.totp_enabled {
+        let Some(code) = &attempt.totp_code else {
+            return Err(ApiError::TotpRequired);
+        };
+        code_step(state, &user, code, meta).await?
+    } else {
+        Proof::Password
+    };
+    still_enabled(&user)?;
+    let tokens = sessions::start(state, &user, proof, meta).await?;
+    Ok((user, tokens))
+}
+
+/// The first step of every sign-in: the account whose password this is.
+async fn password_step(
+    state: &AppState,
+    email: &Email,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<User> {
     state
         .limiter
         .hit("login", &meta.ip_subject(), state.config.rate_limits.login)
         .await?;
-    let account = attempt.email.as_str();
+    let account = email.as_str();
     let user = users::find_by_email(state.table.as_ref(), account).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = attempts::check_password(state, account, meta, stored, attempt.password).await?;
-    let user = match (user, verified) {
-        (Some(user), Verified::Yes) => user,
+    let verified = attempts::check_password(state, account, meta, stored, password).await?;
+    match (user, verified) {
+        (Some(user), Verified::Yes) => Ok(user),
         (Some(user), Verified::YesRehashed(new_hash)) => {
             let update = Update::new(keys::user(&user.id))
                 .set("password_hash", new_hash)
@@ -223,34 +244,119 @@ pub async fn login(
             if let Err(e) = state.table.write(vec![update.into_op()]).await {
                 tracing::warn!(error = %e, "storing a rehashed password");
             }
-            user
+            Ok(user)
         }
         (Some(user), Verified::No) => {
             note_failed_login(state, &user, meta, "password").await;
-            return Err(invalid_credentials());
+            Err(invalid_credentials())
         }
-        _ => return Err(invalid_credentials()),
-    };
-    if user.totp_enabled {
-        let Some(code) = &attempt.totp_code else {
-            return Err(ApiError::TotpRequired);
-        };
-        if !mfa::check_code(state, &user, code.as_str()).await? {
-            note_failed_login(state, &user, meta, "totp").await;
-            return Err(ApiError::unauthorized(
-                "invalid_totp_code",
-                "The TOTP or recovery code is invalid",
-            ));
-        }
+        _ => Err(invalid_credentials()),
     }
+}
+
+/// The second step when the account has TOTP: a TOTP or recovery code.
+async fn code_step(
+    state: &AppState,
+    user: &User,
+    code: &OtpCode,
+    meta: &RequestMeta,
+) -> ApiResult<Proof> {
+    if mfa::check_code(state, user, code.as_str()).await? {
+        return Ok(Proof::PasswordAndCode);
+    }
+    note_failed_login(state, user, meta, "totp").await;
+    Err(ApiError::unauthorized(
+        "invalid_totp_code",
+        "The TOTP or recovery code is invalid",
+    ))
+}
+
+fn still_enabled(user: &User) -> ApiResult<()> {
     if user.disabled {
         return Err(ApiError::forbidden(
             "account_disabled",
             "This account has been disabled",
         ));
     }
-    let tokens = sessions::start(state, &user, meta).await?;
-    Ok((user, tokens))
+    Ok(())
+}
+
+/// Where a browser's sign-in stands after its password.
+pub enum BrowserSignIn {
+    /// Signed in: the secret of the browser's session cookie.
+    Done(String),
+    /// The password was right; the account wants a TOTP or recovery code next. The secret
+    /// names the half-done sign-in for a few minutes.
+    NeedsCode(String),
+}
+
+/// A half-done browser sign-in: the password was right.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSignIn {
+    user_id: String,
+    credential_generation: i64,
+}
+
+/// How long a browser has to send the code after the password.
+const PENDING_SIGN_IN_SECONDS: i64 = 300;
+
+/// A sign-in on the hosted pages: the same password step, limits and lockouts as the API's.
+pub async fn browser_sign_in(
+    state: &AppState,
+    email: &Email,
+    password: String,
+    meta: &RequestMeta,
+) -> ApiResult<BrowserSignIn> {
+    let user = password_step(state, email, password, meta).await?;
+    if user.totp_enabled {
+        let secret = random_token();
+        let pending = PendingSignIn {
+            user_id: user.id.clone(),
+            credential_generation: user.credential_generation,
+        };
+        let mut item = store::to_item(&keys::pending_sign_in(&hash_secret(&secret)), &pending)?;
+        item.insert(
+            store::TTL.into(),
+            (state.now_unix() + PENDING_SIGN_IN_SECONDS).into(),
+        );
+        state.table.write(vec![WriteOp::put_new(item)]).await?;
+        return Ok(BrowserSignIn::NeedsCode(secret));
+    }
+    still_enabled(&user)?;
+    let cookie = sessions::start_browser(state, &user, Proof::Password, meta).await?;
+    Ok(BrowserSignIn::Done(cookie))
+}
+
+/// The code step of a browser sign-in; the answer is the session cookie's secret.
+pub async fn browser_sign_in_code(
+    state: &AppState,
+    pending: &str,
+    code: &OtpCode,
+    meta: &RequestMeta,
+) -> ApiResult<String> {
+    let expired = || {
+        ApiError::unauthorized(
+            "sign_in_expired",
+            "The sign-in took too long: enter your email and password again",
+        )
+    };
+    let key = keys::pending_sign_in(&hash_secret(pending));
+    let item = state.table.get(&key).await?.ok_or_else(expired)?;
+    let expires = item.get(store::TTL).and_then(|v| v.as_i64()).unwrap_or(0);
+    let pending: PendingSignIn = store::from_item(item)?;
+    let user = users::get(state.table.as_ref(), &pending.user_id)
+        .await?
+        .filter(|u| u.credential_generation == pending.credential_generation)
+        .filter(|_| expires > state.now_unix())
+        .ok_or_else(expired)?;
+    let proof = code_step(state, &user, code, meta).await?;
+    still_enabled(&user)?;
+    state
+        .table
+        .write(vec![WriteOp::delete_existing(key)])
+        .await
+        .map_err(|_| expired())?;
+    sessions::start_browser(state, &user, proof, meta).await
 }
 
 /// A failed sign-in, in the account's activity: the owner sees who tried and from where.

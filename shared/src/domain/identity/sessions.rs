@@ -25,6 +25,10 @@ pub struct LoginSession {
     /// does not move it. Sensitive changes need it to be recent.
     #[serde(default)]
     pub auth_time: i64,
+    /// How the user proved who they are (OpenID Connect `amr`: `pwd`, and `otp` + `mfa` with
+    /// a TOTP or recovery code).
+    #[serde(default)]
+    pub amr: Vec<String>,
     pub created_at: String,
     pub last_used_at: String,
     pub expires_at: String,
@@ -86,19 +90,129 @@ fn issue_access(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<
     Ok((token, rfc3339(expires)))
 }
 
+/// How a user proved who they are at sign-in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proof {
+    Password,
+    /// A password, then a TOTP or recovery code.
+    PasswordAndCode,
+}
+
+impl Proof {
+    /// The authentication methods (RFC 8176) an ID token names.
+    pub fn amr(self) -> Vec<String> {
+        match self {
+            Proof::Password => vec!["pwd".into()],
+            Proof::PasswordAndCode => vec!["pwd".into(), "otp".into(), "mfa".into()],
+        }
+    }
+}
+
 /// Starts a login session for `user`, who just proved who they are, and returns its first
 /// tokens.
-pub async fn start(state: &AppState, user: &User, meta: &RequestMeta) -> ApiResult<Tokens> {
-    let now = state.now();
+pub async fn start(
+    state: &AppState,
+    user: &User,
+    proof: Proof,
+    meta: &RequestMeta,
+) -> ApiResult<Tokens> {
     let refresh_token = random_token();
+    let id = uuid::Uuid::new_v4().to_string();
     let refresh_hash = hash_secret(&refresh_token);
+    let session = open(state, user, proof, &refresh_hash, meta, id, vec![]).await?;
+    let (access_token, expires_at) = issue_access(state, &user.id, &session.id)?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        expires_at,
+    })
+}
+
+/// A browser's sign-in on the hosted pages: the cookie's token names a login session, so
+/// signing out, a password change or disabling the account end it like any other session.
+#[derive(Serialize, Deserialize)]
+struct BrowserSession {
+    user_id: String,
+    session_id: String,
+}
+
+/// Starts a login session for a browser; the answer is the secret its cookie holds.
+pub async fn start_browser(
+    state: &AppState,
+    user: &User,
+    proof: Proof,
+    meta: &RequestMeta,
+) -> ApiResult<String> {
+    let cookie = random_token();
+    let session_id = uuid::Uuid::new_v4().to_string();
+    let expires = state.now() + state.config.refresh_ttl;
+    let mut item = store::to_item(
+        &keys::browser_session(&hash_secret(&cookie)),
+        &BrowserSession {
+            user_id: user.id.clone(),
+            session_id: session_id.clone(),
+        },
+    )?;
+    item.insert(TTL.into(), expires.unix_timestamp().into());
+    // The session has no refresh token: its hash is of a secret nobody holds.
+    let unheld = hash_secret(&random_token());
+    open(
+        state,
+        user,
+        proof,
+        &unheld,
+        meta,
+        session_id,
+        vec![WriteOp::put_new(item)],
+    )
+    .await?;
+    Ok(cookie)
+}
+
+/// The signed-in user of a browser's cookie, while its login session is live.
+pub async fn browser(state: &AppState, cookie: &str) -> ApiResult<Option<Authenticated>> {
+    let Some(item) = state
+        .table
+        .get(&keys::browser_session(&hash_secret(cookie)))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let link: BrowserSession = store::from_item(item)?;
+    live(state, &link.user_id, &link.session_id).await
+}
+
+/// Signs a browser out: its cookie stops working and its login session ends.
+pub async fn end_browser(state: &AppState, cookie: &str) -> ApiResult<()> {
+    let key = keys::browser_session(&hash_secret(cookie));
+    let Some(item) = state.table.get(&key).await? else {
+        return Ok(());
+    };
+    let link: BrowserSession = store::from_item(item)?;
+    revoke(state, &link.user_id, &link.session_id).await?;
+    state.table.write(vec![WriteOp::delete(key)]).await?;
+    Ok(())
+}
+
+/// Writes a new login session, its refresh record and `extra` in one transaction.
+async fn open(
+    state: &AppState,
+    user: &User,
+    proof: Proof,
+    refresh_hash: &str,
+    meta: &RequestMeta,
+    id: String,
+    extra: Vec<WriteOp>,
+) -> ApiResult<LoginSession> {
+    let now = state.now();
     let expires = now + state.config.refresh_ttl;
     let session = LoginSession {
-        id: uuid::Uuid::new_v4().to_string(),
+        id,
         user_id: user.id.clone(),
         generation: user.session_generation,
-        refresh_hash: refresh_hash.clone(),
+        refresh_hash: refresh_hash.to_string(),
         auth_time: now.unix_timestamp(),
+        amr: proof.amr(),
         created_at: rfc3339(now),
         last_used_at: rfc3339(now),
         expires_at: rfc3339(expires),
@@ -108,39 +222,32 @@ pub async fn start(state: &AppState, user: &User, meta: &RequestMeta) -> ApiResu
     let mut item = store::to_item(&keys::login_session(&user.id, &session.id), &session)?;
     item.insert(TTL.into(), expires.unix_timestamp().into());
     let user_key = keys::user(&user.id);
-    state
-        .table
-        .write(vec![
-            WriteOp::put_new(item),
-            refresh_put(
-                &refresh_hash,
-                &user.id,
-                &session.id,
-                expires.unix_timestamp(),
-            ),
-            // The session counts only while the user is still on the same generation.
-            WriteOp::check(
-                user_key.clone(),
-                Cond::eq("session_generation", user.session_generation),
-            ),
-            activity::record(
-                state,
-                &user.id,
-                ActivityKind::Login,
-                Some(meta),
-                serde_json::json!({ "session_id": session.id }),
-            )?,
-        ])
-        .await
-        .on_condition(&user_key, || {
-            ApiError::unauthorized("session_revoked", "Sign in again")
-        })?;
-    let (access_token, expires_at) = issue_access(state, &user.id, &session.id)?;
-    Ok(Tokens {
-        access_token,
-        refresh_token,
-        expires_at,
-    })
+    let mut ops = vec![
+        WriteOp::put_new(item),
+        refresh_put(
+            refresh_hash,
+            &user.id,
+            &session.id,
+            expires.unix_timestamp(),
+        ),
+        // The session counts only while the user is still on the same generation.
+        WriteOp::check(
+            user_key.clone(),
+            Cond::eq("session_generation", user.session_generation),
+        ),
+        activity::record(
+            state,
+            &user.id,
+            ActivityKind::Login,
+            Some(meta),
+            serde_json::json!({ "session_id": session.id }),
+        )?,
+    ];
+    ops.extend(extra);
+    state.table.write(ops).await.on_condition(&user_key, || {
+        ApiError::unauthorized("session_revoked", "Sign in again")
+    })?;
+    Ok(session)
 }
 
 async fn load(
@@ -160,18 +267,30 @@ pub async fn authenticate(state: &AppState, token: &str) -> ApiResult<Authentica
         .jwt
         .verify(token, state.now_unix())
         .map_err(|_| ApiError::invalid_token())?;
+    live(state, &claims.sub, &claims.sid)
+        .await?
+        .ok_or_else(ApiError::invalid_token)
+}
+
+/// The user and their login session, while the session counts: the user enabled and still
+/// on the session's generation.
+async fn live(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+) -> ApiResult<Option<Authenticated>> {
     let (user, session) = tokio::try_join!(
-        users::get(state.table.as_ref(), &claims.sub),
-        load(state.table.as_ref(), &claims.sub, &claims.sid),
+        users::get(state.table.as_ref(), user_id),
+        load(state.table.as_ref(), user_id, session_id),
     )?;
-    match (user, session) {
+    Ok(match (user, session) {
         (Some(user), Some(session))
             if session.generation == user.session_generation && !user.disabled =>
         {
-            Ok(Authenticated { user, session })
+            Some(Authenticated { user, session })
         }
-        _ => Err(ApiError::invalid_token()),
-    }
+        _ => None,
+    })
 }
 
 /// Refuses sensitive changes unless the session's password login is recent: a stolen access

@@ -76,6 +76,17 @@ pub struct Presentation {
     pub redirect_uris: Vec<String>,
 }
 
+/// How the app uses OpenID Connect and pushed requests; the owner sets them, no review.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcSettings {
+    /// Where RP-initiated logout may send the user afterwards (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Authorization requests only by the pushed request endpoint (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OAuthApp {
     pub id: String,
@@ -106,6 +117,8 @@ pub struct OAuthApp {
     /// Bumped by every change: changes are conditional on the version they read.
     #[serde(default)]
     pub version: i64,
+    #[serde(flatten)]
+    pub oidc: OidcSettings,
 }
 
 impl OAuthApp {
@@ -230,6 +243,7 @@ pub struct NewApp {
     /// `None`: the field was left out (the app gets `profile:read`).
     pub allowed_scopes: Option<Scopes>,
     pub token_endpoint_auth_method: AuthMethod,
+    pub oidc: OidcSettings,
 }
 
 /// A new app and its secret, shown this once (a public client has none).
@@ -322,6 +336,7 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
         pending_changes: None,
         inserted_at: now.clone(),
         version: 0,
+        oidc: new.oidc,
     };
     let client = store::to_item(
         &keys::client(&app.client_id),
@@ -416,6 +431,8 @@ pub struct AppChanges {
     pub website_url: Option<Option<String>>,
     pub redirect_uris: Option<Vec<String>>,
     pub allowed_scopes: Option<Scopes>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub require_pushed_authorization_requests: Option<bool>,
 }
 
 /// Applies an owner's changes. Scopes can be dropped at once; review-free ones are added at
@@ -456,6 +473,13 @@ pub async fn update(
         app.pending_changes = None;
     } else {
         app.pending_changes = Some(shown);
+    }
+    // Where logout may lead and how requests arrive carry no secret: no review.
+    if let Some(uris) = changes.post_logout_redirect_uris {
+        app.oidc.post_logout_redirect_uris = uris;
+    }
+    if let Some(required) = changes.require_pushed_authorization_requests {
+        app.oidc.require_pushed_authorization_requests = required;
     }
     let mut request = None;
     if let Some(wanted) = changes.allowed_scopes {

@@ -21,16 +21,28 @@ pub enum Scope {
     AppBalanceRead,
     #[serde(rename = "deploy:manage")]
     DeployManage,
+    /// OpenID Connect: the app signs the user in and gets an ID token.
+    #[serde(rename = "openid")]
+    OpenId,
+    /// OpenID Connect: the user's username, picture and when the profile changed.
+    #[serde(rename = "profile")]
+    Profile,
+    /// OpenID Connect: the user's email address and whether it is verified.
+    #[serde(rename = "email")]
+    Email,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 9] = [
         Scope::ProfileRead,
         Scope::PointsRead,
         Scope::PointsSpend,
         Scope::PointsTransfer,
         Scope::AppBalanceRead,
         Scope::DeployManage,
+        Scope::OpenId,
+        Scope::Profile,
+        Scope::Email,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +53,9 @@ impl Scope {
             Scope::PointsTransfer => "points:transfer",
             Scope::AppBalanceRead => "app:balance:read",
             Scope::DeployManage => "deploy:manage",
+            Scope::OpenId => "openid",
+            Scope::Profile => "profile",
+            Scope::Email => "email",
         }
     }
 
@@ -53,6 +68,9 @@ impl Scope {
             Scope::PointsTransfer => "Transfer the user's points to other users",
             Scope::AppBalanceRead => "Read the app's own balance of points earned",
             Scope::DeployManage => "Manage the app's deployments",
+            Scope::OpenId => "Sign you in with your Buddo account",
+            Scope::Profile => "See your username and profile picture",
+            Scope::Email => "See your email address",
         }
     }
 
@@ -67,7 +85,10 @@ impl Scope {
 
     /// Granted to new apps without review (a request for these is approved at once).
     pub fn is_review_free(self) -> bool {
-        matches!(self, Scope::ProfileRead | Scope::PointsRead)
+        matches!(
+            self,
+            Scope::ProfileRead | Scope::PointsRead | Scope::OpenId | Scope::Profile | Scope::Email
+        )
     }
 }
 
@@ -169,11 +190,14 @@ mod tests {
         assert_eq!(s.to_param(), "profile:read points:spend");
         assert_eq!(Scopes::from_list(&["nope"]), Err("nope".into()));
         let (free, reviewed) = Scopes::new(Scope::ALL).split_by_review();
-        assert_eq!(free.to_strings(), ["profile:read", "points:read"]);
+        assert_eq!(
+            free.to_strings(),
+            ["profile:read", "points:read", "openid", "profile", "email"]
+        );
         assert!(reviewed.contains(Scope::DeployManage));
         assert_eq!(
             serde_json::to_value(&free).unwrap(),
-            serde_json::json!(["profile:read", "points:read"])
+            serde_json::json!(["profile:read", "points:read", "openid", "profile", "email"])
         );
     }
 }

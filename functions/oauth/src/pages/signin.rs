@@ -1,0 +1,238 @@
+//! Sign-in (password, then a TOTP or recovery code when the account has one), sign-out and
+//! the signed-in account page. The limits and lockouts are the API's: the same domain calls.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use buddo_shared::domain::identity::accounts::{self, BrowserSignIn};
+use buddo_shared::domain::identity::sessions;
+use buddo_shared::domain::input::{Email, OtpCode};
+use buddo_shared::ApiError;
+
+use super::{
+    has_csrf, safe_next, settle, Answer, PageResult, Visit, PENDING_COOKIE, SESSION_COOKIE,
+};
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    login_hint: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage<'a> {
+    csrf: &'a str,
+    next: &'a str,
+    email: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+struct CodePage<'a> {
+    csrf: &'a str,
+    next: &'a str,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    csrf: &'a str,
+    username: &'a str,
+    email: &'a str,
+}
+
+/// The seconds a session cookie lives: as long as its login session.
+fn session_age(visit: &Visit) -> i64 {
+    visit.state.config.refresh_ttl.as_secs() as i64
+}
+
+/// `GET /signin`: the form (the email filled from `login_hint`).
+pub async fn show(visit: Visit, Query(q): Query<NextQuery>) -> Answer {
+    let next = safe_next(q.next.as_deref());
+    let email = q.login_hint.unwrap_or_default();
+    visit.page(
+        StatusCode::OK,
+        SignInPage {
+            csrf: &visit.csrf,
+            next: &next,
+            email: email.get(..254).unwrap_or(&email),
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    csrf_token: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf_token: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    code: String,
+}
+
+#[derive(Deserialize)]
+pub struct SignOutForm {
+    csrf_token: String,
+}
+
+has_csrf!(SignInForm, CodeForm, SignOutForm);
+
+/// `POST /signin`: the password step.
+pub async fn submit(visit: Visit, body: Bytes) -> Answer {
+    settle(sign_in(&visit, &body).await)
+}
+
+async fn sign_in(visit: &Visit, body: &Bytes) -> PageResult {
+    let form: SignInForm = visit.form(body)?;
+    let next = safe_next(form.next.as_deref());
+    let again = |error: ApiError| {
+        let status = error.status();
+        if status.is_server_error() {
+            return visit.failed(error);
+        }
+        visit.page(
+            status,
+            SignInPage {
+                csrf: &visit.csrf,
+                next: &next,
+                email: &form.email,
+                error: Some(error.describe().1),
+            },
+        )
+    };
+    let email = Email::parse("email", &form.email).map_err(again)?;
+    let step = accounts::browser_sign_in(&visit.state, &email, form.password, &visit.meta)
+        .await
+        .map_err(again)?;
+    Ok(match step {
+        BrowserSignIn::Done(cookie) => visit.redirect(&next).cookie(visit.set_cookie(
+            SESSION_COOKIE,
+            &cookie,
+            Some(session_age(visit)),
+        )),
+        BrowserSignIn::NeedsCode(pending) => visit
+            .redirect(&format!("/signin/totp?next={}", percent(&next)))
+            .cookie(visit.set_cookie(PENDING_COOKIE, &pending, Some(300))),
+    })
+}
+
+pub fn percent(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// `GET /signin/totp`: the code step.
+pub async fn show_code(visit: Visit, Query(q): Query<NextQuery>) -> Answer {
+    let next = safe_next(q.next.as_deref());
+    if visit.cookie(PENDING_COOKIE).is_none() {
+        return visit.redirect(&format!("/signin?next={}", percent(&next)));
+    }
+    visit.page(
+        StatusCode::OK,
+        CodePage {
+            csrf: &visit.csrf,
+            next: &next,
+            error: None,
+        },
+    )
+}
+
+/// `POST /signin/totp`.
+pub async fn submit_code(visit: Visit, body: Bytes) -> Answer {
+    settle(sign_in_code(&visit, &body).await)
+}
+
+async fn sign_in_code(visit: &Visit, body: &Bytes) -> PageResult {
+    let form: CodeForm = visit.form(body)?;
+    let next = safe_next(form.next.as_deref());
+    let again = |error: ApiError| {
+        let status = error.status();
+        if status.is_server_error() {
+            return visit.failed(error);
+        }
+        visit.page(
+            status,
+            CodePage {
+                csrf: &visit.csrf,
+                next: &next,
+                error: Some(error.describe().1),
+            },
+        )
+    };
+    let Some(pending) = visit.cookie(PENDING_COOKIE) else {
+        return Ok(visit.redirect(&format!("/signin?next={}", percent(&next))));
+    };
+    let code = OtpCode::parse("code", &form.code).map_err(again)?;
+    let cookie = accounts::browser_sign_in_code(&visit.state, pending, &code, &visit.meta)
+        .await
+        .map_err(again)?;
+    Ok(visit
+        .redirect(&next)
+        .cookie(visit.clear_cookie(PENDING_COOKIE))
+        .cookie(visit.set_cookie(SESSION_COOKIE, &cookie, Some(session_age(visit)))))
+}
+
+/// `POST /signout`: ends the browser's login session.
+pub async fn sign_out(visit: Visit, body: Bytes) -> Answer {
+    settle(signing_out(&visit, &body).await)
+}
+
+async fn signing_out(visit: &Visit, body: &Bytes) -> PageResult {
+    let _: SignOutForm = visit.form(body)?;
+    end_session(visit).await?;
+    Ok(visit
+        .message_with_link(
+            "Signed out",
+            "You are signed out of Buddo.",
+            "/signin",
+            "Sign in",
+        )
+        .cookie(visit.clear_cookie(SESSION_COOKIE)))
+}
+
+/// Ends the browser's session, if it has one.
+pub async fn end_session(visit: &Visit) -> Result<(), Answer> {
+    if let Some(cookie) = visit.cookie(SESSION_COOKIE) {
+        sessions::end_browser(&visit.state, cookie)
+            .await
+            .map_err(|e| visit.failed(e))?;
+    }
+    Ok(())
+}
+
+/// `GET /account`: who is signed in, and signing out.
+pub async fn account(visit: Visit) -> Answer {
+    settle(account_page(&visit).await)
+}
+
+async fn account_page(visit: &Visit) -> PageResult {
+    let Some(auth) = visit.signed_in().await? else {
+        return Ok(visit.redirect("/signin?next=%2Faccount"));
+    };
+    Ok(visit.page(
+        StatusCode::OK,
+        AccountPage {
+            csrf: &visit.csrf,
+            username: &auth.user.username,
+            email: &auth.user.email,
+        },
+    ))
+}
