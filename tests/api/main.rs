@@ -13,5 +13,6 @@ mod layers;
 mod mail;
 mod oauth;
 mod operator;
+mod pages;
 mod readme;
 mod store;

@@ -16,6 +16,7 @@ mod backends;
 mod counting;
 mod log;
 mod oauth;
+mod pages;
 mod points;
 mod requests;
 
@@ -23,6 +24,7 @@ pub use accounts::*;
 pub use backends::*;
 pub use counting::*;
 pub use oauth::*;
+pub use pages::*;
 pub use points::*;
 pub use requests::*;
 
