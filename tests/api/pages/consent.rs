@@ -26,7 +26,7 @@ backend_tests! {
         let request = app.authorization(&client, "profile:read points:read", &[]);
 
         let first = browser.get(&request.path).await;
-        assert_eq!(first.status, 303, "not signed in: to the sign-in page");
+        assert_eq!(first.status, 302, "not signed in: to the sign-in page");
         let signin = browser.get(first.location.as_deref().unwrap()).await;
         assert!(signin.location.is_none() && signin.body.contains("Sign in"));
         let back = browser.submit(&signin, &[("email", &user.email), ("password", &user.password)]).await;

@@ -57,7 +57,7 @@ backend_tests! {
 
     async fn totp_accounts_sign_in_in_two_steps(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let token = app.login_ok(&user).await.token;
         let (secret, recovery) = app.enable_totp(&token).await;
         app.next_totp_step();
@@ -89,7 +89,7 @@ backend_tests! {
 
     async fn the_code_step_cannot_be_skipped_or_reused(backend) {
         let app = TestApp::spawn(backend).await;
-        let user = app.new_user().await;
+        let user = app.new_verified_user().await;
         let token = app.login_ok(&user).await.token;
         let (secret, _) = app.enable_totp(&token).await;
         app.next_totp_step();

@@ -58,6 +58,7 @@ pub async fn show(visit: Visit, RawQuery(query): RawQuery) -> Answer {
 
 #[derive(Deserialize)]
 pub struct DecisionForm {
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     decision: String,

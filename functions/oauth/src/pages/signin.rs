@@ -71,6 +71,7 @@ pub async fn show(visit: Visit, Query(q): Query<NextQuery>) -> Answer {
 
 #[derive(Deserialize)]
 pub struct SignInForm {
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     next: Option<String>,
@@ -82,6 +83,7 @@ pub struct SignInForm {
 
 #[derive(Deserialize)]
 pub struct CodeForm {
+    #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     next: Option<String>,
@@ -91,6 +93,7 @@ pub struct CodeForm {
 
 #[derive(Deserialize)]
 pub struct SignOutForm {
+    #[serde(default)]
     csrf_token: String,
 }
 
