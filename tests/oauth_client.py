@@ -2,7 +2,7 @@
 """An operator app, written with an off-the-shelf OAuth client (Authlib, unmodified), against a
 running Buddo: authorization code + PKCE, code exchange, refresh, introspection, revocation.
 
-The "browser" step is the one Buddo-specific part: the user's agent calls the authorize URL
+The "browser" step is the one Buddo-specific part: the user's agent calls the JSON authorize URL
 Authlib built, with the user's access token, and lands on the redirect URI with the code.
 
 Usage: oauth_client.py BASE_URL CLIENT_ID CLIENT_SECRET REDIRECT_URI USER_JWT
@@ -31,7 +31,9 @@ def main() -> None:
         token_endpoint_auth_method="client_secret_basic",
     )
     verifier = generate_token(64)
-    url, state = client.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
+    # The JSON authorization endpoint (the metadata names the hosted page browsers use).
+    assert meta["authorization_endpoint"] == f"{base}/oauth/authorize", meta
+    url, state = client.create_authorization_url(f"{base}/api/oauth/authorize", code_verifier=verifier)
 
     # The user's agent: authorize with the user's token, then "land" on the redirect URI.
     granted = requests.get(url, headers={"Authorization": f"Bearer {user_jwt}"}, timeout=10)

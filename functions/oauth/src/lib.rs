@@ -1,6 +1,7 @@
 //! `/api/oauth/*` and `/.well-known/*`: operator apps, authorization with PKCE, the token
 //! endpoint, introspection, revocation, and the server's metadata and public keys.
 
+mod oidc;
 mod pages;
 mod params;
 mod views;
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router {
     revoke,
     metadata,
     jwks,
+    oidc::discovery,
+    oidc::userinfo,
+    oidc::userinfo_post,
+    oidc::par,
 ))]
 pub struct Api;
 
@@ -74,6 +79,10 @@ pub fn routes() -> Routes {
         )
         .get("/.well-known/oauth-authorization-server", metadata)
         .get("/.well-known/jwks.json", jwks)
+        .get("/.well-known/openid-configuration", oidc::discovery)
+        .get("/oauth/userinfo", oidc::userinfo)
+        .post("/oauth/userinfo", oidc::userinfo_post)
+        .merge(Routes::new().post("/oauth/par", oidc::par).no_store())
         .merge(pages::routes())
 }
 

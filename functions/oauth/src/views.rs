@@ -190,6 +190,11 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub session_token_expires_at: Option<String>,
+    /// The OpenID Connect ID token (a signed JWT): only when a code granted `openid` was
+    /// exchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub id_token: Option<String>,
 }
 
 impl From<IssuedTokens> for TokenResponse {
@@ -199,6 +204,7 @@ impl From<IssuedTokens> for TokenResponse {
             None => (None, None),
         };
         TokenResponse {
+            id_token: t.id_token,
             access_token: t.access_token,
             token_type: "Bearer",
             expires_in: t.expires_in,
@@ -282,19 +288,34 @@ pub enum Introspected {
 #[derive(Serialize, ToSchema)]
 pub struct ServerMetadata {
     pub issuer: String,
+    /// The hosted page browsers are sent to.
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,
     pub jwks_uri: String,
+    pub userinfo_endpoint: String,
+    pub end_session_endpoint: String,
+    pub pushed_authorization_request_endpoint: String,
+    pub require_pushed_authorization_requests: bool,
     pub response_types_supported: [&'static str; 1],
+    pub response_modes_supported: [&'static str; 1],
     pub grant_types_supported: [&'static str; 2],
+    pub subject_types_supported: [&'static str; 1],
+    pub id_token_signing_alg_values_supported: [&'static str; 2],
     pub code_challenge_methods_supported: [&'static str; 1],
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     pub introspection_endpoint_auth_methods_supported: [&'static str; 1],
     #[schema(schema_with = buddo_shared::http::openapi::scope_list)]
     pub scopes_supported: Vec<&'static str>,
+    pub claims_supported: [&'static str; 15],
+    pub prompt_values_supported: [&'static str; 3],
+    /// RFC 9207: every authorization response names the issuer.
+    pub authorization_response_iss_parameter_supported: bool,
+    pub claims_parameter_supported: bool,
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
 }
 
 impl ServerMetadata {
@@ -303,18 +324,47 @@ impl ServerMetadata {
         let client_auth = ["client_secret_basic", "client_secret_post", "none"];
         ServerMetadata {
             issuer: issuer.to_string(),
-            authorization_endpoint: url("/api/oauth/authorize"),
+            authorization_endpoint: url("/oauth/authorize"),
             token_endpoint: url("/api/oauth/token"),
             introspection_endpoint: url("/api/oauth/token/verify"),
             revocation_endpoint: url("/api/oauth/revoke"),
             jwks_uri: url("/.well-known/jwks.json"),
+            userinfo_endpoint: url("/oauth/userinfo"),
+            end_session_endpoint: url("/oauth/logout"),
+            pushed_authorization_request_endpoint: url("/oauth/par"),
+            require_pushed_authorization_requests: false,
             response_types_supported: ["code"],
+            response_modes_supported: ["query"],
             grant_types_supported: ["authorization_code", "refresh_token"],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: ["RS256", "EdDSA"],
             code_challenge_methods_supported: ["S256"],
             token_endpoint_auth_methods_supported: client_auth,
             revocation_endpoint_auth_methods_supported: client_auth,
             introspection_endpoint_auth_methods_supported: ["none"],
             scopes_supported: Scope::ALL.iter().map(|s| s.as_str()).collect(),
+            claims_supported: [
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "amr",
+                "sid",
+                "email",
+                "email_verified",
+                "preferred_username",
+                "name",
+                "picture",
+                "updated_at",
+            ],
+            prompt_values_supported: ["none", "login", "consent"],
+            authorization_response_iss_parameter_supported: true,
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
         }
     }
 }

@@ -39,20 +39,30 @@ pub struct OAuthTokens {
 impl TestApp {
     /// A verified owner registers an app with these scopes; approved by an admin if asked.
     pub async fn new_client(&self, scopes: &[&str], approved: bool) -> TestClient {
+        self.new_client_with(scopes, approved, json!({})).await
+    }
+
+    /// As [`TestApp::new_client`], `extra` fields added to the registration.
+    pub async fn new_client_with(
+        &self,
+        scopes: &[&str],
+        approved: bool,
+        extra: serde_json::Value,
+    ) -> TestClient {
         let owner = self.new_verified_user().await;
         let owner_token = self.login_ok(&owner).await.token;
         let redirect_uri = format!("https://{}.example/callback", uuid::Uuid::new_v4().simple());
+        let mut body = json!({
+            "app_name": "Test App",
+            "app_description": "An app for tests",
+            "redirect_uris": [redirect_uri],
+            "allowed_scopes": scopes,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
         let resp = self
-            .post_auth(
-                "/api/oauth/apps",
-                &owner_token,
-                Some(json!({
-                    "app_name": "Test App",
-                    "app_description": "An app for tests",
-                    "redirect_uris": [redirect_uri],
-                    "allowed_scopes": scopes,
-                })),
-            )
+            .post_auth("/api/oauth/apps", &owner_token, Some(body))
             .await;
         let app = resp.assert_status(201)["app"].clone();
         let client = TestClient {

@@ -304,3 +304,57 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// A signed-in browser through the hosted authorization: consent when asked, then the
+    /// redirect's parameters (`code`, `state`, `iss`).
+    pub async fn browser_code(
+        &self,
+        browser: &PageBrowser,
+        authorization: &BrowserAuthorization,
+    ) -> BTreeMap<String, String> {
+        let mut answer = browser.get(&authorization.path).await;
+        if answer.status == 200 {
+            answer = browser.submit(&answer, &[("decision", "allow")]).await;
+        }
+        assert!(
+            answer.location_params().contains_key("code"),
+            "{:?} {}",
+            answer.location,
+            answer.body
+        );
+        answer.location_params()
+    }
+
+    /// The claims of an ID token, its signature checked against the server's JWKS; and its
+    /// header's `alg`.
+    pub async fn id_token_claims(&self, id_token: &str) -> (serde_json::Value, String) {
+        use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+        let header = jsonwebtoken::decode_header(id_token).expect("a JWT");
+        let kid = header.kid.expect("a kid");
+        let jwks = self.get("/.well-known/jwks.json").await;
+        let jwk = jwks.assert_status(200)["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid.as_str())
+            .cloned()
+            .expect("the kid is in the JWKS");
+        let key = match header.alg {
+            Algorithm::RS256 => DecodingKey::from_rsa_components(
+                jwk["n"].as_str().unwrap(),
+                jwk["e"].as_str().unwrap(),
+            )
+            .unwrap(),
+            Algorithm::EdDSA => DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap(),
+            other => panic!("unexpected alg {other:?}"),
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.validate_aud = false;
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<serde_json::Value>(id_token, &key, &validation)
+            .expect("a valid signature")
+            .claims;
+        (claims, format!("{:?}", header.alg))
+    }
+}

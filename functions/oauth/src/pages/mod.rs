@@ -5,6 +5,7 @@
 
 mod account;
 mod consent;
+mod logout;
 mod signin;
 
 use askama::Template;
@@ -42,6 +43,8 @@ pub fn routes() -> Routes {
         .post("/signin/totp", signin::submit_code)
         .post("/signout", signin::sign_out)
         .get("/account", signin::account)
+        .get("/oauth/logout", logout::show)
+        .post("/oauth/logout", logout::confirm)
         .merge(account::routes())
         .get("/assets/buddo.css", stylesheet)
         .pages()

@@ -81,7 +81,10 @@ pub async fn update(state: &AppState, user: &User, changes: ProfileChanges) -> A
     if changes.is_empty() {
         return Ok(user.clone());
     }
-    let mut update = Update::new(keys::user(&user.id)).when(Cond::Exists);
+    // OpenID Connect's `updated_at` reads when the profile last changed.
+    let mut update = Update::new(keys::user(&user.id))
+        .when(Cond::Exists)
+        .set("profile_updated_at", crate::clock::rfc3339(state.now()));
     for (name, value) in [
         ("display_name", &changes.display_name),
         ("bio", &changes.bio),

@@ -65,6 +65,9 @@ pub struct User {
     pub avatar_url: Option<String>,
     #[serde(default)]
     pub banner_url: Option<String>,
+    /// When the public profile last changed (RFC 3339).
+    #[serde(default)]
+    pub profile_updated_at: Option<String>,
     /// Set by an admin: a disabled user cannot sign in, refresh, or use any token.
     #[serde(default)]
     pub disabled: bool,

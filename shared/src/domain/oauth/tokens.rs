@@ -13,6 +13,7 @@ use super::apps::{self, OAuthApp};
 use super::authorize::AuthorizationCode;
 use super::error::{OAuthError, OAuthErrorCode, OAuthResult};
 use super::grants::{self, TokenFamily};
+use super::openid;
 use super::scopes::{Scope, Scopes};
 use super::sessions::{SessionOpener, SessionStart};
 use crate::clock::rfc3339;
@@ -60,6 +61,8 @@ pub struct IssuedTokens {
     pub scopes: Scopes,
     /// Authorization code grants open the user's app session.
     pub session: Option<SessionStart>,
+    /// The ID token of a code granted with `openid` (OpenID Connect Core §3.1.3.3).
+    pub id_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,7 +96,7 @@ fn refresh_is_dead() -> OAuthError {
 /// every grant, a public app by its client_id alone (it must not send a secret; PKCE is its
 /// proof). A failure counts per client and source address, so junk naming a client blocks
 /// its sender, never the client.
-async fn authenticate_client(
+pub async fn authenticate_client(
     state: &AppState,
     client: &ClientCredentials,
     meta: &RequestMeta,
@@ -176,6 +179,7 @@ impl NewTokens {
             refresh_token: self.refresh_token,
             scopes,
             session,
+            id_token: None,
         }
     }
 }
@@ -297,7 +301,19 @@ async fn exchange_code(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(tokens.issued(state, redeemed.scopes, Some(session.start)))
+    let id_token = match redeemed.scopes.contains(Scope::OpenId) {
+        true => Some(openid::id_token(
+            state,
+            app,
+            &redeemed.user,
+            &redeemed.record,
+            &redeemed.scopes,
+        )?),
+        false => None,
+    };
+    let mut issued = tokens.issued(state, redeemed.scopes, Some(session.start));
+    issued.id_token = id_token;
+    Ok(issued)
 }
 
 /// A code that may be exchanged, with what it was issued for.
@@ -307,6 +323,7 @@ struct RedeemableCode {
     grant: grants::Grant,
     /// The code's scopes within the grant's now.
     scopes: Scopes,
+    record: AuthorizationCode,
 }
 
 /// Checks a presented code: its PKCE verifier, client, redirect URI, that it is unused (a
@@ -367,6 +384,7 @@ async fn redeem_code(
         user,
         grant,
         scopes,
+        record,
     })
 }
 
