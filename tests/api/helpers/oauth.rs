@@ -51,7 +51,10 @@ impl TestApp {
     ) -> TestClient {
         let owner = self.new_verified_user().await;
         let owner_token = self.login_ok(&owner).await.token;
-        let redirect_uri = format!("https://{}.example/callback", uuid::Uuid::new_v4().simple());
+        let redirect_uri = extra["redirect_uris"][0]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("https://{}.example/callback", uuid::Uuid::new_v4().simple()));
         let mut body = json!({
             "app_name": "Test App",
             "app_description": "An app for tests",

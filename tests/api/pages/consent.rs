@@ -26,7 +26,7 @@ backend_tests! {
         let request = app.authorization(&client, "profile:read points:read", &[]);
 
         let first = browser.get(&request.path).await;
-        assert_eq!(first.status, 302, "not signed in: to the sign-in page");
+        assert_eq!(first.status, 303, "not signed in: to the sign-in page");
         let signin = browser.get(first.location.as_deref().unwrap()).await;
         assert!(signin.location.is_none() && signin.body.contains("Sign in"));
         let back = browser.submit(&signin, &[("email", &user.email), ("password", &user.password)]).await;
@@ -49,7 +49,7 @@ backend_tests! {
         // Granted before: straight back to the app, no page.
         let again = app.authorization(&client, "profile:read", &[]);
         let answer = browser.get(&again.path).await;
-        assert_eq!(answer.status, 302);
+        assert_eq!(answer.status, 303);
         assert_redirected_to(&client, &answer);
         assert_eq!(answer.location_params()["state"], again.state);
         // prompt=consent asks again.
@@ -99,7 +99,7 @@ backend_tests! {
         let browser = app.signed_in_browser(&user).await;
         let request = app.authorization(&client, "points:spend", &[]);
         let answer = browser.get(&request.path).await;
-        assert_eq!(answer.status, 302);
+        assert_eq!(answer.status, 303);
         assert_redirected_to(&client, &answer);
         let params = answer.location_params();
         assert_eq!(params["error"], "invalid_scope");
@@ -116,7 +116,7 @@ backend_tests! {
         let user = app.new_user().await;
         let request = app.authorization(&client, "profile:read", &[("prompt", "none")]);
         let answer = app.browser().get(&request.path).await;
-        assert_eq!(answer.status, 302);
+        assert_eq!(answer.status, 303);
         assert_redirected_to(&client, &answer);
         assert_eq!(answer.location_params()["error"], "login_required");
         let browser = app.signed_in_browser(&user).await;
@@ -143,7 +143,7 @@ backend_tests! {
         let signin = browser.get(to_signin.location.as_deref().unwrap()).await;
         let back = browser.submit(&signin, &[("email", &user.email), ("password", &user.password)]).await;
         let answer = browser.get(back.location.as_deref().unwrap()).await;
-        assert_eq!(answer.status, 302, "signed in again: the code, no loop");
+        assert_eq!(answer.status, 303, "signed in again: the code, no loop");
         assert_eq!(answer.location_params()["state"], request.state);
         assert!(answer.location_params().contains_key("code"));
 

@@ -1,5 +1,7 @@
 //! The hosted pages: sign-in, consent, sign-up and the pages mail links open.
 
+mod browser;
 mod consent;
 mod openid;
+mod rp;
 mod signin;

@@ -199,7 +199,7 @@ backend_tests! {
         assert_eq!(forged.status, 400);
 
         let out = browser.get(&format!("/oauth/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye", enc(after))).await;
-        assert_eq!(out.status, 302);
+        assert_eq!(out.status, 303);
         assert_eq!(out.location.as_deref(), Some(format!("{after}?state=bye").as_str()));
         assert_eq!(browser.get("/account").await.status, 303, "signed out");
         // prompt=none now: login_required.

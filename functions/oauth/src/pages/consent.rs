@@ -53,7 +53,7 @@ pub async fn show(visit: Visit, RawQuery(query): RawQuery) -> Answer {
             )
         }
     };
-    settle(proceed(&visit, request, None, fresh).await).found()
+    settle(proceed(&visit, request, None, fresh).await)
 }
 
 #[derive(Deserialize)]

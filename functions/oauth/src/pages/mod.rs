@@ -312,13 +312,6 @@ impl Answer {
         self
     }
 
-    /// A redirect with `302 Found` (the answer to a GET).
-    pub fn found(mut self) -> Self {
-        if self.location.is_some() {
-            self.status = StatusCode::FOUND;
-        }
-        self
-    }
 }
 
 impl IntoResponse for Answer {

@@ -1,0 +1,116 @@
+//! The hosted pages in a real browser (headless Chromium): sign up from an app's request,
+//! deny, verify the address from the mail's link, sign in with TOTP, consent; and a page in a
+//! frame does not render. `BUDDO_SCREENSHOTS=<dir>` saves the sign-in and consent pages there
+//! (the README's pictures).
+
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::helpers::{Backend, Browser, TestApp};
+
+fn screenshot_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("BUDDO_SCREENSHOTS").map(Into::into)
+}
+
+backend_tests! {
+async fn a_user_signs_up_denies_verifies_signs_in_with_totp_and_consents(backend) {
+    let app = TestApp::spawn(backend).await;
+    let base = format!("http://{}", app.addr);
+    let callback = format!("{base}/callback");
+    let client = app
+        .new_client_with(&["openid", "profile", "email"], true, json!({ "redirect_uris": [callback], "website_url": "https://quest.example" }))
+        .await;
+    let browser = Browser::open().await;
+
+    // An app sends the browser; nobody is signed in: the sign-in page, then sign-up.
+    let request = app.authorization(&client, "openid profile email", &[]);
+    browser.goto(&format!("{base}{}", request.path)).await;
+    assert_eq!(browser.current_url().await.path(), "/signin");
+    browser.click("create-account").await;
+    assert_eq!(browser.current_url().await.path(), "/signup");
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    browser.fill("email", &email).await;
+    browser.fill("username", &format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12])).await;
+    browser.fill("password", "a-long-browser-passphrase").await;
+    browser.click("submit").await;
+
+    // Signed up and in: the consent page of the app.
+    assert_eq!(browser.current_url().await.path(), "/oauth/authorize");
+    assert!(browser.text_of("h1").await.contains("Test App"));
+    assert!(browser.text_of("#scopes").await.contains("email address"));
+    browser.click("deny").await;
+    let denied = browser.current_url().await;
+    assert!(denied.as_str().starts_with(&callback), "{denied}");
+    let params: std::collections::HashMap<_, _> = denied.query_pairs().into_owned().collect();
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], request.state);
+    assert_eq!(params["iss"], base);
+
+    // The mail's link opens a working page.
+    let token = app.token_from_mail(&email, "/verify-email").await;
+    browser.goto(&format!("{base}/verify-email?token={token}")).await;
+    browser.click("submit").await;
+    assert!(browser.source().await.contains("verified"));
+    let password = "a-long-browser-passphrase";
+    let session = app.login(&email, password, None).await;
+    let api_token = session.assert_status(200)["token"].as_str().unwrap().to_string();
+    assert_eq!(app.me(&api_token).await.assert_status(200)["user"]["email_verified"], true);
+
+    // TOTP on; sign out; the app sends the browser again.
+    let (secret, _) = app.enable_totp(&api_token).await;
+    app.next_totp_step();
+    browser.goto(&format!("{base}/account")).await;
+    browser.click("signout").await;
+    let request = app.authorization(&client, "openid profile email", &[]);
+    browser.goto(&format!("{base}{}", request.path)).await;
+    assert_eq!(browser.current_url().await.path(), "/signin");
+    browser.fill("email", &email).await;
+    if let Some(dir) = screenshot_dir() {
+        browser.screenshot(dir.join("signin.png")).await;
+    }
+    browser.fill("password", password).await;
+    browser.click("submit").await;
+    assert_eq!(browser.current_url().await.path(), "/signin/totp");
+    browser.fill("code", &app.totp_now(&secret)).await;
+    browser.click("submit").await;
+    assert_eq!(browser.current_url().await.path(), "/oauth/authorize");
+    if let Some(dir) = screenshot_dir() {
+        browser.screenshot(dir.join("consent.png")).await;
+    }
+    // Keyboard only: the first button in tab order after the scopes is Allow.
+    browser.click("allow").await;
+    let granted = browser.current_url().await;
+    let params: std::collections::HashMap<_, _> = granted.query_pairs().into_owned().collect();
+    assert_eq!(params["state"], request.state);
+    let body = app.exchange(&client, &params["code"], &request.verifier).await;
+    let (claims, _) = app.id_token_claims(body.assert_status(200)["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["email"], email.as_str());
+    assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+    browser.close().await;
+}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_page_inside_a_frame_does_not_render() {
+    use base64::Engine;
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let browser = Browser::open().await;
+    // The page itself renders on its own.
+    browser.goto(&app.url("/signin")).await;
+    assert!(browser.has("#email").await);
+    let framing = format!(
+        "<!doctype html><title>framing</title><iframe id=\"f\" src=\"{}\"></iframe>",
+        app.url("/signin")
+    );
+    let data = base64::engine::general_purpose::STANDARD.encode(framing);
+    browser.goto(&format!("data:text/html;base64,{data}")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    browser.client().enter_frame(0).await.expect("the frame");
+    let fields = browser
+        .client()
+        .find_all(fantoccini::Locator::Css("#email"))
+        .await
+        .unwrap_or_default();
+    assert!(fields.is_empty(), "the sign-in form rendered inside a frame");
+    browser.close().await;
+}
