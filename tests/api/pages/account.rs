@@ -22,10 +22,16 @@ fn percent(text: &str) -> String {
 /// The user's `email_verified` and `email`, as the API tells them.
 async fn me(app: &TestApp, email: &str, password: &str) -> (bool, String) {
     let login = app.login(email, password, None).await;
-    let token = login.assert_status(200)["token"].as_str().unwrap().to_string();
+    let token = login.assert_status(200)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let me = app.me(&token).await;
     let user = &me.assert_status(200)["user"];
-    (user["email_verified"].as_bool().unwrap(), user["email"].as_str().unwrap().to_string())
+    (
+        user["email_verified"].as_bool().unwrap(),
+        user["email"].as_str().unwrap().to_string(),
+    )
 }
 
 /// The form posted with a token other than the CSRF cookie's, with none, and from another
@@ -34,15 +40,35 @@ async fn assert_refused(browser: &PageBrowser, page: &PageResp, fill: &[(&str, &
     let (action, fields) = page.form(fill);
     let forged: Vec<(String, String)> = fields
         .iter()
-        .map(|(k, v)| if k == "csrf_token" { (k.clone(), "x".repeat(43)) } else { (k.clone(), v.clone()) })
+        .map(|(k, v)| {
+            if k == "csrf_token" {
+                (k.clone(), "x".repeat(43))
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
         .collect();
     let resp = browser.post_form(&action, &forged).await;
-    assert_eq!(resp.status, 403, "{action} with a forged token: {}", resp.body);
-    let without: Vec<(String, String)> = fields.iter().filter(|(k, _)| k != "csrf_token").cloned().collect();
+    assert_eq!(
+        resp.status, 403,
+        "{action} with a forged token: {}",
+        resp.body
+    );
+    let without: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf_token")
+        .cloned()
+        .collect();
     let resp = browser.post_form(&action, &without).await;
     assert_eq!(resp.status, 403, "{action} without a token: {}", resp.body);
-    let resp = browser.post_form_from(&action, &fields, Some("https://evil.example")).await;
-    assert_eq!(resp.status, 403, "{action} from another origin: {}", resp.body);
+    let resp = browser
+        .post_form_from(&action, &fields, Some("https://evil.example"))
+        .await;
+    assert_eq!(
+        resp.status, 403,
+        "{action} from another origin: {}",
+        resp.body
+    );
 }
 
 backend_tests! {
@@ -61,6 +87,7 @@ backend_tests! {
         assert_eq!(page.status, 200);
         assert_eq!(page.headers["x-frame-options"], "DENY");
         assert_eq!(page.field("next").as_deref(), Some(request.path.as_str()));
+        assert!(request.path.contains(&format!("nonce={}", request.nonce)), "the OpenID Connect request goes on whole");
         for field in ["email", "username", "password", "referral_code"] {
             assert!(page.body.contains(&format!("<label for=\"{field}\">")), "{field} is labelled");
         }

@@ -574,7 +574,12 @@ mod tests {
             Some("username-hint")
         );
         let html = page.render().unwrap();
-        assert!(html.contains("email: must be a valid email address; password: must be at least 8 characters"), "{html}");
+        assert!(
+            html.contains(
+                "email: must be a valid email address; password: must be at least 8 characters"
+            ),
+            "{html}"
+        );
 
         let taken = SignUpPage {
             problem: Some(Problem::of(&ApiError::conflict("username_taken", "taken"))),
