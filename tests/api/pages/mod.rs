@@ -1,5 +1,6 @@
 //! The hosted pages: sign-in, consent, sign-up and the pages mail links open.
 
+mod account;
 mod browser;
 mod consent;
 mod openid;

@@ -50,7 +50,7 @@ struct AccountPage<'a> {
 }
 
 /// The seconds a session cookie lives: as long as its login session.
-fn session_age(visit: &Visit) -> i64 {
+pub(super) fn session_age(visit: &Visit) -> i64 {
     visit.state.config.refresh_ttl.as_secs() as i64
 }
 
