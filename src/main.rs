@@ -10,6 +10,7 @@ use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::identity::accounts;
 use buddo_shared::domain::input::Email;
+use buddo_shared::id_token::IdTokenKeys;
 use buddo_shared::jwt::SigningKeyPair;
 use buddo_shared::mail::{self, LocalMailer, MailSender, SesMailer};
 use buddo_shared::store::{self, DynamoTable, StoreConfig};
@@ -53,8 +54,13 @@ enum Command {
     /// admin create-table
     #[command(subcommand)]
     Admin(Admin),
-    /// Print a new JWT signing key and its JWKS
-    Keygen,
+    /// Print a new JWT signing key and its JWKS (with --id-token: new ID-token keys)
+    Keygen {
+        /// Print new ID-token signing keys instead (RSA for RS256 and Ed25519 for EdDSA): the
+        /// value of ID_TOKEN_KEYS or of its Secrets Manager secret
+        #[arg(long)]
+        id_token: bool,
+    },
     /// Print the API's OpenAPI document (the one in docs/openapi.json and at /api/openapi.json)
     Openapi,
 }
@@ -102,7 +108,22 @@ fn config(options: &Options) -> anyhow::Result<Config> {
         let table = std::env::var("TABLE_NAME").unwrap_or_else(|_| "buddo".into());
         config.store = StoreConfig::Dynamo { table };
     }
+    // Unless configured, the server names itself by the address it listens on: the OAuth
+    // issuer and its endpoint URLs, and the links in mail (the pages they open are served
+    // here too).
+    let local = format!("http://localhost:{}", options.port);
+    if !is_set("PUBLIC_API_URL") {
+        config.oauth.issuer = local.clone();
+    }
+    if !is_set("PUBLIC_WEB_URL") {
+        config.public_web_url = local;
+    }
     Ok(config)
+}
+
+/// Whether the variable has a value, as `Config` reads it (blank is unset).
+fn is_set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| !v.trim().is_empty())
 }
 
 /// The store, its DynamoDB table created if it is missing.
@@ -254,7 +275,15 @@ async fn mail_retry(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn keygen() {
+fn keygen(id_token: bool) {
+    if id_token {
+        let keys = IdTokenKeys::generate();
+        println!("# Secret value (ID_TOKEN_KEYS, or the Secrets Manager secret string):");
+        println!("{}", keys.to_secret_text().expect("generated keys"));
+        println!("# Public keys (published in /.well-known/jwks.json):");
+        println!("{}", serde_json::json!({ "keys": keys.jwks_keys() }));
+        return;
+    }
     let pair = SigningKeyPair::generate();
     let jwks = serde_json::json!({ "keys": [{
         "kty": "OKP", "crv": "Ed25519", "x": pair.public_x(), "kid": pair.kid, "use": "sig", "alg": "EdDSA"
@@ -271,8 +300,8 @@ async fn main() {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.options).await,
         Command::Admin(command) => admin(command, &cli.options).await,
-        Command::Keygen => {
-            keygen();
+        Command::Keygen { id_token } => {
+            keygen(id_token);
             Ok(())
         }
         Command::Openapi => {

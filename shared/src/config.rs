@@ -29,6 +29,30 @@ pub enum SigningKeySource {
     None,
 }
 
+/// Where the ID-token signing keys come from (shared/src/id_token.rs has the text format).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdTokenKeySource {
+    /// `ID_TOKEN_KEYS`: the secret text itself.
+    Inline(String),
+    /// `ID_TOKEN_KEYS_SECRET_ARN`: a Secrets Manager secret holding the same text.
+    SecretsManager(String),
+    /// Generated once and kept in the data directory (local development); on Lambda, none.
+    DataDir,
+}
+
+impl IdTokenKeySource {
+    fn parse(env: &Env) -> Self {
+        match (
+            env.raw("ID_TOKEN_KEYS"),
+            env.raw("ID_TOKEN_KEYS_SECRET_ARN"),
+        ) {
+            (Some(text), _) => IdTokenKeySource::Inline(text),
+            (None, Some(arn)) => IdTokenKeySource::SecretsManager(arn),
+            (None, None) => IdTokenKeySource::DataDir,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
     pub issuer: String,
@@ -209,6 +233,8 @@ pub struct Config {
     /// Base of every link in mail; never taken from request headers.
     pub public_web_url: String,
     pub jwt: JwtConfig,
+    /// The keys that sign ID tokens (the OAuth function group's).
+    pub id_token_keys: IdTokenKeySource,
     pub refresh_ttl: Duration,
     pub verification_ttl: Duration,
     pub reset_ttl: Duration,
@@ -271,6 +297,7 @@ impl Default for Config {
                 signing_key: SigningKeySource::DataDir,
                 public_keys: None,
             },
+            id_token_keys: IdTokenKeySource::DataDir,
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             verification_ttl: Duration::from_secs(24 * 3600),
             reset_ttl: Duration::from_secs(3600),
@@ -597,6 +624,7 @@ impl Config {
             data_dir,
             public_web_url,
             jwt: JwtConfig::parse(&env, d.jwt)?,
+            id_token_keys: IdTokenKeySource::parse(&env),
             refresh_ttl: env.secs("REFRESH_TOKEN_TTL_SECONDS", d.refresh_ttl)?,
             verification_ttl: env.secs("VERIFICATION_TOKEN_TTL_SECONDS", d.verification_ttl)?,
             reset_ttl: env.secs("RESET_TOKEN_TTL_SECONDS", d.reset_ttl)?,
@@ -756,6 +784,19 @@ mod tests {
         assert_eq!(c.password.memory_kib, 19456);
         assert_eq!(c.rate_limits.login, Limit::new(10, 60));
         assert_eq!(c.jwt.signing_key, SigningKeySource::DataDir);
+        assert_eq!(c.id_token_keys, IdTokenKeySource::DataDir);
+    }
+
+    #[test]
+    fn id_token_keys_inline_before_secrets_manager() {
+        let arn = ("ID_TOKEN_KEYS_SECRET_ARN", "arn:aws:secretsmanager:x");
+        let c = parse(&[arn]).unwrap();
+        assert_eq!(
+            c.id_token_keys,
+            IdTokenKeySource::SecretsManager(arn.1.into())
+        );
+        let c = parse(&[arn, ("ID_TOKEN_KEYS", "{}")]).unwrap();
+        assert_eq!(c.id_token_keys, IdTokenKeySource::Inline("{}".into()));
     }
 
     #[test]

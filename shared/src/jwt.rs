@@ -94,7 +94,7 @@ impl SigningKeyPair {
         B64.encode(self.key.verifying_key().as_bytes())
     }
 
-    fn pkcs8_der(&self) -> Vec<u8> {
+    pub(crate) fn pkcs8_der(&self) -> Vec<u8> {
         // PKCS#8 v1 wrapping of an Ed25519 seed (RFC 8410).
         let mut der = vec![
             0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
@@ -105,7 +105,7 @@ impl SigningKeyPair {
     }
 }
 
-fn sha2_16(bytes: &[u8]) -> [u8; 8] {
+pub(crate) fn sha2_16(bytes: &[u8]) -> [u8; 8] {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(bytes);
     let mut out = [0u8; 8];
@@ -251,7 +251,7 @@ impl JwtKeys {
     }
 }
 
-fn jwk(kid: &str, x: &str) -> Value {
+pub(crate) fn jwk(kid: &str, x: &str) -> Value {
     json!({ "kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA" })
 }
 
@@ -278,7 +278,7 @@ fn load_or_create(data_dir: &Path) -> anyhow::Result<SigningKeyPair> {
 
 /// Writes a new file readable by its owner only; fails if it exists. Written under a temporary
 /// name and linked into place, so a reader never sees half a key.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
@@ -297,6 +297,14 @@ async fn fetch_secret(
     arn: &str,
     deadlines: &crate::deadlines::Deadlines,
 ) -> anyhow::Result<SigningKeyPair> {
+    SigningKeyPair::parse(&secret_string(arn, deadlines).await?)
+}
+
+/// A Secrets Manager secret's string value.
+pub(crate) async fn secret_string(
+    arn: &str,
+    deadlines: &crate::deadlines::Deadlines,
+) -> anyhow::Result<String> {
     let sdk = crate::aws::sdk_config(deadlines).await;
     let client = aws_sdk_secretsmanager::Client::new(sdk);
     let out = client
@@ -308,7 +316,7 @@ async fn fetch_secret(
     let text = out
         .secret_string()
         .ok_or_else(|| anyhow::anyhow!("the signing key secret has no string value"))?;
-    SigningKeyPair::parse(text)
+    Ok(text.to_string())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod deadlines;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod id_token;
 pub mod jwt;
 pub mod keys;
 pub mod mail;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::id_token::IdTokenKeys;
 use crate::jwt::JwtKeys;
 use crate::password::PasswordHashing;
 use crate::ratelimit::RateLimiter;
@@ -14,6 +15,8 @@ pub struct Services {
     pub config: Config,
     pub table: SharedTable,
     pub jwt: JwtKeys,
+    /// The keys that sign ID tokens; none in a Lambda function not given them.
+    pub id_tokens: IdTokenKeys,
     pub passwords: PasswordHashing,
     pub clock: Arc<dyn Clock>,
     pub limiter: RateLimiter,
@@ -45,15 +48,43 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let jwt = JwtKeys::load(&config.jwt, &config.data_dir, &config.deadlines).await?;
-        Self::with_keys(config, table, clock, jwt)
+        let id_tokens =
+            IdTokenKeys::load(&config.id_token_keys, &config.data_dir, &config.deadlines).await?;
+        Self::with_all_keys(config, table, clock, jwt, id_tokens)
     }
 
+    /// For tests and benches: as [`AppState::with_all_keys`] with the ID-token keys generated
+    /// once per process ([`IdTokenKeys::generated`]).
     pub fn with_keys(
         config: Config,
         table: SharedTable,
         clock: Arc<dyn Clock>,
         jwt: JwtKeys,
     ) -> anyhow::Result<Self> {
+        Self::with_all_keys(config, table, clock, jwt, IdTokenKeys::generated())
+    }
+
+    pub fn with_all_keys(
+        config: Config,
+        table: SharedTable,
+        clock: Arc<dyn Clock>,
+        jwt: JwtKeys,
+        id_tokens: IdTokenKeys,
+    ) -> anyhow::Result<Self> {
+        // One JWK Set publishes every key: a kid must name one key only.
+        let access_kids: Vec<&str> = jwt.jwks()["keys"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|k| k["kid"].as_str())
+            .collect();
+        if let Some(kid) = id_tokens
+            .kids()
+            .into_iter()
+            .find(|kid| access_kids.contains(&kid.as_str()))
+        {
+            anyhow::bail!("the ID-token key id {kid} is also an access-token key id");
+        }
         let passwords = PasswordHashing::new(&config.password)?;
         // Every store call, whichever backend, answers within its deadline.
         let table: SharedTable = Arc::new(store::Deadline::new(table, config.deadlines.store_call));
@@ -62,6 +93,7 @@ impl AppState {
             config,
             table,
             jwt,
+            id_tokens,
             passwords,
             clock,
             limiter,

@@ -11,6 +11,7 @@ use buddo_shared::domain::identity::accounts::{self, Registration};
 use buddo_shared::domain::identity::users;
 use buddo_shared::domain::input::{Email, Password, Username};
 use buddo_shared::domain::RequestMeta;
+use buddo_shared::id_token::{IdTokenAlg, IdTokenKeys};
 use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
 use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable};
 use buddo_shared::AppState;
@@ -32,6 +33,10 @@ fn buddo(args: &[&str]) -> Command {
         .env_remove("BUDDO_STORE")
         .env_remove("BUDDO_DATA_DIR")
         .env_remove("TABLE_NAME")
+        .env_remove("PUBLIC_API_URL")
+        .env_remove("PUBLIC_WEB_URL")
+        .env_remove("ID_TOKEN_KEYS")
+        .env_remove("ID_TOKEN_KEYS_SECRET_ARN")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null());
     cmd
@@ -120,6 +125,23 @@ fn keygen_prints_a_usable_key_pair() {
     let jwks: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
     assert_eq!(jwks["keys"][0]["x"], pair.public_x());
     assert_eq!(jwks["keys"][0]["kid"], pair.kid);
+}
+
+#[test]
+fn keygen_prints_id_token_keys() {
+    let out = buddo(&["keygen", "--id-token"]).output().unwrap();
+    assert_succeeded(&out);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let keys = IdTokenKeys::parse(lines[0]).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(jwks["keys"], json!(keys.jwks_keys()));
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    assert_eq!(jwks["keys"][1]["alg"], "EdDSA");
+    let token = keys
+        .sign(IdTokenAlg::Rs256, &json!({ "iss": "x" }))
+        .unwrap();
+    assert!(keys.verify_hint(&token, "x").is_some());
 }
 
 /// A data dir whose embedded store holds one user with `email`, disabled if asked; its id.
@@ -318,6 +340,7 @@ fn openapi_prints_the_document() {
 /// A running `buddo` server; killed when dropped.
 struct Server {
     child: std::process::Child,
+    port: u16,
 }
 
 impl Drop for Server {
@@ -343,7 +366,7 @@ async fn start_server(dir: &std::path::Path, register: &serde_json::Value) -> Se
     .stderr(Stdio::null())
     .spawn()
     .unwrap();
-    let server = Server { child };
+    let server = Server { child, port };
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/auth/register");
     let mut status = None;
@@ -380,7 +403,9 @@ async fn the_local_server_serves_and_delivers_mail() {
         text.contains("To: local@example.com"),
         "no mail saved: {text:?}"
     );
-    assert!(text.contains("http://localhost:3000/verify-email?token="));
+    // The link names the server's own address (PUBLIC_WEB_URL unset).
+    let link = format!("http://localhost:{}/verify-email?token=", server.port);
+    assert!(text.contains(&link), "{text}");
     // The same mail went to the console.
     let console = tokio::task::spawn_blocking(move || {
         use std::io::{BufRead, BufReader};
@@ -401,6 +426,58 @@ async fn the_local_server_serves_and_delivers_mail() {
     );
     assert!(dir.join("buddo.redb").exists());
     assert!(dir.join("jwt-signing-key").exists());
+    assert!(dir.join("id-token-keys").exists());
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// On another port than 3000, with neither PUBLIC_API_URL nor PUBLIC_WEB_URL, the server names
+/// its own address as the OAuth issuer; its JWKS lists the access-token key and both ID-token
+/// keys, which it keeps in the data dir for its owner only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_server_names_the_port_it_listens_on() {
+    let dir = temp_dir();
+    let body = json!({ "email": "port@example.com", "username": "porter", "password": "correct horse battery" });
+    let server = start_server(&dir, &body).await;
+    assert_ne!(server.port, 3000);
+    let base = format!("http://localhost:{}", server.port);
+    let get = |path: &str| {
+        let url = format!("http://127.0.0.1:{}{path}", server.port);
+        async move {
+            reqwest::get(url)
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let metadata = get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(metadata["issuer"], base.as_str(), "{metadata}");
+    for endpoint in ["authorization_endpoint", "token_endpoint", "jwks_uri"] {
+        let url = metadata[endpoint].as_str().unwrap();
+        assert!(url.starts_with(&format!("{base}/")), "{endpoint}: {url}");
+    }
+    let jwks = get("/.well-known/jwks.json").await;
+    let keys = jwks["keys"].as_array().unwrap();
+    let mut kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["EdDSA", "RS256", "EdDSA"], "{jwks}");
+    kids.sort();
+    kids.dedup();
+    assert_eq!(kids.len(), 3, "{jwks}");
+    let stored =
+        IdTokenKeys::parse(&std::fs::read_to_string(dir.join("id-token-keys")).unwrap()).unwrap();
+    assert_eq!(keys[1..], stored.jwks_keys()[..]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("id-token-keys"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

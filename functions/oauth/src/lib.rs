@@ -562,13 +562,20 @@ async fn metadata(State(state): State<AppState>) -> Json<ServerMetadata> {
     Json(ServerMetadata::new(&state.config.oauth.issuer))
 }
 
-/// The public keys that verify user JWTs (a JWK Set).
+/// The public keys that verify user access tokens and ID tokens (a JWK Set).
+///
+/// Access tokens are signed with EdDSA, ID tokens with RS256 or EdDSA; each `kid` names one key.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "The JWK Set (cacheable for 5 minutes)", body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
+    let mut keys = state.jwt.jwks()["keys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    keys.extend(state.id_tokens.jwks_keys());
     // Public keys: caches may keep them for a while (rotation overlaps).
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.jwt.jwks().clone()),
+        Json(serde_json::json!({ "keys": keys })),
     )
 }

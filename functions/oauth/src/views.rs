@@ -369,27 +369,37 @@ impl ServerMetadata {
     }
 }
 
-/// A public key (RFC 7517 §4, RFC 8037): an Ed25519 key that verifies user JWTs.
-// For the API's description only: the JWK Set is built by `JwtKeys` (shared/src/jwt.rs).
+/// A public key (RFC 7517 §4): an Ed25519 key (`OKP`, RFC 8037) that verifies user access
+/// tokens (EdDSA) or ID tokens (EdDSA), or an RSA key that verifies ID tokens (RS256).
+// For the API's description only: the JWK Set is built by `JwtKeys` (shared/src/jwt.rs) and
+// `IdTokenKeys` (shared/src/id_token.rs).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct Jwk {
-    /// `OKP`.
+    /// `OKP` or `RSA`.
     kty: String,
-    /// `Ed25519`.
-    crv: String,
-    /// The public key, base64url.
-    x: String,
-    /// The key id JWT headers name.
+    /// `Ed25519` (`OKP` keys).
+    #[schema(nullable = false)]
+    crv: Option<String>,
+    /// The public key, base64url (`OKP` keys).
+    #[schema(nullable = false)]
+    x: Option<String>,
+    /// The modulus, base64url (`RSA` keys).
+    #[schema(nullable = false)]
+    n: Option<String>,
+    /// The public exponent, base64url (`RSA` keys).
+    #[schema(nullable = false)]
+    e: Option<String>,
+    /// The key id JWT headers name; distinct across the set.
     kid: String,
     /// `sig`.
     #[schema(rename = "use")]
     use_: String,
-    /// `EdDSA`.
+    /// `EdDSA` or `RS256`.
     alg: String,
 }
 
-/// The JWK Set (RFC 7517 §5) of the keys that verify user JWTs.
+/// The JWK Set (RFC 7517 §5) of the keys that verify user access tokens and ID tokens.
 // For the API's description only, as `Jwk`.
 #[derive(ToSchema)]
 #[allow(dead_code)]

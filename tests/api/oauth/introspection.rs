@@ -126,9 +126,21 @@ backend_tests! {
         assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(meta["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
         let jwks = TestApp::read(app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap()).await;
-        let key = &jwks.assert_status(200)["keys"][0];
-        assert_eq!(key["kty"], "OKP");
-        assert_eq!(key["alg"], "EdDSA");
-        assert!(key.get("d").is_none(), "public keys only");
+        let keys = jwks.assert_status(200)["keys"].as_array().unwrap().clone();
+        // The access-token key, then the ID-token keys (RS256, EdDSA).
+        let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+        assert_eq!(algs, ["EdDSA", "RS256", "EdDSA"]);
+        assert_eq!(keys[0]["kty"], "OKP");
+        assert_eq!(keys[1]["kty"], "RSA");
+        assert_eq!(keys[1..], app.state.id_tokens.jwks_keys()[..]);
+        let mut kids: Vec<&str> = keys.iter().map(|k| k["kid"].as_str().unwrap()).collect();
+        kids.sort();
+        kids.dedup();
+        assert_eq!(kids.len(), 3, "each kid names one key");
+        for key in &keys {
+            for private in ["d", "p", "q", "dp", "dq", "qi"] {
+                assert!(key.get(private).is_none(), "public keys only: {key}");
+            }
+        }
     }
 }
