@@ -56,6 +56,24 @@ fn groups() -> Vec<Group> {
                 "ANY /api/oauth/{proxy+}",
                 "GET /.well-known/oauth-authorization-server",
                 "GET /.well-known/jwks.json",
+                "GET /.well-known/openid-configuration",
+                "ANY /oauth/{proxy+}",
+                "GET /signin",
+                "POST /signin",
+                "ANY /signin/{proxy+}",
+                "POST /signout",
+                "GET /account",
+                "GET /signup",
+                "POST /signup",
+                "GET /forgot-password",
+                "POST /forgot-password",
+                "GET /reset-password",
+                "POST /reset-password",
+                "GET /verify-email",
+                "POST /verify-email",
+                "GET /confirm-email-change",
+                "POST /confirm-email-change",
+                "GET /assets/{proxy+}",
             ],
             oauth: false,
         },
@@ -241,6 +259,14 @@ fn assert_http_api_shape(
         "{name}: an authorization header exactly when the route needs one"
     );
     match event.get("body") {
+        // A page's form, or JSON.
+        Some(body) if headers["content-type"] == "application/x-www-form-urlencoded" => {
+            let body = body.as_str().expect("body is a string");
+            assert!(
+                url::form_urlencoded::parse(body.as_bytes()).count() > 0,
+                "{name}: a form body"
+            );
+        }
         Some(body) => {
             let body: Value = serde_json::from_str(body.as_str().expect("body is a string"))
                 .unwrap_or_else(|e| panic!("{name}: body is not JSON: {e}"));
@@ -294,11 +320,11 @@ async fn send(
     let html = response
         .headers()
         .get(http::header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/"));
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("response body");
-    // The docs page is the one answer that is not JSON.
+    // Pages (the docs, the hosted pages, their stylesheet) are the answers that are not JSON.
     let body = if html {
         Value::String(String::from_utf8_lossy(&bytes).into_owned())
     } else {

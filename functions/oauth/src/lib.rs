@@ -28,6 +28,7 @@ use buddo_shared::http::openapi::{
     one_of, scope_list, scope_list_or_null, ErrorBody, OAuthErrorBody,
 };
 use buddo_shared::http::{nullable, AuthUser, Json, Query, RawBody, Routes};
+use buddo_shared::id_token::IdTokenAlg;
 use buddo_shared::{ApiError, ApiResult, AppState};
 
 use params::{IntrospectionForm, RevokeForm, TokenForm};
@@ -59,6 +60,11 @@ pub fn router(state: AppState) -> Router {
     oidc::par,
 ))]
 pub struct Api;
+
+/// The hosted pages among the routes (described in the README, not in the OpenAPI document).
+pub fn page_routes() -> Routes {
+    pages::routes()
+}
 
 /// The group's routes, for the Lambda router, the local server and the route list.
 pub fn routes() -> Routes {
@@ -126,6 +132,15 @@ fn post_logout_uris(list: Option<Vec<String>>) -> ApiResult<Option<Vec<String>>>
     .transpose()
 }
 
+fn id_token_alg(raw: Option<String>) -> ApiResult<Option<IdTokenAlg>> {
+    raw.map(|alg| {
+        IdTokenAlg::parse(&alg).ok_or_else(|| {
+            ApiError::field("id_token_signed_response_alg", "must be RS256 or EdDSA")
+        })
+    })
+    .transpose()
+}
+
 fn description(raw: &str) -> ApiResult<String> {
     input::text("app_description", raw, 0, 1000)
 }
@@ -176,6 +191,10 @@ struct RegisterBody {
     /// (RFC 9126 §6).
     #[serde(default)]
     require_pushed_authorization_requests: Option<bool>,
+    /// How the app's ID tokens are signed: `RS256` (the default) or `EdDSA`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "RS256")]
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// Registers an operator app; its client secret (a confidential app's) is shown this once.
@@ -227,6 +246,8 @@ async fn register_app(
             require_pushed_authorization_requests: body
                 .require_pushed_authorization_requests
                 .unwrap_or(false),
+            id_token_signed_response_alg: id_token_alg(body.id_token_signed_response_alg)?
+                .unwrap_or_default(),
         },
     };
     let registered = apps::register(&state, &auth.user, new).await?;
@@ -365,6 +386,10 @@ struct UpdateBody {
     /// (RFC 9126 §6).
     #[serde(default)]
     require_pushed_authorization_requests: Option<bool>,
+    /// How the app's ID tokens are signed: `RS256` (the default) or `EdDSA`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "RS256")]
+    id_token_signed_response_alg: Option<String>,
 }
 
 /// Changes one of your apps.
@@ -409,6 +434,7 @@ async fn update_app(
             .transpose()?,
         post_logout_redirect_uris: post_logout_uris(body.post_logout_redirect_uris)?,
         require_pushed_authorization_requests: body.require_pushed_authorization_requests,
+        id_token_signed_response_alg: id_token_alg(body.id_token_signed_response_alg)?,
     };
     let app = apps::update(&state, &auth.user, &id, changes).await?;
     Ok(Json(AppView::new(&app)))

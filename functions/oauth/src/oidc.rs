@@ -41,7 +41,7 @@ pub struct UserInfo {
 /// The signed-in user's claims (OpenID Connect Core §5.3), for an access token granted
 /// `openid`; errors as RFC 6750 says, with a `WWW-Authenticate: Bearer` challenge.
 #[utoipa::path(get, path = "/oauth/userinfo", tag = "oauth",
-    security(("oauth_token" = ["openid"])),
+    security(("oauth2" = ["openid"])),
     responses(
         (status = 200, description = "The claims", body = UserInfo),
         (status = 401, description = "`invalid_token`", body = ErrorBody),
@@ -59,7 +59,7 @@ pub async fn userinfo(caller: AppCaller) -> ApiResult<Json<UserInfo>> {
 
 /// The same, by POST (§5.3.1).
 #[utoipa::path(post, path = "/oauth/userinfo", tag = "oauth",
-    security(("oauth_token" = ["openid"])),
+    security(("oauth2" = ["openid"])),
     responses(
         (status = 200, description = "The claims", body = UserInfo),
         (status = 401, description = "`invalid_token`", body = ErrorBody),
@@ -96,8 +96,9 @@ pub async fn par(
     RawBody(body): RawBody,
 ) -> OAuthResult<(StatusCode, Json<PushedRequest>)> {
     let (_, client) = params::from_client(&headers, &body)?;
-    let request: AuthorizationRequest = serde_urlencoded::from_bytes(&body)
-        .map_err(|_| OAuthError::invalid_request("The body must be application/x-www-form-urlencoded"))?;
+    let request: AuthorizationRequest = serde_urlencoded::from_bytes(&body).map_err(|_| {
+        OAuthError::invalid_request("The body must be application/x-www-form-urlencoded")
+    })?;
     let app = tokens::authenticate_client(&state, &client, &meta).await?;
     // Refusals in the token endpoint's shape (RFC 9126 §2.3).
     let (request_uri, expires_in) =

@@ -63,6 +63,10 @@ pub struct AppView {
     /// request endpoint alone.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// Only when not the default `RS256`: how the app's ID tokens are signed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "EdDSA")]
+    pub id_token_signed_response_alg: Option<&'static str>,
 }
 
 /// An approved app's changes, waiting for an admin.
@@ -110,6 +114,9 @@ impl AppView {
             pending_changes: app.pending_changes.as_ref().map(PendingChanges::new),
             post_logout_redirect_uris: app.oidc.post_logout_redirect_uris.clone(),
             require_pushed_authorization_requests: app.oidc.require_pushed_authorization_requests,
+            id_token_signed_response_alg: (app.oidc.id_token_signed_response_alg
+                != Default::default())
+            .then(|| app.oidc.id_token_signed_response_alg.as_str()),
         }
     }
 }

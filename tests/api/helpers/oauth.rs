@@ -54,7 +54,9 @@ impl TestApp {
         let redirect_uri = extra["redirect_uris"][0]
             .as_str()
             .map(str::to_string)
-            .unwrap_or_else(|| format!("https://{}.example/callback", uuid::Uuid::new_v4().simple()));
+            .unwrap_or_else(|| {
+                format!("https://{}.example/callback", uuid::Uuid::new_v4().simple())
+            });
         let mut body = json!({
             "app_name": "Test App",
             "app_description": "An app for tests",

@@ -346,7 +346,9 @@ impl TestApp {
                 jwk["e"].as_str().unwrap(),
             )
             .unwrap(),
-            Algorithm::EdDSA => DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap(),
+            Algorithm::EdDSA => {
+                DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap()
+            }
             other => panic!("unexpected alg {other:?}"),
         };
         let mut validation = Validation::new(header.alg);
@@ -356,5 +358,14 @@ impl TestApp {
             .expect("a valid signature")
             .claims;
         (claims, format!("{:?}", header.alg))
+    }
+}
+
+impl TestApp {
+    /// Moves the frozen clock to the real time: for clients that check tokens against their
+    /// own clock (RP libraries, a browser).
+    pub fn clock_to_real_time(&self) {
+        let real = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.clock.advance(real - self.state.now_unix());
     }
 }

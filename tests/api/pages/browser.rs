@@ -35,7 +35,7 @@ async fn a_user_signs_up_denies_verifies_signs_in_with_totp_and_consents(backend
     browser.click("submit").await;
 
     // Signed up and in: the consent page of the app.
-    assert_eq!(browser.current_url().await.path(), "/oauth/authorize");
+    assert_eq!(browser.current_url().await.path(), "/oauth/authorize", "{}", browser.source().await);
     assert!(browser.text_of("h1").await.contains("Test App"));
     assert!(browser.text_of("#scopes").await.contains("email address"));
     browser.click("deny").await;
@@ -56,11 +56,16 @@ async fn a_user_signs_up_denies_verifies_signs_in_with_totp_and_consents(backend
     let api_token = session.assert_status(200)["token"].as_str().unwrap().to_string();
     assert_eq!(app.me(&api_token).await.assert_status(200)["user"]["email_verified"], true);
 
-    // TOTP on; sign out; the app sends the browser again.
+    // Signing out from the account page.
+    browser.goto(&format!("{base}/account")).await;
+    assert!(browser.text_of("#who").await.contains(&email));
+    browser.click("signout").await;
+    browser.goto(&format!("{base}/account")).await;
+    assert_eq!(browser.current_url().await.path(), "/signin", "signed out");
+
+    // TOTP on; the app sends the browser again.
     let (secret, _) = app.enable_totp(&api_token).await;
     app.next_totp_step();
-    browser.goto(&format!("{base}/account")).await;
-    browser.click("signout").await;
     let request = app.authorization(&client, "openid profile email", &[]);
     browser.goto(&format!("{base}{}", request.path)).await;
     assert_eq!(browser.current_url().await.path(), "/signin");
@@ -111,6 +116,9 @@ async fn a_page_inside_a_frame_does_not_render() {
         .find_all(fantoccini::Locator::Css("#email"))
         .await
         .unwrap_or_default();
-    assert!(fields.is_empty(), "the sign-in form rendered inside a frame");
+    assert!(
+        fields.is_empty(),
+        "the sign-in form rendered inside a frame"
+    );
     browser.close().await;
 }

@@ -40,7 +40,7 @@ backend_tests! {
         let step = browser.submit(&page, &[("email", &user.email), ("password", &user.password)]).await;
         let code_page = browser.get(step.location.as_deref().unwrap()).await;
         browser.submit(&code_page, &[("code", &app.totp_now(&secret))]).await;
-        let signed_in_at = app.clock.now().unix_timestamp();
+        let signed_in_at = app.state.now_unix();
         app.clock.advance(5);
 
         let request = app.authorization(&client, "openid profile email", &[]);

@@ -70,7 +70,10 @@ async fn logging_out(visit: &Visit, request: LogoutRequest, confirmed: bool) -> 
     )
     .await
     .map_err(|e| visit.failed(e))?;
-    let hinted = request.id_token_hint.as_deref().is_some_and(|h| !h.is_empty());
+    let hinted = request
+        .id_token_hint
+        .as_deref()
+        .is_some_and(|h| !h.is_empty());
     if !confirmed && !hinted && visit.cookie(SESSION_COOKIE).is_some() {
         let fields = [
             ("client_id", request.client_id),

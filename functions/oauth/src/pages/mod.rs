@@ -311,7 +311,6 @@ impl Answer {
         self.cookies.push(cookie);
         self
     }
-
 }
 
 impl IntoResponse for Answer {

@@ -165,6 +165,7 @@ fn new_account(
         bio: None,
         avatar_url: None,
         banner_url: None,
+        profile_updated_at: None,
         disabled: false,
     }
 }

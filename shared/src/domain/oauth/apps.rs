@@ -12,6 +12,7 @@ use crate::clock::rfc3339;
 use crate::crypto::{constant_time_eq, hash_secret, random_token};
 use crate::domain::identity::users::{self, User};
 use crate::error::{ApiError, ApiResult, OnCondition};
+use crate::id_token::IdTokenAlg;
 use crate::keys;
 use crate::state::AppState;
 use crate::store::{self, Cond, Key, Query, SortKey, Table, WriteOp};
@@ -85,6 +86,9 @@ pub struct OidcSettings {
     /// Authorization requests only by the pushed request endpoint (RFC 9126 §6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// How its ID tokens are signed (RS256 unless the app asked for EdDSA).
+    #[serde(default)]
+    pub id_token_signed_response_alg: IdTokenAlg,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -433,6 +437,7 @@ pub struct AppChanges {
     pub allowed_scopes: Option<Scopes>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub require_pushed_authorization_requests: Option<bool>,
+    pub id_token_signed_response_alg: Option<IdTokenAlg>,
 }
 
 /// Applies an owner's changes. Scopes can be dropped at once; review-free ones are added at
@@ -480,6 +485,9 @@ pub async fn update(
     }
     if let Some(required) = changes.require_pushed_authorization_requests {
         app.oidc.require_pushed_authorization_requests = required;
+    }
+    if let Some(alg) = changes.id_token_signed_response_alg {
+        app.oidc.id_token_signed_response_alg = alg;
     }
     let mut request = None;
     if let Some(wanted) = changes.allowed_scopes {

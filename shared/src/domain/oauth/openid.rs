@@ -49,12 +49,18 @@ pub fn user_claims(user: &User, scopes: &Scopes) -> Map<String, Value> {
     claims.insert("sub".into(), user.id.clone().into());
     if scopes.contains(Scope::Profile) {
         claims.insert("preferred_username".into(), user.username.clone().into());
-        let name = user.display_name.clone().unwrap_or_else(|| user.username.clone());
+        let name = user
+            .display_name
+            .clone()
+            .unwrap_or_else(|| user.username.clone());
         claims.insert("name".into(), name.into());
         if let Some(picture) = &user.avatar_url {
             claims.insert("picture".into(), picture.clone().into());
         }
-        let updated = user.profile_updated_at.as_deref().unwrap_or(&user.created_at);
+        let updated = user
+            .profile_updated_at
+            .as_deref()
+            .unwrap_or(&user.created_at);
         if let Some(at) = unix(updated) {
             claims.insert("updated_at".into(), at.into());
         }
@@ -121,13 +127,22 @@ pub async fn logout(
                 .id_tokens
                 .verify_hint(token, &state.config.oauth.issuer)
                 .ok_or_else(|| {
-                    ApiError::bad_request("invalid_request", "id_token_hint is not an ID token of this server")
+                    ApiError::bad_request(
+                        "invalid_request",
+                        "id_token_hint is not an ID token of this server",
+                    )
                 })?,
         ),
         None => None,
     };
-    let hinted_client = hint.as_ref().and_then(|c| c["aud"].as_str()).map(str::to_string);
-    let client = match (client_id.filter(|c| !c.is_empty()), hinted_client.as_deref()) {
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c["aud"].as_str())
+        .map(str::to_string);
+    let client = match (
+        client_id.filter(|c| !c.is_empty()),
+        hinted_client.as_deref(),
+    ) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(
                 "invalid_request",
@@ -144,12 +159,8 @@ pub async fn logout(
         Some(client_id) => apps::by_client_id(state.table.as_ref(), client_id).await?,
         None => None,
     };
-    let registered = app.is_some_and(|app| {
-        app.oidc
-            .post_logout_redirect_uris
-            .iter()
-            .any(|r| r == uri)
-    });
+    let registered =
+        app.is_some_and(|app| app.oidc.post_logout_redirect_uris.iter().any(|r| r == uri));
     if !registered {
         return Err(ApiError::bad_request(
             "invalid_request",
