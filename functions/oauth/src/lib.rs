@@ -1,5 +1,6 @@
 //! `/api/oauth/*` and `/.well-known/*`: operator apps, authorization with PKCE, the token
-//! endpoint, introspection, revocation, and the server's metadata and public keys.
+//! endpoint, introspection, revocation, and the server's metadata and public keys; OpenID
+//! Connect (`/oauth/userinfo`, `/oauth/par`, discovery) and the hosted pages (`pages`).
 
 mod oidc;
 mod pages;
@@ -17,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use buddo_shared::domain::app_sessions::AppSessions;
 use buddo_shared::domain::input;
 use buddo_shared::domain::oauth::apps::{
-    self, AppChanges, AuthMethod, NewApp, OidcSettings, Presentation,
+    self, AppChanges, AuthMethod, NewApp, OidcChanges, Presentation,
 };
 use buddo_shared::domain::oauth::authorize::{self, AuthorizationRequest};
 use buddo_shared::domain::oauth::error::OAuthResult;
@@ -123,26 +124,52 @@ fn redirect_uris(list: &[String]) -> ApiResult<Vec<String>> {
     Ok(uris)
 }
 
-fn post_logout_uris(list: Option<Vec<String>>) -> ApiResult<Option<Vec<String>>> {
-    list.map(|list| {
-        let mut uris = each("post_logout_redirect_uris", &list, 10, input::redirect_uri)?;
-        uris.dedup();
-        Ok(uris)
-    })
-    .transpose()
-}
-
-fn id_token_alg(raw: Option<String>) -> ApiResult<Option<IdTokenAlg>> {
-    raw.map(|alg| {
-        IdTokenAlg::parse(&alg).ok_or_else(|| {
-            ApiError::field("id_token_signed_response_alg", "must be RS256 or EdDSA")
-        })
-    })
-    .transpose()
-}
-
 fn description(raw: &str) -> ApiResult<String> {
     input::text("app_description", raw, 0, 1000)
+}
+
+/// An app's OpenID Connect settings, at registration and in its changes (left out: as they
+/// are, the defaults at registration).
+#[derive(Deserialize, ToSchema)]
+struct OidcFields {
+    /// Where RP-initiated logout (`/oauth/logout`) may send the user afterwards: up to 10
+    /// absolute URLs like `redirect_uris`, matched exactly.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    post_logout_redirect_uris: Option<Vec<String>>,
+    /// `true`: authorization requests only by the pushed authorization request endpoint
+    /// (RFC 9126 §6).
+    #[serde(default)]
+    require_pushed_authorization_requests: Option<bool>,
+    /// How the app's ID tokens are signed: `RS256` (the default) or `EdDSA`.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "RS256")]
+    id_token_signed_response_alg: Option<String>,
+}
+
+impl OidcFields {
+    fn parse(self) -> ApiResult<OidcChanges> {
+        Ok(OidcChanges {
+            post_logout_redirect_uris: self
+                .post_logout_redirect_uris
+                .map(|list| {
+                    let mut uris =
+                        each("post_logout_redirect_uris", &list, 10, input::redirect_uri)?;
+                    uris.dedup();
+                    Ok::<_, ApiError>(uris)
+                })
+                .transpose()?,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            id_token_signed_response_alg: self
+                .id_token_signed_response_alg
+                .map(|alg| {
+                    IdTokenAlg::parse(&alg).ok_or_else(|| {
+                        ApiError::field("id_token_signed_response_alg", "must be RS256 or EdDSA")
+                    })
+                })
+                .transpose()?,
+        })
+    }
 }
 
 /// A new app.
@@ -182,19 +209,8 @@ struct RegisterBody {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "client_secret_basic")]
     token_endpoint_auth_method: Option<String>,
-    /// Where RP-initiated logout (`/oauth/logout`) may send the user afterwards: up to 10
-    /// absolute URLs like `redirect_uris`, matched exactly.
-    #[serde(default)]
-    #[schema(max_items = 10)]
-    post_logout_redirect_uris: Option<Vec<String>>,
-    /// `true`: authorization requests only by the pushed authorization request endpoint
-    /// (RFC 9126 §6).
-    #[serde(default)]
-    require_pushed_authorization_requests: Option<bool>,
-    /// How the app's ID tokens are signed: `RS256` (the default) or `EdDSA`.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "RS256")]
-    id_token_signed_response_alg: Option<String>,
+    #[serde(flatten)]
+    oidc: OidcFields,
 }
 
 /// Registers an operator app; its client secret (a confidential app's) is shown this once.
@@ -240,15 +256,7 @@ async fn register_app(
             .map(|m| AuthMethod::parse("token_endpoint_auth_method", m))
             .transpose()?
             .unwrap_or_default(),
-        oidc: OidcSettings {
-            post_logout_redirect_uris: post_logout_uris(body.post_logout_redirect_uris)?
-                .unwrap_or_default(),
-            require_pushed_authorization_requests: body
-                .require_pushed_authorization_requests
-                .unwrap_or(false),
-            id_token_signed_response_alg: id_token_alg(body.id_token_signed_response_alg)?
-                .unwrap_or_default(),
-        },
+        oidc: body.oidc.parse()?,
     };
     let registered = apps::register(&state, &auth.user, new).await?;
     let mut app = AppView::new(&registered.app);
@@ -377,19 +385,8 @@ struct UpdateBody {
     #[serde(default)]
     #[schema(schema_with = scope_list_or_null)]
     allowed_scopes: Option<Vec<String>>,
-    /// Where RP-initiated logout (`/oauth/logout`) may send the user afterwards: up to 10
-    /// absolute URLs like `redirect_uris`, matched exactly.
-    #[serde(default)]
-    #[schema(max_items = 10)]
-    post_logout_redirect_uris: Option<Vec<String>>,
-    /// `true`: authorization requests only by the pushed authorization request endpoint
-    /// (RFC 9126 §6).
-    #[serde(default)]
-    require_pushed_authorization_requests: Option<bool>,
-    /// How the app's ID tokens are signed: `RS256` (the default) or `EdDSA`.
-    #[serde(default)]
-    #[schema(value_type = Option<String>, example = "RS256")]
-    id_token_signed_response_alg: Option<String>,
+    #[serde(flatten)]
+    oidc: OidcFields,
 }
 
 /// Changes one of your apps.
@@ -432,9 +429,7 @@ async fn update_app(
             .as_deref()
             .map(|l| Scopes::parse_list("allowed_scopes", l))
             .transpose()?,
-        post_logout_redirect_uris: post_logout_uris(body.post_logout_redirect_uris)?,
-        require_pushed_authorization_requests: body.require_pushed_authorization_requests,
-        id_token_signed_response_alg: id_token_alg(body.id_token_signed_response_alg)?,
+        oidc: body.oidc.parse()?,
     };
     let app = apps::update(&state, &auth.user, &id, changes).await?;
     Ok(Json(AppView::new(&app)))

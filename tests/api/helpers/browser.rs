@@ -108,6 +108,22 @@ impl Browser {
         self.client.current_url().await.expect("current URL")
     }
 
+    /// The URL once the browser has gone to one starting with `prefix` (a click's navigation
+    /// may still be under way when the click returns).
+    pub async fn url_starting_with(&self, prefix: &str) -> url::Url {
+        for _ in 0..100 {
+            let url = self.current_url().await;
+            if url.as_str().starts_with(prefix) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the browser never reached {prefix}: at {}",
+            self.current_url().await
+        );
+    }
+
     /// Types `value` into the form field `name` (an `<input>`, `<textarea>` or `<select>`),
     /// replacing what it held.
     pub async fn fill(&self, name: &str, value: &str) {

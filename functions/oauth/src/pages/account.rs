@@ -199,21 +199,14 @@ async fn sign_up(visit: &Visit, body: &Bytes) -> PageResult {
     let form: SignUpForm = visit.form(body)?;
     let next = safe_next(form.next.as_deref());
     let again = |error: ApiError| {
-        let status = error.status();
-        if status.is_server_error() {
-            return visit.failed(error);
-        }
-        visit.page(
-            status,
-            SignUpPage {
-                csrf: &visit.csrf,
-                next: &next,
-                email: clip(&form.email, Email::MAX_LEN),
-                username: clip(&form.username, 64),
-                referral_code: clip(&form.referral_code, 32),
-                problem: Some(Problem::of(&error)),
-            },
-        )
+        visit.form_again(error, |error| SignUpPage {
+            csrf: &visit.csrf,
+            next: &next,
+            email: clip(&form.email, Email::MAX_LEN),
+            username: clip(&form.username, 64),
+            referral_code: clip(&form.referral_code, 32),
+            problem: Some(Problem::of(error)),
+        })
     };
     let email = Email::parse("email", &form.email);
     let username = Username::parse(&form.username);
@@ -298,18 +291,11 @@ pub async fn submit_forgot(visit: Visit, body: Bytes) -> Answer {
 async fn forgot(visit: &Visit, body: &Bytes) -> PageResult {
     let form: ForgotForm = visit.form(body)?;
     let again = |error: ApiError| {
-        let status = error.status();
-        if status.is_server_error() {
-            return visit.failed(error);
-        }
-        visit.page(
-            status,
-            ForgotPage {
-                csrf: &visit.csrf,
-                email: clip(&form.email, Email::MAX_LEN),
-                problem: Some(Problem::of(&error)),
-            },
-        )
+        visit.form_again(error, |error| ForgotPage {
+            csrf: &visit.csrf,
+            email: clip(&form.email, Email::MAX_LEN),
+            problem: Some(Problem::of(error)),
+        })
     };
     let email = Email::parse("email", &form.email).map_err(again)?;
     accounts::forgot_password(&visit.state, email, &visit.meta)

@@ -249,6 +249,20 @@ impl Visit {
         )
     }
 
+    /// A form refused: the form again, with its status and `page` built from the error (a
+    /// server failure gets the failure page instead).
+    pub fn form_again<T: Template>(
+        &self,
+        error: ApiError,
+        page: impl FnOnce(&ApiError) -> T,
+    ) -> Answer {
+        let status = error.status();
+        if status.is_server_error() {
+            return self.failed(error);
+        }
+        self.page(status, page(&error))
+    }
+
     /// A failure no form can fix: its status, and no detail of the internals.
     pub fn failed(&self, error: ApiError) -> Answer {
         let status = error.status();

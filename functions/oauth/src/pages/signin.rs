@@ -108,19 +108,12 @@ async fn sign_in(visit: &Visit, body: &Bytes) -> PageResult {
     let form: SignInForm = visit.form(body)?;
     let next = safe_next(form.next.as_deref());
     let again = |error: ApiError| {
-        let status = error.status();
-        if status.is_server_error() {
-            return visit.failed(error);
-        }
-        visit.page(
-            status,
-            SignInPage {
-                csrf: &visit.csrf,
-                next: &next,
-                email: &form.email,
-                error: Some(error.describe().1),
-            },
-        )
+        visit.form_again(error, |error| SignInPage {
+            csrf: &visit.csrf,
+            next: &next,
+            email: &form.email,
+            error: Some(error.describe().1),
+        })
     };
     let email = Email::parse("email", &form.email).map_err(again)?;
     let step = accounts::browser_sign_in(&visit.state, &email, form.password, &visit.meta)
@@ -167,18 +160,11 @@ async fn sign_in_code(visit: &Visit, body: &Bytes) -> PageResult {
     let form: CodeForm = visit.form(body)?;
     let next = safe_next(form.next.as_deref());
     let again = |error: ApiError| {
-        let status = error.status();
-        if status.is_server_error() {
-            return visit.failed(error);
-        }
-        visit.page(
-            status,
-            CodePage {
-                csrf: &visit.csrf,
-                next: &next,
-                error: Some(error.describe().1),
-            },
-        )
+        visit.form_again(error, |error| CodePage {
+            csrf: &visit.csrf,
+            next: &next,
+            error: Some(error.describe().1),
+        })
     };
     let Some(pending) = visit.cookie(PENDING_COOKIE) else {
         return Ok(visit.redirect(&format!("/signin?next={}", percent(&next))));

@@ -11,6 +11,7 @@ use crate::store::{self, Item, StoreError};
 /// Names nobody may take: staff-sounding names and every path word of the API (so that no
 /// username can shadow a route like `/api/users/search`), kept sorted.
 const RESERVED: &[&str] = &[
+    "account",
     "activity",
     "admin",
     "administrator",
@@ -20,6 +21,7 @@ const RESERVED: &[&str] = &[
     "app",
     "approve",
     "apps",
+    "assets",
     "auth",
     "authorize",
     "available",
@@ -48,6 +50,7 @@ const RESERVED: &[&str] = &[
     "oauth",
     "official",
     "openapi",
+    "par",
     "pause",
     "plans",
     "points",
@@ -65,6 +68,9 @@ const RESERVED: &[&str] = &[
     "sessions",
     "settings",
     "setup",
+    "signin",
+    "signout",
+    "signup",
     "spend",
     "staff",
     "status",
@@ -78,6 +84,7 @@ const RESERVED: &[&str] = &[
     "unapprove",
     "undefined",
     "user",
+    "userinfo",
     "users",
     "verify",
     "well_known",

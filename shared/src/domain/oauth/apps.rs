@@ -91,6 +91,31 @@ pub struct OidcSettings {
     pub id_token_signed_response_alg: IdTokenAlg,
 }
 
+/// An owner's OpenID Connect settings, at registration or as a change; `None` leaves one as
+/// it is (the default at registration).
+#[derive(Default)]
+pub struct OidcChanges {
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub id_token_signed_response_alg: Option<IdTokenAlg>,
+}
+
+impl OidcChanges {
+    /// Where logout may lead, how requests arrive and how ID tokens are signed carry no
+    /// secret and change nothing users see: no review.
+    pub fn apply(self, settings: &mut OidcSettings) {
+        if let Some(uris) = self.post_logout_redirect_uris {
+            settings.post_logout_redirect_uris = uris;
+        }
+        if let Some(required) = self.require_pushed_authorization_requests {
+            settings.require_pushed_authorization_requests = required;
+        }
+        if let Some(alg) = self.id_token_signed_response_alg {
+            settings.id_token_signed_response_alg = alg;
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OAuthApp {
     pub id: String,
@@ -247,7 +272,7 @@ pub struct NewApp {
     /// `None`: the field was left out (the app gets `profile:read`).
     pub allowed_scopes: Option<Scopes>,
     pub token_endpoint_auth_method: AuthMethod,
-    pub oidc: OidcSettings,
+    pub oidc: OidcChanges,
 }
 
 /// A new app and its secret, shown this once (a public client has none).
@@ -340,8 +365,10 @@ pub async fn register(state: &AppState, owner: &User, new: NewApp) -> ApiResult<
         pending_changes: None,
         inserted_at: now.clone(),
         version: 0,
-        oidc: new.oidc,
+        oidc: OidcSettings::default(),
     };
+    let mut app = app;
+    new.oidc.apply(&mut app.oidc);
     let client = store::to_item(
         &keys::client(&app.client_id),
         &ClientMarker {
@@ -435,9 +462,7 @@ pub struct AppChanges {
     pub website_url: Option<Option<String>>,
     pub redirect_uris: Option<Vec<String>>,
     pub allowed_scopes: Option<Scopes>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    pub require_pushed_authorization_requests: Option<bool>,
-    pub id_token_signed_response_alg: Option<IdTokenAlg>,
+    pub oidc: OidcChanges,
 }
 
 /// Applies an owner's changes. Scopes can be dropped at once; review-free ones are added at
@@ -479,16 +504,7 @@ pub async fn update(
     } else {
         app.pending_changes = Some(shown);
     }
-    // Where logout may lead and how requests arrive carry no secret: no review.
-    if let Some(uris) = changes.post_logout_redirect_uris {
-        app.oidc.post_logout_redirect_uris = uris;
-    }
-    if let Some(required) = changes.require_pushed_authorization_requests {
-        app.oidc.require_pushed_authorization_requests = required;
-    }
-    if let Some(alg) = changes.id_token_signed_response_alg {
-        app.oidc.id_token_signed_response_alg = alg;
-    }
+    changes.oidc.apply(&mut app.oidc);
     let mut request = None;
     if let Some(wanted) = changes.allowed_scopes {
         refuse_moving_scopes(app.is_public(), "allowed_scopes", &wanted)?;
