@@ -130,6 +130,22 @@ fn cookie_name(secure: bool, base: &str) -> String {
     }
 }
 
+/// A `Set-Cookie` value: never readable by script, not sent with other sites' POSTs, and on
+/// https `Secure` with the `__Host-` prefix (this host only, every path).
+fn set_cookie(secure: bool, base: &str, value: &str, max_age: Option<i64>) -> String {
+    let mut cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax",
+        cookie_name(secure, base)
+    );
+    if secure {
+        cookie.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        cookie.push_str(&format!("; Max-Age={age}"));
+    }
+    cookie
+}
+
 /// A form from another site is refused: the `Origin` (or `Sec-Fetch-Site`) must say it came
 /// from these pages. Browsers send one of them on every POST.
 fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
@@ -198,17 +214,7 @@ impl Visit {
     }
 
     pub fn set_cookie(&self, base: &str, value: &str, max_age: Option<i64>) -> String {
-        let mut cookie = format!(
-            "{}={value}; Path=/; HttpOnly; SameSite=Lax",
-            cookie_name(self.secure, base)
-        );
-        if self.secure {
-            cookie.push_str("; Secure");
-        }
-        if let Some(age) = max_age {
-            cookie.push_str(&format!("; Max-Age={age}"));
-        }
-        cookie
+        set_cookie(self.secure, base, value, max_age)
     }
 
     pub fn clear_cookie(&self, base: &str) -> String {
@@ -402,6 +408,18 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), HOME, "{bad}");
         }
         assert_eq!(safe_next(None), HOME);
+    }
+
+    #[test]
+    fn cookies_are_host_only_and_secure_on_https() {
+        assert_eq!(
+            set_cookie(true, SESSION_COOKIE, "v", Some(60)),
+            "__Host-buddo_session=v; Path=/; HttpOnly; SameSite=Lax; Secure; Max-Age=60"
+        );
+        assert_eq!(
+            set_cookie(false, CSRF_COOKIE, "v", None),
+            "buddo_csrf=v; Path=/; HttpOnly; SameSite=Lax"
+        );
     }
 
     #[test]
