@@ -189,8 +189,12 @@ pub async fn end_browser(state: &AppState, cookie: &str) -> ApiResult<()> {
         return Ok(());
     };
     let link: BrowserSession = store::from_item(item)?;
-    revoke(state, &link.user_id, &link.session_id).await?;
-    state.table.write(vec![WriteOp::delete(key)]).await?;
+    // The cookie and its login session go together.
+    let session = keys::login_session(&link.user_id, &link.session_id);
+    state
+        .table
+        .write(vec![WriteOp::delete(key), WriteOp::delete(session)])
+        .await?;
     Ok(())
 }
 

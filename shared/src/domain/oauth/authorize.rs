@@ -379,10 +379,11 @@ pub async fn check(state: &AppState, req: AuthorizationRequest) -> Result<Checke
         req.redirect_uri.as_deref(),
     )
     .await?;
+    let app_state = req.state.clone().filter(|s| s.len() <= 1024);
     let told = |error| Refusal::Redirected {
         error,
         redirect_uri: redirect_uri.clone(),
-        state: req.state.clone().filter(|s| s.len() <= 1024),
+        state: app_state.clone(),
     };
     if app.oidc.require_pushed_authorization_requests {
         return Err(told(bad(
@@ -390,7 +391,7 @@ pub async fn check(state: &AppState, req: AuthorizationRequest) -> Result<Checke
             "This app sends its authorization requests by the pushed authorization request endpoint",
         )));
     }
-    let request = check_parameters(&app, req.clone(), redirect_uri.clone()).map_err(told)?;
+    let request = check_parameters(&app, req, redirect_uri.clone()).map_err(told)?;
     Ok(Checked { app, request })
 }
 
