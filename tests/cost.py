@@ -119,6 +119,7 @@ class Model:
         self.profile, self.prices, self.template = profile, prices["prices"], template
         self.free = prices["free_tier"]
         self.store, self.cpu = store["endpoints"], cpu["endpoints"]
+        self.sources = {"Store calls": store.get("counted", "not stated"), "CPU times": cpu.get("measured", "not stated")}
         self.params = profile["model"]
 
     @classmethod
@@ -311,6 +312,7 @@ def markdown_profile(model: Model) -> str:
             f"{prm['log_bytes_per_request']:g} log bytes a request, kept {prm['log_months_kept']:g} month "
             f"at {prm['log_compression'] * 100:g} % compressed; {prm['stored_kb_per_user']:g} KB stored per monthly user; "
             f"SES answers in {model.profile['mail']['ses_send_ms']:g} ms."]
+    out += [""] + [f"{name}: {source}." for name, source in model.sources.items()]
     return "\n".join(out) + "\n"
 
 
