@@ -2,9 +2,10 @@
 # shellcheck disable=SC2016,SC2329  # functions run via trap/with_lock; bash -c bodies are single-quoted on purpose
 # Buddo test runner: the project's single test command (developers and CI).
 #
-# Starts throw-away AWS emulators (tests/lib/services.sh: DynamoDB Local and moto_server,
-# installed on first use into a cache dir) and chromedriver (Debian's chromium), installs the
-# off-the-shelf clients the tests run, points the tests at all of them, runs the tests.
+# Checks the cost model first (tests/cost_test.py, Python only, about a second). Starts
+# throw-away AWS emulators (tests/lib/services.sh: DynamoDB Local and moto_server, installed on
+# first use into a cache dir) and chromedriver (Debian's chromium), installs the off-the-shelf
+# clients the tests run, points the tests at all of them, runs the tests.
 #
 # Usage: tests/run.sh [extra args for `cargo test`]
 #   e.g. tests/run.sh -p buddo-auth -- --nocapture
@@ -92,6 +93,13 @@ export AWS_SHARED_CREDENTIALS_FILE=/dev/null
 
 need python3 "install Python 3"
 need setsid "install util-linux"
+
+# ------------------------------------------------------------- cost model --
+# About a second, no build: the README's cost and memory tables and template.yaml's
+# MemorySize values are what tests/cost.py gives from tests/cost/ (fix with
+# `python3 tests/cost.py readme --write`).
+log "checking the cost model: python3 tests/cost_test.py"
+python3 "$REPO_ROOT/tests/cost_test.py" || die "tests/cost_test.py failed"
 
 LOG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/buddo-tests.XXXXXX")"
 
