@@ -174,8 +174,8 @@ fn keygen_previous_keeps_the_current_key_published_for_a_rotation() {
             .map(|k| k["kid"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(kids(&during), [new.kid.clone(), old.kid.clone()]);
-    assert_eq!(kids(&after), [new.kid.clone()]);
+    assert_eq!(kids(&during), [new.kid.as_str(), old.kid.as_str()]);
+    assert_eq!(kids(&after), [new.kid.as_str()]);
 
     // What verify-only functions do with each set.
     let config = test_config().jwt;
