@@ -60,6 +60,11 @@ enum Command {
         /// value of ID_TOKEN_KEYS or of its Secrets Manager secret
         #[arg(long)]
         id_token: bool,
+        /// A rotation: the public keys now in use, as a JWKS (`{"keys": [...]}`, what the last
+        /// keygen printed, or JWT_PUBLIC_KEYS). They are kept beside the new key: in the JWKS
+        /// printed for JWT_PUBLIC_KEYS, or with --id-token in the secret's `previous` list
+        #[arg(long, value_name = "JWKS")]
+        previous: Option<String>,
     },
     /// Print the API's OpenAPI document (the one in docs/openapi.json and at /api/openapi.json)
     Openapi,
@@ -275,23 +280,68 @@ async fn mail_retry(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn keygen(id_token: bool) {
+/// The keys of a JWKS (`--previous`).
+fn previous_keys(jwks: Option<&str>) -> anyhow::Result<Vec<serde_json::Value>> {
+    let Some(text) = jwks else {
+        return Ok(Vec::new());
+    };
+    let parsed: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--previous is not JSON: {e}"))?;
+    let keys = parsed["keys"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("--previous must be a JWKS: {{\"keys\": [...]}}"))?;
+    Ok(keys.clone())
+}
+
+fn keygen(id_token: bool, previous: Option<&str>) -> anyhow::Result<()> {
+    let previous = previous_keys(previous)?;
     if id_token {
-        let keys = IdTokenKeys::generate();
+        let fresh = IdTokenKeys::generate();
+        let mut text: serde_json::Value =
+            serde_json::from_str(fresh.to_secret_text().expect("generated keys"))?;
+        if !previous.is_empty() {
+            text["previous"] = serde_json::Value::Array(previous);
+        }
+        // Read back: a previous key that is not a public RSA or Ed25519 JWK is refused here.
+        let keys = IdTokenKeys::parse(&text.to_string())?;
         println!("# Secret value (ID_TOKEN_KEYS, or the Secrets Manager secret string):");
-        println!("{}", keys.to_secret_text().expect("generated keys"));
+        println!("{}", keys.to_secret_text().expect("parsed keys"));
         println!("# Public keys (published in /.well-known/jwks.json):");
         println!("{}", serde_json::json!({ "keys": keys.jwks_keys() }));
-        return;
+        return Ok(());
     }
     let pair = SigningKeyPair::generate();
-    let jwks = serde_json::json!({ "keys": [{
+    let new_key = serde_json::json!({
         "kty": "OKP", "crv": "Ed25519", "x": pair.public_x(), "kid": pair.kid, "use": "sig", "alg": "EdDSA"
-    }]});
+    });
+    let mut keys = vec![new_key.clone()];
+    keys.extend(previous.iter().cloned());
+    let jwks = serde_json::json!({ "keys": keys });
+    // Read back: what a function would refuse at start is refused here.
+    buddo_shared::jwt::JwtKeys::new(
+        &buddo_shared::config::JwtConfig {
+            issuer: String::new(),
+            audience: String::new(),
+            access_ttl: Duration::from_secs(1),
+            signing_key: buddo_shared::config::SigningKeySource::None,
+            public_keys: None,
+        },
+        None,
+        Some(&jwks.to_string()),
+    )
+    .map_err(|e| anyhow::anyhow!("--previous: {e}"))?;
     println!("# Secret value (JWT_SIGNING_KEY, or the Secrets Manager secret string):");
     println!("{}", pair.to_secret_text());
-    println!("# Public keys (JWT_PUBLIC_KEYS):");
-    println!("{jwks}");
+    if previous.is_empty() {
+        println!("# Public keys (JWT_PUBLIC_KEYS):");
+        println!("{jwks}");
+    } else {
+        println!("# Public keys during the rotation, the new key and the previous ones (JWT_PUBLIC_KEYS):");
+        println!("{jwks}");
+        println!("# Public keys once the previous ones are retired (JWT_PUBLIC_KEYS):");
+        println!("{}", serde_json::json!({ "keys": [new_key] }));
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -300,10 +350,7 @@ async fn main() {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.options).await,
         Command::Admin(command) => admin(command, &cli.options).await,
-        Command::Keygen { id_token } => {
-            keygen(id_token);
-            Ok(())
-        }
+        Command::Keygen { id_token, previous } => keygen(id_token, previous.as_deref()),
         Command::Openapi => {
             print!("{}", buddo::openapi_json());
             Ok(())

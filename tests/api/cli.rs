@@ -144,6 +144,93 @@ fn keygen_prints_id_token_keys() {
     assert!(keys.verify_hint(&token, "x").is_some());
 }
 
+/// The lines of a command's output that are not comments.
+fn printed(args: &[&str]) -> Vec<String> {
+    let out = buddo(args).output().unwrap();
+    assert_succeeded(&out);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn keygen_previous_keeps_the_current_key_published_for_a_rotation() {
+    let first = printed(&["keygen"]);
+    let old = SigningKeyPair::parse(&first[0]).unwrap();
+    let rotation = printed(&["keygen", "--previous", &first[1]]);
+    assert_eq!(rotation.len(), 3, "{rotation:?}");
+    let new = SigningKeyPair::parse(&rotation[0]).unwrap();
+    assert_ne!(new.kid, old.kid);
+    let during: serde_json::Value = serde_json::from_str(&rotation[1]).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&rotation[2]).unwrap();
+    let kids = |jwks: &serde_json::Value| -> Vec<String> {
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kids(&during), [new.kid.as_str(), old.kid.as_str()]);
+    assert_eq!(kids(&after), [new.kid.as_str()]);
+
+    // What verify-only functions do with each set.
+    let config = test_config().jwt;
+    let sign = |pair: &SigningKeyPair| {
+        let signer = JwtKeys::new(
+            &config,
+            Some(SigningKeyPair::parse(&pair.to_secret_text()).unwrap()),
+            None,
+        )
+        .unwrap();
+        signer.issue("u", "s", 1_000).unwrap().0
+    };
+    let (old_token, new_token) = (sign(&old), sign(&new));
+    let verifier = JwtKeys::new(&config, None, Some(&rotation[1])).unwrap();
+    assert!(verifier.verify(&old_token, 1_001).is_ok());
+    assert!(verifier.verify(&new_token, 1_001).is_ok());
+    let verifier = JwtKeys::new(&config, None, Some(&rotation[2])).unwrap();
+    assert_eq!(
+        verifier.verify(&old_token, 1_001),
+        Err(buddo_shared::jwt::JwtError::UnknownKey)
+    );
+    assert!(verifier.verify(&new_token, 1_001).is_ok());
+
+    // A set that is not a JWKS, or holds a key no function accepts, is refused by name.
+    for bad in [
+        "nope",
+        r#"{"keys": [{"kid": "k", "x": "AAAA", "crv": "P-256"}]}"#,
+    ] {
+        let out = buddo(&["keygen", "--previous", bad]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--previous"),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn keygen_id_token_previous_keeps_the_current_keys_published() {
+    let first = printed(&["keygen", "--id-token"]);
+    let old = IdTokenKeys::parse(&first[0]).unwrap();
+    let rotation = printed(&["keygen", "--id-token", "--previous", &first[1]]);
+    let keys = IdTokenKeys::parse(&rotation[0]).unwrap();
+    let jwks: serde_json::Value = serde_json::from_str(&rotation[1]).unwrap();
+    assert_eq!(jwks["keys"], json!(keys.jwks_keys()));
+    // The new keys sign and come first; the old ones follow, published and verify-only.
+    assert_eq!(keys.kids().len(), 4);
+    assert_eq!(keys.kids()[2..], old.kids()[..]);
+    for alg in IdTokenAlg::ALL {
+        assert_ne!(keys.kid(alg), old.kid(alg));
+        let hint = old.sign(alg, &json!({ "iss": "x" })).unwrap();
+        assert!(keys.verify_hint(&hint, "x").is_some(), "{alg}");
+    }
+}
+
 /// A data dir whose embedded store holds one user with `email`, disabled if asked; its id.
 async fn data_dir_with_user(email: &str, disabled: bool) -> (std::path::PathBuf, String) {
     let dir = temp_dir();

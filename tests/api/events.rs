@@ -45,7 +45,11 @@ fn groups() -> Vec<Group> {
             name: "auth",
             routes: route_list(buddo_auth::routes()),
             router: buddo_auth::router,
-            route_keys: &["ANY /api/auth/{proxy+}"],
+            route_keys: &[
+                "ANY /api/auth/{proxy+}",
+                "POST /api/auth/login",
+                "POST /api/auth/register",
+            ],
             oauth: false,
         },
         Group {
@@ -54,6 +58,7 @@ fn groups() -> Vec<Group> {
             router: buddo_oauth::router,
             route_keys: &[
                 "ANY /api/oauth/{proxy+}",
+                "POST /api/oauth/token",
                 "GET /.well-known/oauth-authorization-server",
                 "GET /.well-known/jwks.json",
                 "GET /.well-known/openid-configuration",
@@ -193,6 +198,12 @@ fn assert_http_api_shape(
         route_keys.contains(&route_key),
         "{name}: routeKey {route_key} is none of {route_keys:?}"
     );
+    // API Gateway picks the most specific route: an exact route key of the event's own
+    // method and path (a route with settings of its own) wins over any proxy.
+    let exact = format!("{method} {raw_path}");
+    if route_keys.contains(&exact.as_str()) {
+        assert_eq!(route_key, exact, "{name}: the route API Gateway picks");
+    }
     let (key_method, key_path) = route_key.split_once(' ').expect("METHOD path");
     match key_path.strip_suffix("{proxy+}") {
         Some(prefix) => assert_eq!(

@@ -3,7 +3,12 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use buddo_shared::clock::Clock;
+use buddo_shared::jwt::{JwtKeys, SigningKeyPair};
+use buddo_shared::AppState;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
@@ -34,7 +39,85 @@ fn sign_eddsa(app: &TestApp, claims: &Value, kid: Option<&str>, typ: Option<&str
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&der)).unwrap()
 }
 
+/// A key's public JWK, as `buddo keygen` prints it.
+fn public_jwk(pair: &SigningKeyPair) -> Value {
+    json!({ "kty": "OKP", "crv": "Ed25519", "x": pair.public_x(), "kid": pair.kid, "use": "sig", "alg": "EdDSA" })
+}
+
+/// Another function over the app's table and clock, holding `keys`: its base URL.
+async fn function_with(app: &TestApp, keys: JwtKeys) -> String {
+    let clock: Arc<dyn Clock> = app.clock.clone();
+    let state = AppState::with_keys(
+        app.state.config.clone(),
+        app.state.table.clone(),
+        clock,
+        keys,
+    )
+    .expect("state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            buddo::app(state).into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+async fn get(app: &TestApp, base: &str, path: &str, token: Option<&str>) -> crate::helpers::Resp {
+    let mut request = app.client.get(format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    TestApp::read(request.send().await.unwrap()).await
+}
+
 backend_tests! {
+    // The rotation of README "Rotating the signing keys": while JWT_PUBLIC_KEYS holds the old
+    // and the new key, tokens of both verify everywhere and both are published; once the old
+    // key is retired, its tokens are refused even though their session is live.
+    async fn a_key_rotation_accepts_both_keys_then_refuses_the_retired_one(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_user().await;
+        let old_token = app.login_ok(&user).await.token;
+        let old = SigningKeyPair::parse(&app.signing_key).unwrap();
+        let new = SigningKeyPair::generate();
+        let both = json!({ "keys": [public_jwk(&new), public_jwk(&old)] }).to_string();
+        let new_only = json!({ "keys": [public_jwk(&new)] }).to_string();
+        let jwt = &app.state.config.jwt;
+
+        // The auth function after the switch signs with the new key, for the same session.
+        let signer = JwtKeys::new(jwt, Some(SigningKeyPair::parse(&new.to_secret_text()).unwrap()), Some(&both)).unwrap();
+        let claims = claims_of(&old_token);
+        let (new_token, _) = signer
+            .issue(claims["sub"].as_str().unwrap(), claims["sid"].as_str().unwrap(), app.clock.now().unix_timestamp())
+            .unwrap();
+
+        // Verify-only functions during the rotation: both tokens, both keys published.
+        let during = function_with(&app, JwtKeys::new(jwt, None, Some(&both)).unwrap()).await;
+        for token in [&old_token, &new_token] {
+            get(&app, &during, "/api/user/profile", Some(token)).await.assert_status(200);
+        }
+        let published = get(&app, &during, "/.well-known/jwks.json", None).await;
+        let kids: Vec<&str> = published.body["keys"].as_array().unwrap().iter().filter_map(|k| k["kid"].as_str()).collect();
+        assert!(kids.contains(&old.kid.as_str()) && kids.contains(&new.kid.as_str()), "{kids:?}");
+        // So does the signer, which also holds JWT_PUBLIC_KEYS.
+        let auth = function_with(&app, signer).await;
+        for token in [&old_token, &new_token] {
+            get(&app, &auth, "/api/auth/me", Some(token)).await.assert_status(200);
+        }
+
+        // The old key retired: its token is refused, the new one still works.
+        let after = function_with(&app, JwtKeys::new(jwt, None, Some(&new_only)).unwrap()).await;
+        get(&app, &after, "/api/user/profile", Some(&old_token)).await.assert_error(401, "invalid_token");
+        get(&app, &after, "/api/user/profile", Some(&new_token)).await.assert_status(200);
+        let published = get(&app, &after, "/.well-known/jwks.json", None).await;
+        assert!(!published.body.to_string().contains(&old.kid), "{}", published.body);
+    }
+
     async fn forged_and_misused_tokens_are_rejected(backend) {
         let app = TestApp::spawn(backend).await;
         let user = app.new_user().await;
