@@ -112,7 +112,10 @@ impl Server {
                     return rest.split_whitespace().next().unwrap().to_string();
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(15), "no mail to {email}");
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "no mail to {email}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -162,7 +165,9 @@ fn assert_failed(output: &Output, message: &str) {
     let errors = stderr(output);
     let last = errors.lines().last().unwrap_or_default();
     assert!(
-        output.status.code() == Some(1) && last.starts_with("smoke: FAIL: ") && last.contains(message),
+        output.status.code() == Some(1)
+            && last.starts_with("smoke: FAIL: ")
+            && last.contains(message),
         "expected a failure with {message:?}, got {}:\n{errors}",
         output.status
     );
@@ -174,7 +179,10 @@ async fn the_smoke_test_passes_against_a_fresh_server() {
     let mail_dir = server.mail_dir();
 
     // A local server: the new user verifies its address from the mail and owns the app.
-    let run = smoke(&server.url, &[("SMOKE_MAIL_DIR", mail_dir.to_str().unwrap())]);
+    let run = smoke(
+        &server.url,
+        &[("SMOKE_MAIL_DIR", mail_dir.to_str().unwrap())],
+    );
     assert_passed(&run);
     let log = stderr(&run);
     for step in [
@@ -244,15 +252,24 @@ async fn the_smoke_test_passes_against_a_fresh_server() {
             .json()
             .await
             .unwrap();
-        assert_eq!(available["error"], "user_not_found", "{username}: {available}");
+        assert_eq!(
+            available["error"], "user_not_found",
+            "{username}: {available}"
+        );
     }
 
     // A wrong password for the owner fails the run at that step.
     let wrong = smoke(
         &server.url,
-        &[("SMOKE_EMAIL", email), ("SMOKE_PASSWORD", "not the password")],
+        &[
+            ("SMOKE_EMAIL", email),
+            ("SMOKE_PASSWORD", "not the password"),
+        ],
     );
-    assert_failed(&wrong, "POST /api/auth/login (SMOKE_EMAIL): HTTP 401, expected 200");
+    assert_failed(
+        &wrong,
+        "POST /api/auth/login (SMOKE_EMAIL): HTTP 401, expected 200",
+    );
 }
 
 /// A server that answers every request with 200 and `{"status":"ok","version":"0"}`.
@@ -289,7 +306,11 @@ fn the_smoke_test_fails_when_a_step_fails() {
     let wrong = wrong_server();
     let run = smoke(&wrong, &owner);
     assert_failed(&run, "POST /api/auth/register: HTTP 200, expected 201");
-    assert!(stderr(&run).contains("smoke: health: ok"), "{}", stderr(&run));
+    assert!(
+        stderr(&run).contains("smoke: health: ok"),
+        "{}",
+        stderr(&run)
+    );
 
     assert_failed(
         &smoke(&wrong, &[]),
