@@ -16,4 +16,5 @@ mod oauth;
 mod operator;
 mod pages;
 mod readme;
+mod smoke;
 mod store;
