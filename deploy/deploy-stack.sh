@@ -16,6 +16,9 @@
 #   PUBLIC_WEB_URL            PublicWebUrl; when empty, the PublicApiUrl (mail links then open
 #                             the stack's own pages)
 #   ALARM_TOPIC_ARN           AlarmTopicArn, passed only when set
+#   RELEASE                   Release, a new label on every deploy (default: the commit and
+#                             the time), so that Lambda publishes new versions even when
+#                             only parameters changed
 #
 # Writes api-url=<the ApiUrl output> to $GITHUB_OUTPUT when that is set, and prints it.
 set -euo pipefail
@@ -41,6 +44,7 @@ for name in MAIL_FROM SIGNING_KEY_SECRET_ARN ID_TOKEN_KEYS_SECRET_ARN JWT_PUBLIC
 done
 # SAM reads a value with double quotes (JSON) only inside single quotes.
 [[ "$JWT_PUBLIC_KEYS" != *"'"* ]] || die "JWT_PUBLIC_KEYS must not contain a single quote"
+RELEASE=${RELEASE:-$(git rev-parse --short HEAD 2>/dev/null || echo local)-$(date -u +%Y%m%dT%H%M%SZ)}
 
 api_url() {
     aws cloudformation describe-stacks --stack-name "$STACK" \
@@ -57,6 +61,7 @@ deploy() {
         "SigningKeySecretArn=$SIGNING_KEY_SECRET_ARN"
         "IdTokenKeysSecretArn=$ID_TOKEN_KEYS_SECRET_ARN"
         "JwtPublicKeys='$JWT_PUBLIC_KEYS'"
+        "Release=$RELEASE"
     )
     [[ -z "${ALARM_TOPIC_ARN:-}" ]] || overrides+=("AlarmTopicArn=$ALARM_TOPIC_ARN")
     log "sam deploy --config-env $STAGE (stack $STACK, PublicApiUrl $api, PublicWebUrl $web)"
