@@ -521,6 +521,28 @@ mod tests {
     }
 
     #[test]
+    fn the_public_parts_read_by_ring_are_the_keys_and_weak_keys_are_refused() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+        use rsa::traits::PublicKeyParts;
+        let keys = IdTokenKeys::generated();
+        let secret: Value = serde_json::from_str(keys.to_secret_text().unwrap()).unwrap();
+        let pem = secret["rsa"].as_str().unwrap();
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let jwk = &keys.jwks_keys()[0];
+        assert_eq!(jwk["n"], B64.encode(private.n().to_bytes_be()));
+        assert_eq!(jwk["e"], B64.encode(private.e().to_bytes_be()));
+
+        let pkcs1 = private.to_pkcs1_pem(LineEnding::LF).unwrap();
+        let error = rsa_key(&pkcs1).err().unwrap().to_string();
+        assert!(error.contains("not a PKCS#8 PEM key"), "{error}");
+        let small = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+        let small = small.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let error = rsa_key(&small).err().unwrap().to_string();
+        assert!(error.contains("at least 2048 bits"), "{error}");
+    }
+
+    #[test]
     fn retired_keys_verify_and_are_published_but_do_not_sign() {
         let old = other();
         let mut text: Value =
