@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Lints the SAM template: `sam validate --lint` (cfn-lint included), offline. Then proves that
-# every Rust function in the template builds the way `sam build` will ask for it, and that no
-# function crate has a binary the template forgets:
+# every Rust function in the template builds the way `sam build` will ask for it, with only what
+# its function runs, and that no function crate has a binary the template forgets:
 #
 #   * SAM's rust-cargolambda builder runs, for each function, in its CodeUri directory:
 #         cargo lambda build --release --arm64 --bin <Metadata.BuildProperties.Binary>
-#     (no -p: cargo picks the package among the workspace's default members, which is why the
-#     root Cargo.toml needs `default-members`). Here the same selection runs as
-#     `cargo check --locked --bin <Binary>` in the same directory, so it fails exactly when
-#     `sam build` would fail to find the binary, without a release/cross build.
+#     (no -p: cargo builds the package of that directory, or the workspace's default members at
+#     the root). Here the same selection runs as `cargo check --locked --bin <Binary>` in the
+#     same directory, so it fails exactly when `sam build` would fail to find the binary, and
+#     it compiles the binary with the features that build unifies, without a release/cross build.
+#   * Lean binaries: `cargo tree` of that same selection (normal dependencies, arm64) must not
+#     contain a crate the function may not link: redb (the embedded store) and rsa (RSA key
+#     generation) in none, aws-sdk-ses outside the mailer, aws-sdk-secretsmanager outside the
+#     auth and oauth functions. Cargo unifies the features of every package it selects, so a
+#     CodeUri of `.` (every default member, the `buddo` binary's full features included) fails
+#     here; so would a function crate that turns on more of buddo-shared than it runs.
+#   * samconfig.toml must not turn on `sam build --cached`: SAM reuses a function's last build
+#     while its CodeUri directory is unchanged, but a function's code also lives in shared/.
 #   * Every [[bin]] of a workspace member under functions/ must be some function's Binary,
 #     and every functions/*/Cargo.toml must be a workspace member.
 #
@@ -40,6 +48,7 @@ log "checking that every rust-cargolambda Binary resolves as sam build selects i
 "$SAM_DIR/venv/bin/python" - "$REPO_ROOT" template.yaml <<'PY'
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -119,6 +128,42 @@ for logical_id, code_dir, binary in functions:
             "'no bin target named ... in default-run packages', the package is missing from "
             "[workspace] default-members in Cargo.toml."
         )
+
+# Lean binaries: the crates only some functions may link, and which.
+ONLY_IN = {
+    "redb": set(),
+    "rsa": set(),
+    "aws-sdk-ses": {"buddo-mailer"},
+    "aws-sdk-secretsmanager": {"buddo-auth", "buddo-oauth"},
+}
+for logical_id, code_dir, binary in functions:
+    rel = os.path.relpath(code_dir, repo_root)
+    cmd = ["cargo", "tree", "--locked", "--edges", "normal", "--target", "aarch64-unknown-linux-gnu",
+           "--prefix", "none", "--format", "{p}"]
+    result = subprocess.run(cmd, cwd=code_dir, env=cargo_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        problems.append(f"{logical_id}: `cargo tree` in CodeUri {rel!r} failed")
+        continue
+    linked = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    extra = sorted(name for name, allowed in ONLY_IN.items() if name in linked and binary not in allowed)
+    if extra:
+        problems.append(
+            f"{logical_id}: `sam build` of {binary} (in CodeUri {rel!r}) links {', '.join(extra)}, "
+            "which this function does not run. A CodeUri of '.' builds with the features of every "
+            "default member (the `buddo` binary's included): point CodeUri at the function's crate "
+            "directory; otherwise check the buddo-shared features its Cargo.toml turns on."
+        )
+    else:
+        log(f"{logical_id}: lean ({len(linked)} crates, none of {', '.join(n for n in ONLY_IN if binary not in ONLY_IN[n])})")
+
+with open(os.path.join(repo_root, "samconfig.toml"), encoding="utf-8") as f:
+    for number, line in enumerate(f, 1):
+        if re.match(r"\s*cached\s*=\s*true\b", line):
+            problems.append(
+                f"samconfig.toml:{number}: `cached = true` makes `sam build` reuse a function's "
+                "build while its CodeUri directory is unchanged, even when shared/ changed"
+            )
 
 # Every binary of a function crate must be deployed, and every function crate must be a member.
 meta = subprocess.run(

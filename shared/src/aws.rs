@@ -8,6 +8,7 @@
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use tokio::sync::OnceCell;
 
 use crate::deadlines::Deadlines;
@@ -29,6 +30,13 @@ pub async fn sdk_config(deadlines: &Deadlines) -> &'static SdkConfig {
     SDK_CONFIG
         .get_or_init(|| {
             aws_config::defaults(BehaviorVersion::latest())
+                // HTTPS by rustls on ring, the crypto library jsonwebtoken links already (the
+                // SDK's default client would add aws-lc-rs to every binary).
+                .http_client(
+                    aws_smithy_http_client::Builder::new()
+                        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+                        .build_https(),
+                )
                 .timeout_config(timeouts(deadlines))
                 // The standard mode's three attempts, all within the operation deadline.
                 .retry_config(RetryConfig::standard().with_max_attempts(3))

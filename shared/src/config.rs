@@ -689,6 +689,107 @@ impl Config {
             .find(|t| total_earned >= t.min_earned)
             .unwrap_or(&self.tiers[0])
     }
+
+    /// Refuses, at start, a configuration that asks for something `built` does not carry (a
+    /// Lambda function binary is built with only what its function runs): one error naming the
+    /// variable and the way out, instead of a failure at the first request. `sends_mail`: the
+    /// process sends mail itself (the mailer, the local server); the HTTP functions only queue it.
+    pub fn check_features(&self, built: Features, sends_mail: bool) -> Result<(), ConfigError> {
+        let missing = |name: &str, reason: String| {
+            Err(ConfigError {
+                name: name.into(),
+                reason,
+            })
+        };
+        if !built.embedded {
+            let asked = match self.store {
+                StoreConfig::Embedded(_) => Some("embedded (the default)"),
+                StoreConfig::Memory => Some("memory"),
+                StoreConfig::Dynamo { .. } => None,
+            };
+            if let Some(asked) = asked {
+                return missing(
+                    "BUDDO_STORE",
+                    format!(
+                        "{asked} needs the embedded store, which this binary is built without \
+                         (cargo feature `embedded`): set BUDDO_STORE=dynamodb"
+                    ),
+                );
+            }
+        }
+        if !built.secrets {
+            if matches!(self.jwt.signing_key, SigningKeySource::SecretsManager(_)) {
+                return missing(
+                    "JWT_SIGNING_KEY_SECRET_ARN",
+                    "this binary is built without the Secrets Manager client (cargo feature \
+                     `secrets`; only the auth function signs access tokens): give it \
+                     JWT_PUBLIC_KEYS instead"
+                        .into(),
+                );
+            }
+            if matches!(self.id_token_keys, IdTokenKeySource::SecretsManager(_)) {
+                return missing(
+                    "ID_TOKEN_KEYS_SECRET_ARN",
+                    "this binary is built without the Secrets Manager client (cargo feature \
+                     `secrets`; only the oauth function signs ID tokens): leave it unset"
+                        .into(),
+                );
+            }
+        }
+        if sends_mail && !built.ses && self.mail_backend == MailBackend::Ses {
+            return missing(
+                "MAIL_BACKEND",
+                "ses needs the SES client, which this binary is built without (cargo feature \
+                 `ses`; only the mailer sends mail): set MAIL_BACKEND=local"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The cargo features of `buddo-shared` a build carries (shared/Cargo.toml): what a binary can
+/// be configured to use. The local binary and the tests have all of them; each Lambda function
+/// binary only what its function runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features {
+    /// The embedded store (redb): `BUDDO_STORE=embedded|memory`.
+    pub embedded: bool,
+    /// Serving HTTP on `$PORT` outside Lambda.
+    pub server: bool,
+    /// Generating RSA keys for ID tokens.
+    pub keygen: bool,
+    /// Sending mail through SES.
+    pub ses: bool,
+    /// Reading keys from Secrets Manager.
+    pub secrets: bool,
+}
+
+impl Features {
+    /// This build's.
+    pub const BUILT: Features = Features {
+        embedded: cfg!(feature = "embedded"),
+        server: cfg!(feature = "server"),
+        keygen: cfg!(feature = "keygen"),
+        ses: cfg!(feature = "ses"),
+        secrets: cfg!(feature = "secrets"),
+    };
+    /// Everything (the `local` feature).
+    pub const ALL: Features = Features {
+        embedded: true,
+        server: true,
+        keygen: true,
+        ses: true,
+        secrets: true,
+    };
+    /// Nothing beyond DynamoDB and the Lambda runtime.
+    pub const NONE: Features = Features {
+        embedded: false,
+        server: false,
+        keygen: false,
+        ses: false,
+        secrets: false,
+    };
 }
 
 /// The deadlines, each checked to fit inside the next.

@@ -19,15 +19,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+#[cfg(feature = "keygen")]
+use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rsa::pkcs1::EncodeRsaPrivateKey;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
-use rsa::RsaPrivateKey;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -137,10 +135,13 @@ impl IdTokenKeys {
     }
 
     /// New keys: a fresh RSA 2048 key and a fresh Ed25519 key. RSA key generation is slow
-    /// (tens to hundreds of milliseconds optimised, seconds in a debug build).
+    /// (tens to hundreds of milliseconds optimised, seconds in a debug build), and needs the
+    /// `rsa` crate: cargo feature `keygen`, which no Lambda function binary has.
+    #[cfg(feature = "keygen")]
     pub fn generate() -> Self {
-        let rsa =
-            RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS).expect("generating an RSA key");
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        let rsa = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, RSA_BITS)
+            .expect("generating an RSA key");
         let rsa = rsa
             .to_pkcs8_pem(LineEnding::LF)
             .expect("encoding an RSA key")
@@ -155,6 +156,7 @@ impl IdTokenKeys {
 
     /// Keys generated once per process and shared by every caller: for tests and benches,
     /// which build many states and must not each wait for an RSA key.
+    #[cfg(feature = "keygen")]
     pub fn generated() -> Self {
         static KEYS: OnceLock<IdTokenKeys> = OnceLock::new();
         KEYS.get_or_init(Self::generate).clone()
@@ -226,7 +228,7 @@ impl IdTokenKeys {
             IdTokenKeySource::DataDir if crate::http::on_lambda() => Ok(Self::none()),
             IdTokenKeySource::DataDir => {
                 let dir = data_dir.to_path_buf();
-                tokio::task::spawn_blocking(move || load_or_create(&dir)).await?
+                tokio::task::spawn_blocking(move || load_or_create(&dir, GENERATE)).await?
             }
         }
     }
@@ -307,25 +309,44 @@ impl IdTokenKeys {
 }
 
 fn rsa_key(pem: &str) -> anyhow::Result<SigningKey> {
-    let private = RsaPrivateKey::from_pkcs8_pem(pem.trim())
-        .map_err(|e| anyhow::anyhow!("ID-token keys: rsa is not an RSA PKCS#8 PEM key: {e}"))?;
-    if private.size() * 8 < RSA_BITS {
+    let der = pkcs8_der(pem)
+        .ok_or_else(|| anyhow::anyhow!("ID-token keys: rsa is not a PKCS#8 PEM key"))?;
+    // ring checks the key (it is what signs): an RSA key, 2048 to 8192 bits, consistent.
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| match e.to_string() {
+        too_small if too_small == "TooSmall" => {
+            anyhow::anyhow!("ID-token keys: the RSA key must have at least {RSA_BITS} bits")
+        }
+        e => anyhow::anyhow!("ID-token keys: rsa is not an RSA PKCS#8 PEM key: {e}"),
+    })?;
+    if pair.public().modulus_len() * 8 < RSA_BITS {
         anyhow::bail!("ID-token keys: the RSA key must have at least {RSA_BITS} bits");
     }
-    let der = private
-        .to_pkcs1_der()
-        .map_err(|e| anyhow::anyhow!("ID-token keys: encoding the RSA key: {e}"))?;
-    let n = B64.encode(private.n().to_bytes_be());
-    let e = B64.encode(private.e().to_bytes_be());
+    let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(pair.public());
+    let minimal = |bytes: &[u8]| {
+        let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+        B64.encode(&bytes[start..])
+    };
+    let n = minimal(&public.n);
+    let e = minimal(&public.e);
     // RFC 7638: the thumbprint hashes the required members in this order, without spaces.
     let thumbprint_input = format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#);
     let kid = crate::crypto::hex(&crate::jwt::sha2_16(thumbprint_input.as_bytes()));
     Ok(SigningKey {
-        encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+        encoding: EncodingKey::from_rsa_pem(pem.trim().as_bytes())?,
         decoding: DecodingKey::from_rsa_components(&n, &e)?,
         jwk: json!({ "kty": "RSA", "n": n, "e": e, "kid": kid, "use": "sig", "alg": "RS256" }),
         kid,
     })
+}
+
+/// The DER inside a PEM `PRIVATE KEY` block (PKCS#8; RFC 7468).
+fn pkcs8_der(pem: &str) -> Option<Vec<u8>> {
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PRIVATE KEY-----")?
+        .strip_suffix("-----END PRIVATE KEY-----")?;
+    let text: String = body.split_whitespace().collect();
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 fn ed25519_key(text: &str) -> anyhow::Result<SigningKey> {
@@ -366,9 +387,18 @@ fn public_key(jwk: &Value) -> anyhow::Result<(String, VerifyingKey)> {
 
 const KEY_FILE: &str = "id-token-keys";
 
-/// Local development: keys generated on first start and kept in the data directory (readable
-/// by its owner only), so ID tokens stay verifiable across restarts.
-fn load_or_create(data_dir: &Path) -> anyhow::Result<IdTokenKeys> {
+/// How this build makes new keys: none without the cargo feature `keygen`.
+#[cfg(feature = "keygen")]
+const GENERATE: Option<fn() -> IdTokenKeys> = Some(IdTokenKeys::generate);
+#[cfg(not(feature = "keygen"))]
+const GENERATE: Option<fn() -> IdTokenKeys> = None;
+
+/// Local development: keys generated on first start (by `generate`) and kept in the data
+/// directory (readable by its owner only), so ID tokens stay verifiable across restarts.
+fn load_or_create(
+    data_dir: &Path,
+    generate: Option<fn() -> IdTokenKeys>,
+) -> anyhow::Result<IdTokenKeys> {
     let path = data_dir.join(KEY_FILE);
     let read = |path: &Path| -> anyhow::Result<IdTokenKeys> {
         IdTokenKeys::parse(&std::fs::read_to_string(path)?)
@@ -377,8 +407,15 @@ fn load_or_create(data_dir: &Path) -> anyhow::Result<IdTokenKeys> {
     if path.exists() {
         return read(&path);
     }
+    let Some(generate) = generate else {
+        anyhow::bail!(
+            "ID-token keys: {} does not exist, and this binary cannot make keys (cargo feature \
+             `keygen`): set ID_TOKEN_KEYS (`buddo keygen --id-token`)",
+            path.display()
+        );
+    };
     std::fs::create_dir_all(data_dir)?;
-    let keys = IdTokenKeys::generate();
+    let keys = generate();
     let text = keys.to_secret_text().expect("generated keys");
     match crate::jwt::write_private(&path, text) {
         Ok(()) => Ok(keys),
@@ -388,7 +425,7 @@ fn load_or_create(data_dir: &Path) -> anyhow::Result<IdTokenKeys> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "keygen"))]
 mod tests {
     use super::*;
 
@@ -484,6 +521,28 @@ mod tests {
     }
 
     #[test]
+    fn the_public_parts_read_by_ring_are_the_keys_and_weak_keys_are_refused() {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
+        use rsa::traits::PublicKeyParts;
+        let keys = IdTokenKeys::generated();
+        let secret: Value = serde_json::from_str(keys.to_secret_text().unwrap()).unwrap();
+        let pem = secret["rsa"].as_str().unwrap();
+        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).unwrap();
+        let jwk = &keys.jwks_keys()[0];
+        assert_eq!(jwk["n"], B64.encode(private.n().to_bytes_be()));
+        assert_eq!(jwk["e"], B64.encode(private.e().to_bytes_be()));
+
+        let pkcs1 = private.to_pkcs1_pem(LineEnding::LF).unwrap();
+        let error = rsa_key(&pkcs1).err().unwrap().to_string();
+        assert!(error.contains("not a PKCS#8 PEM key"), "{error}");
+        let small = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap();
+        let small = small.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let error = rsa_key(&small).err().unwrap().to_string();
+        assert!(error.contains("at least 2048 bits"), "{error}");
+    }
+
+    #[test]
     fn retired_keys_verify_and_are_published_but_do_not_sign() {
         let old = other();
         let mut text: Value =
@@ -566,8 +625,16 @@ mod tests {
     fn the_data_dir_keeps_the_keys_private() {
         let dir =
             std::env::temp_dir().join(format!("buddo-id-token-{}", uuid::Uuid::new_v4().simple()));
-        let first = load_or_create(&dir).unwrap();
-        let again = load_or_create(&dir).unwrap();
+        let first = load_or_create(&dir, GENERATE).unwrap();
+        // Keys that exist are read by a binary that cannot make them; none there is an error.
+        let again = load_or_create(&dir, None).unwrap();
+        let empty = dir.join("elsewhere");
+        let error = load_or_create(&empty, None).unwrap_err().to_string();
+        assert!(
+            error.contains("cargo feature `keygen`") && error.contains("ID_TOKEN_KEYS"),
+            "{error}"
+        );
+        assert!(!empty.exists());
         assert_eq!(first.kids(), again.kids());
         #[cfg(unix)]
         {

@@ -301,6 +301,7 @@ async fn fetch_secret(
 }
 
 /// A Secrets Manager secret's string value.
+#[cfg(feature = "secrets")]
 pub(crate) async fn secret_string(
     arn: &str,
     deadlines: &crate::deadlines::Deadlines,
@@ -317,6 +318,18 @@ pub(crate) async fn secret_string(
         .secret_string()
         .ok_or_else(|| anyhow::anyhow!("the signing key secret has no string value"))?;
     Ok(text.to_string())
+}
+
+/// Without the Secrets Manager client ([`crate::config::Config::check_features`] refuses such a
+/// configuration at start).
+#[cfg(not(feature = "secrets"))]
+pub(crate) async fn secret_string(
+    _arn: &str,
+    _deadlines: &crate::deadlines::Deadlines,
+) -> anyhow::Result<String> {
+    anyhow::bail!(
+        "this binary is built without the Secrets Manager client (cargo feature `secrets`)"
+    )
 }
 
 #[cfg(test)]

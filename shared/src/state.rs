@@ -4,7 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, Features};
 use crate::id_token::IdTokenKeys;
 use crate::jwt::JwtKeys;
 use crate::password::PasswordHashing;
@@ -36,6 +36,7 @@ impl AppState {
     /// Configuration from the environment, the configured store and keys.
     pub async fn from_env() -> anyhow::Result<Self> {
         let config = Config::from_env()?;
+        config.check_features(Features::BUILT, false)?;
         tracing::info!(stage = %config.stage, store = ?config.store, "starting");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let table = store::open(&config.store, &config.deadlines, clock.clone()).await?;
@@ -55,6 +56,7 @@ impl AppState {
 
     /// For tests and benches: as [`AppState::with_all_keys`] with the ID-token keys generated
     /// once per process ([`IdTokenKeys::generated`]).
+    #[cfg(feature = "keygen")]
     pub fn with_keys(
         config: Config,
         table: SharedTable,

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event;
 use buddo_mailer::Mailer;
 use buddo_shared::clock::{Clock, SystemClock};
+use buddo_shared::config::Features;
 use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::mail::{LocalMailer, MailSender, SesMailer};
 use buddo_shared::store;
@@ -18,6 +19,7 @@ async fn main() {
 
 async fn run() -> Result<(), Error> {
     let config = Config::from_env()?;
+    config.check_features(Features::BUILT, true)?;
     tracing::info!(stage = %config.stage, "starting the mailer");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sender: Arc<dyn MailSender> = match config.mail_backend {

@@ -1,9 +1,7 @@
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{
-    ConnectInfo, FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
-};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -197,10 +195,14 @@ fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> Option<IpAddr> {
     {
         return ctx.http.source_ip.as_deref().and_then(|ip| ip.parse().ok());
     }
-    parts
+    // Served on a port (cargo feature `server`): the peer's address.
+    #[cfg(feature = "server")]
+    return parts
         .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(addr)| addr.ip());
+    #[cfg(not(feature = "server"))]
+    None
 }
 
 /// Declares an extractor of who calls: a newtype that derefs to what `$check` (an async

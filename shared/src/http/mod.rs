@@ -16,4 +16,6 @@ pub use lambda_http::Error as RuntimeError;
 pub use layers::{finish, not_found};
 pub use page::{Listed, Page, PageQuery};
 pub use routes::{Route, Routes};
-pub use runtime::{exit_on_start_error, init_tracing, on_lambda, run, serve};
+#[cfg(feature = "server")]
+pub use runtime::serve;
+pub use runtime::{check_can_serve, exit_on_start_error, init_tracing, on_lambda, run};

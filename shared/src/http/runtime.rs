@@ -1,3 +1,4 @@
+#[cfg(feature = "server")]
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -34,23 +35,49 @@ pub fn on_lambda() -> bool {
     std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some()
 }
 
-/// Runs a group's router: under the Lambda runtime when started by Lambda, otherwise as a
-/// plain HTTP server on `$PORT` (default 3000). Call [`init_tracing`] first.
-pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
-    if on_lambda() {
-        lambda_http::run(router).await
-    } else {
+/// Runs a group's router, built by `router` (the state is loaded there): under the Lambda
+/// runtime when started by Lambda, otherwise as a plain HTTP server on `$PORT` (default 3000)
+/// if this binary has one (cargo feature `server`, a function crate's `local`). Call
+/// [`init_tracing`] first.
+pub async fn run(
+    router: impl std::future::Future<Output = anyhow::Result<Router>>,
+) -> Result<(), lambda_http::Error> {
+    let on_lambda = on_lambda();
+    // Before anything is loaded: the first error is the one that matters.
+    check_can_serve(on_lambda, crate::config::Features::BUILT)?;
+    let router = router.await?;
+    if on_lambda {
+        return lambda_http::run(router).await;
+    }
+    #[cfg(feature = "server")]
+    {
         let port: u16 = std::env::var("PORT")
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(3000);
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        serve(router, addr).await?;
-        Ok(())
+        serve(router, SocketAddr::from(([127, 0, 0, 1], port))).await?;
     }
+    Ok(())
+}
+
+/// A function binary started outside Lambda serves HTTP only if `built` has the server.
+pub fn check_can_serve(
+    on_lambda: bool,
+    built: crate::config::Features,
+) -> Result<(), lambda_http::Error> {
+    if on_lambda || built.server {
+        return Ok(());
+    }
+    Err(
+        "not started by the Lambda runtime (AWS_LAMBDA_RUNTIME_API is unset), and this binary \
+         is built without the local HTTP server: run it under `cargo lambda watch`, or with \
+         `--features local` to serve on $PORT"
+            .into(),
+    )
 }
 
 /// Serves on `addr` with the peer address available to [`crate::domain::RequestMeta`].
+#[cfg(feature = "server")]
 pub async fn serve(router: Router, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!("listening on http://{}", listener.local_addr()?);

@@ -3,6 +3,7 @@
 //! table's stream, or a background task locally) sends it and marks it sent.
 
 mod local;
+#[cfg(feature = "ses")]
 mod ses;
 pub mod templates;
 
@@ -17,6 +18,7 @@ use crate::store::{
 };
 
 pub use local::LocalMailer;
+#[cfg(feature = "ses")]
 pub use ses::SesMailer;
 
 /// Outbox items are kept two weeks for inspection, then expire.

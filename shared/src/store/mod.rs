@@ -2,13 +2,15 @@
 //!
 //! Domain code speaks to [`Table`] in typed terms: keys, sort-key conditions and write
 //! operations with conditions. Two backends implement it with the same observable behaviour:
-//! [`EmbeddedTable`] (redb file or memory) and [`DynamoTable`] (DynamoDB or DynamoDB Local).
+//! `EmbeddedTable` (redb file or memory; cargo feature `embedded`) and [`DynamoTable`]
+//! (DynamoDB or DynamoDB Local).
 //! Items are JSON objects; the attribute names `PK`, `SK`, `GSI1PK`, `GSI1SK` and `ttl` are
 //! reserved for keys, the secondary index and expiry.
 
 mod cond;
 mod deadline;
 mod dynamo;
+#[cfg(feature = "embedded")]
 mod embedded;
 
 use std::sync::Arc;
@@ -22,6 +24,7 @@ use serde_json::Value;
 pub use cond::Cond;
 pub use deadline::Deadline;
 pub use dynamo::DynamoTable;
+#[cfg(feature = "embedded")]
 pub use embedded::EmbeddedTable;
 
 use crate::clock::Clock;
@@ -393,8 +396,15 @@ pub async fn open(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<SharedTable> {
     Ok(match config {
+        #[cfg(feature = "embedded")]
         StoreConfig::Embedded(path) => Arc::new(EmbeddedTable::open(path, clock)?),
+        #[cfg(feature = "embedded")]
         StoreConfig::Memory => Arc::new(EmbeddedTable::in_memory(clock)?),
+        #[cfg(not(feature = "embedded"))]
+        StoreConfig::Embedded(_) | StoreConfig::Memory => anyhow::bail!(
+            "BUDDO_STORE: this binary is built without the embedded store (cargo feature \
+             `embedded`): set BUDDO_STORE=dynamodb"
+        ),
         StoreConfig::Dynamo { table } => {
             let sdk = crate::aws::sdk_config(deadlines).await;
             Arc::new(DynamoTable::new(
