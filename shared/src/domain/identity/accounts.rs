@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::mail::{self, templates};
 use crate::password::Verified;
+use crate::ratelimit::Reservation;
 use crate::state::AppState;
 use crate::store::{self, Cond, Update, WriteOp};
 
@@ -207,37 +208,57 @@ pub async fn login(
     attempt: LoginAttempt,
     meta: &RequestMeta,
 ) -> ApiResult<(User, Tokens)> {
-    let user = password_step(state, &attempt.email, attempt.password, meta).await?;
-    let proof = if user.totp_enabled {
-        let Some(code) = &attempt.totp_code else {
-            return Err(ApiError::TotpRequired);
+    let (user, reservation) = password_step(state, &attempt.email, attempt.password, meta).await?;
+    if user.totp_enabled || user.disabled {
+        state.limiter.release(reservation).await;
+        let proof = match (user.totp_enabled, &attempt.totp_code) {
+            (false, _) => Proof::Password,
+            (true, None) => return Err(ApiError::TotpRequired),
+            (true, Some(code)) => code_step(state, &user, code, meta).await?,
         };
-        code_step(state, &user, code, meta).await?
-    } else {
-        Proof::Password
-    };
-    still_enabled(&user)?;
-    let tokens = sessions::start(state, &user, proof, meta).await?;
-    Ok((user, tokens))
+        still_enabled(&user)?;
+        let tokens = sessions::start(state, &user, proof, meta).await?;
+        return Ok((user, tokens));
+    }
+    // The right password's reservation goes back while the session starts.
+    let (_, tokens) = tokio::join!(
+        state.limiter.release(reservation),
+        sessions::start(state, &user, Proof::Password, meta),
+    );
+    Ok((user, tokens?))
 }
 
-/// The first step of every sign-in: the account whose password this is.
+/// The first step of every sign-in: the account whose password this is, and the reservation
+/// of a wrong password to give back (the password was right). The request's count, the
+/// account's lookup and the reservation go out together; only then is the password hashed.
 async fn password_step(
     state: &AppState,
     email: &Email,
     password: String,
     meta: &RequestMeta,
-) -> ApiResult<User> {
-    state
-        .limiter
-        .hit("login", &meta.ip_subject(), state.config.rate_limits.login)
-        .await?;
+) -> ApiResult<(User, Reservation)> {
     let account = email.as_str();
-    let user = users::find_by_email(state.table.as_ref(), account).await?;
+    let source = meta.ip_subject();
+    let (counted, user, reservation) = tokio::join!(
+        state
+            .limiter
+            .hit("login", &source, state.config.rate_limits.login),
+        users::find_by_email(state.table.as_ref(), account),
+        attempts::reserve_password(state, account, meta),
+    );
+    let looked_up = counted.and(user);
+    let (user, reservation) = match (looked_up, reservation) {
+        (Ok(user), Ok(reservation)) => (user, reservation),
+        (Err(e), Ok(reservation)) => {
+            state.limiter.release(reservation).await;
+            return Err(e);
+        }
+        (Err(e), Err(_)) | (Ok(_), Err(e)) => return Err(e),
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = attempts::check_password(state, account, meta, stored, password).await?;
+    let verified = state.passwords.verify_async(password, stored).await;
     match (user, verified) {
-        (Some(user), Verified::Yes) => Ok(user),
+        (Some(user), Verified::Yes) => Ok((user, reservation)),
         (Some(user), Verified::YesRehashed(new_hash)) => {
             let update = Update::new(keys::user(&user.id))
                 .set("password_hash", new_hash)
@@ -245,13 +266,20 @@ async fn password_step(
             if let Err(e) = state.table.write(vec![update.into_op()]).await {
                 tracing::warn!(error = %e, "storing a rehashed password");
             }
-            Ok(user)
+            Ok((user, reservation))
         }
         (Some(user), Verified::No) => {
+            // A wrong password keeps its reservation: it counts.
+            drop(reservation);
             note_failed_login(state, &user, meta, "password").await;
             Err(invalid_credentials())
         }
-        _ => Err(invalid_credentials()),
+        (None, verified) => {
+            if verified != Verified::No {
+                state.limiter.release(reservation).await;
+            }
+            Err(invalid_credentials())
+        }
     }
 }
 
@@ -308,7 +336,8 @@ pub async fn browser_sign_in(
     password: String,
     meta: &RequestMeta,
 ) -> ApiResult<BrowserSignIn> {
-    let user = password_step(state, email, password, meta).await?;
+    let (user, reservation) = password_step(state, email, password, meta).await?;
+    state.limiter.release(reservation).await;
     if user.totp_enabled {
         let secret = random_token();
         let pending = PendingSignIn {
