@@ -434,13 +434,24 @@ pub async fn record_event(
     surface_type: Option<Surface>,
 ) -> ApiResult<AdEvent> {
     let table = state.table.as_ref();
-    state
-        .limiter
-        .hit("ad-events", &app.id, state.config.rate_limits.ad_events)
-        .await?;
-    let campaign = get(table, campaign_id)
-        .await?
-        .ok_or_else(campaign_not_found)?;
+    // The app's count, the campaign and (for a click that may pay) the user's impression of it
+    // are read together; the 429 comes first, then what the campaign says.
+    let seen_key = keys::ad_seen(&user.id, campaign_id);
+    let may_pay_click = app.mints_points() && event_type == EventType::Click;
+    let (counted, campaign, seen) = tokio::join!(
+        state
+            .limiter
+            .hit("ad-events", &app.id, state.config.rate_limits.ad_events),
+        get(table, campaign_id),
+        async {
+            match may_pay_click {
+                true => table.get(&seen_key).await.map(|seen| seen.is_some()),
+                false => Ok(false),
+            }
+        },
+    );
+    counted?;
+    let campaign = campaign?.ok_or_else(campaign_not_found)?;
     let now = state.now();
     let surface = surface_type.unwrap_or(campaign.surface_type);
     let tier = &state.config.tier(user.total_earned).name;
@@ -454,7 +465,7 @@ pub async fn record_event(
         state,
         user,
         app_id: &app.id,
-        seen_key: keys::ad_seen(&user.id, &campaign.id),
+        seen_key,
         campaign: &campaign,
         event_type,
         surface,
@@ -463,7 +474,7 @@ pub async fn record_event(
     let payable = app.mints_points()
         && match event_type {
             EventType::Impression => campaign.surface_type == Surface::Rewarded,
-            EventType::Click => table.get(&recording.seen_key).await?.is_some(),
+            EventType::Click => seen?,
         };
     if payable {
         if let Some(paid) = recording.pay().await? {

@@ -69,32 +69,37 @@ async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option
 /// (`identity::referrals`), so throwaway sign-ups mint nothing.
 pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
     let limit = state.config.rate_limits.register;
-    state
-        .limiter
-        .hit("register", &meta.ip_subject(), limit)
-        .await?;
+    let table = state.table.as_ref();
+    let email_key = keys::email_marker(reg.email.as_str());
+    let username_key = keys::username_marker(&reg.username.lower());
+    // The address's count, the referrer and both names are read together; their answers are
+    // told in this order: 429, a reserved name, the referral code, a taken email, a taken name.
+    // Taken names fail fast before paying for a hash; the write re-checks atomically.
+    let source = meta.ip_subject();
+    let (counted, referrer, email, username) = tokio::join!(
+        state.limiter.hit("register", &source, limit),
+        find_referrer(state, reg.referral_code.as_deref()),
+        table.get(&email_key),
+        table.get(&username_key),
+    );
+    counted?;
     // Reserved names count as taken: no account may look like staff or shadow a route.
     if usernames::is_reserved(&reg.username.lower()) {
         return Err(username_taken());
     }
-    let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
-    let table = state.table.as_ref();
-    let email_key = keys::email_marker(reg.email.as_str());
-    let username_key = keys::username_marker(&reg.username.lower());
-    // Fail fast on taken names before paying for a hash; the write re-checks atomically.
-    if table.get(&email_key).await?.is_some() {
+    let referrer = referrer?;
+    if email?.is_some() {
         return Err(email_taken());
     }
-    if table.get(&username_key).await?.is_some() {
+    if username?.is_some() {
         return Err(username_taken());
     }
-    let password_hash = state
-        .passwords
-        .hash_async(reg.password.into_inner())
-        .await?;
-    let counter = table
-        .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
-        .await?;
+    // The registration number is drawn while the password is hashed.
+    let (password_hash, counter) = tokio::join!(
+        state.passwords.hash_async(reg.password.into_inner()),
+        table.update_returning(Update::new(keys::counter("registrations")).add("value", 1)),
+    );
+    let (password_hash, counter) = (password_hash?, counter?);
     let registration_number = counter.get("value").and_then(Value::as_u64).unwrap_or(1);
     let mut user = new_account(
         state,
