@@ -275,7 +275,7 @@ const EXPECTED: &[Cost] = &[
         3.0,
         6.0,
     ),
-    ("GET /api/admin/campaigns", "admin", 7, 2, 6, 0, 0, 5.5, 0.0),
+    ("GET /api/admin/campaigns", "admin", 3, 2, 6, 0, 0, 5.5, 0.0),
     ("GET /api/admin/apps", "admin", 2, 2, 1, 0, 0, 2.5, 0.0),
     (
         "GET /api/admin/activity (one user's)",

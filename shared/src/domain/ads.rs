@@ -322,8 +322,9 @@ pub async fn list(
     let surfaces: Vec<Surface> = surface
         .map(|s| vec![s])
         .unwrap_or_else(|| Surface::ALL.to_vec());
-    let mut campaigns = Vec::new();
-    for surface in surfaces {
+    // Each surface's campaigns are paged through on their own, the surfaces together.
+    let of_surface = |surface: Surface| async move {
+        let mut campaigns = Vec::new();
         let mut cursor = None;
         loop {
             let mut query = Query::gsi1(keys::campaigns_by_surface(surface.as_str()))
@@ -341,7 +342,14 @@ pub async fn list(
                 None => break,
             }
         }
-    }
+        Ok::<_, ApiError>(campaigns)
+    };
+    let mut campaigns: Vec<Campaign> =
+        futures::future::try_join_all(surfaces.into_iter().map(of_surface))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
     campaigns.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     let stats =
         futures::future::try_join_all(campaigns.iter().map(|c| stats(table, &c.id))).await?;
