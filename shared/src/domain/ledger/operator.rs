@@ -77,7 +77,6 @@ fn exact_debit(debit: &Update, read: i64) -> WriteOp {
 /// key and its answer. When the key was used before, the balance changed meanwhile, or (with a
 /// key) the store did not confirm the write, the general way follows: the key's record read,
 /// the movement conditional on covering the debit, the balance read back, the answer stored.
-#[allow(clippy::too_many_arguments)]
 async fn once<T: Serialize + serde::de::DeserializeOwned>(
     state: &AppState,
     user_id: &str,
