@@ -11,9 +11,14 @@
 #      parameters, one process per core: the most logins per second any server could reach.
 #      OAuth: introspection and the token endpoint (refresh chains), then the same load on
 #      node-oidc-provider (npm `oidc-provider`, tests/oidc_peer.mjs) in the same run.
-#   3. Start-to-ready of each Lambda binary against a stand-in runtime API
+#   3. benches/latency.rs: each hot endpoint in-process over a store that delays every call
+#      (BENCH_STORE_DELAY_MS, default 5): p50/p99 per endpoint; then, without the delay, the
+#      CPU time per request per endpoint, written to tests/cost/cpu.json. Built with the
+#      release profile without LTO (16 codegen units) into its own target dir
+#      (BENCH_LATENCY_TARGET_DIR, default target/latency): minutes instead of the LTO build.
+#   4. Start-to-ready of each Lambda binary against a stand-in runtime API
 #      (tests/lambda_start.py).
-#   4. A short summary.
+#   5. A short summary.
 #
 # Usage: tests/bench.sh [args for `cargo bench --bench auth`]
 #   With no arguments criterion runs with `-- --warm-up-time 1 --measurement-time 3`.
@@ -31,6 +36,10 @@
 #   BENCH_SKIP_HTTP=1      no HTTP load test
 #   BENCH_SKIP_START=1     no Lambda start-to-ready measurement
 #   BENCH_SKIP_POINTS=1    no spend load tests
+#   BENCH_SKIP_LATENCY=1   no per-endpoint latency and CPU benchmark (benches/latency.rs)
+#   BENCH_STORE_DELAY_MS   the delay of each store call in the latency benchmark (default 5)
+#   BENCH_LATENCY_REQUESTS requests per endpoint with the delay (default 50)
+#   BENCH_CPU_REQUESTS     requests per endpoint for the CPU time (default 200)
 #   BENCH_OPT_LEVEL=s      build with this release opt-level instead (into target/opt-s)
 #
 # Needs curl and python3; installs wrk with apt-get when it is missing (as root).
@@ -393,6 +402,16 @@ PY
     spend_load dynamodb
     SPEND_DDB_ONE=$SPEND_ONE; SPEND_DDB_MANY=$SPEND_MANY
     stop_services
+fi
+
+# ---------------------------------------------------------------- latency --
+if [[ "${BENCH_SKIP_LATENCY:-0}" != 1 ]]; then
+    # The release profile of the Lambda binaries (fat LTO, one codegen unit): the CPU times go
+    # into the cost model, and without LTO Argon2 runs about three times slower.
+    log "cargo bench --bench latency (release profile; store calls delayed ${BENCH_STORE_DELAY_MS:-5} ms)"
+    BENCH_BUILD="release profile (fat LTO, as the Lambda binaries)" \
+        cargo bench "${CARGO_PROFILE_ARGS[@]}" --locked --bench latency \
+        2>&1 | tee "$WORK_DIR/latency.log"
 fi
 
 # --------------------------------------------------------- start-to-ready --

@@ -109,29 +109,40 @@ impl RateLimiter {
             .await
     }
 
-    /// Reserves one event in every counter, in order, or none: when one is full the ones
-    /// already taken are given back and the answer is 429.
+    /// Reserves one event in every counter, or none: the counters are counted together (one
+    /// round of calls), and when one is full the ones taken are given back and the answer is
+    /// the 429 of the first full counter.
     pub async fn reserve(&self, counters: &[Counter<'_>]) -> ApiResult<Reservation> {
+        let windows: Vec<Window> = counters.iter().map(|c| self.window(*c)).collect();
+        let counted = futures::future::join_all(windows.iter().map(|w| self.count(w))).await;
         let mut taken = Reservation::default();
-        for counter in counters {
-            let window = self.window(*counter);
-            if let Err(e) = self.count(&window).await {
-                self.release(taken).await;
-                return Err(e);
+        let mut refused = None;
+        for (window, result) in windows.into_iter().zip(counted) {
+            match result {
+                Ok(()) => taken.keys.push(window.key),
+                Err(e) => {
+                    refused.get_or_insert(e);
+                }
             }
-            taken.keys.push(window.key);
         }
-        Ok(taken)
+        match refused {
+            None => Ok(taken),
+            Some(e) => {
+                self.release(taken).await;
+                Err(e)
+            }
+        }
     }
 
     /// Gives reserved events back. Losing one only makes a limit stricter for a while, so a
     /// failure is logged, not returned.
     pub async fn release(&self, reservation: Reservation) {
-        for key in reservation.keys {
+        let undo = reservation.keys.into_iter().map(|key| async move {
             let undo = Update::new(key).add("count", -1).when(Cond::Exists);
             if let Err(e) = self.table.write(vec![undo.into_op()]).await {
                 tracing::warn!(error = %e, "releasing a rate-limit reservation");
             }
-        }
+        });
+        futures::future::join_all(undo).await;
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod browser_smoke;
 mod cli;
 mod config;
+mod costs;
 mod deadlines;
 mod economy;
 mod events;

@@ -322,8 +322,9 @@ pub async fn list(
     let surfaces: Vec<Surface> = surface
         .map(|s| vec![s])
         .unwrap_or_else(|| Surface::ALL.to_vec());
-    let mut campaigns = Vec::new();
-    for surface in surfaces {
+    // Each surface's campaigns are paged through on their own, the surfaces together.
+    let of_surface = |surface: Surface| async move {
+        let mut campaigns = Vec::new();
         let mut cursor = None;
         loop {
             let mut query = Query::gsi1(keys::campaigns_by_surface(surface.as_str()))
@@ -341,7 +342,14 @@ pub async fn list(
                 None => break,
             }
         }
-    }
+        Ok::<_, ApiError>(campaigns)
+    };
+    let mut campaigns: Vec<Campaign> =
+        futures::future::try_join_all(surfaces.into_iter().map(of_surface))
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
     campaigns.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     let stats =
         futures::future::try_join_all(campaigns.iter().map(|c| stats(table, &c.id))).await?;
@@ -434,13 +442,24 @@ pub async fn record_event(
     surface_type: Option<Surface>,
 ) -> ApiResult<AdEvent> {
     let table = state.table.as_ref();
-    state
-        .limiter
-        .hit("ad-events", &app.id, state.config.rate_limits.ad_events)
-        .await?;
-    let campaign = get(table, campaign_id)
-        .await?
-        .ok_or_else(campaign_not_found)?;
+    // The app's count, the campaign and (for a click that may pay) the user's impression of it
+    // are read together; the 429 comes first, then what the campaign says.
+    let seen_key = keys::ad_seen(&user.id, campaign_id);
+    let may_pay_click = app.mints_points() && event_type == EventType::Click;
+    let (counted, campaign, seen) = tokio::join!(
+        state
+            .limiter
+            .hit("ad-events", &app.id, state.config.rate_limits.ad_events),
+        get(table, campaign_id),
+        async {
+            match may_pay_click {
+                true => table.get(&seen_key).await.map(|seen| seen.is_some()),
+                false => Ok(false),
+            }
+        },
+    );
+    counted?;
+    let campaign = campaign?.ok_or_else(campaign_not_found)?;
     let now = state.now();
     let surface = surface_type.unwrap_or(campaign.surface_type);
     let tier = &state.config.tier(user.total_earned).name;
@@ -454,7 +473,7 @@ pub async fn record_event(
         state,
         user,
         app_id: &app.id,
-        seen_key: keys::ad_seen(&user.id, &campaign.id),
+        seen_key,
         campaign: &campaign,
         event_type,
         surface,
@@ -463,7 +482,7 @@ pub async fn record_event(
     let payable = app.mints_points()
         && match event_type {
             EventType::Impression => campaign.surface_type == Surface::Rewarded,
-            EventType::Click => table.get(&recording.seen_key).await?.is_some(),
+            EventType::Click => seen?,
         };
     if payable {
         if let Some(paid) = recording.pay().await? {

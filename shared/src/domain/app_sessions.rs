@@ -165,21 +165,35 @@ pub async fn get(state: &AppState, user_id: &str, app_id: &str) -> ApiResult<Opt
 /// Heartbeat: checks the token, credits what the session earned since the last heartbeat,
 /// and rotates the token. Two refreshes with one token: exactly one succeeds.
 pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiResult<SessionStart> {
-    state
-        .limiter
-        .hit(
+    // The address's count and the token's read go out together; the 429 comes first.
+    let well_formed = token.starts_with("bst_") && token.len() <= 64;
+    let source = meta.ip_subject();
+    let (counted, first_read) = tokio::join!(
+        state.limiter.hit(
             "session-refresh",
-            &meta.ip_subject(),
+            &source,
             state.config.rate_limits.session_refresh,
-        )
-        .await?;
-    if !token.starts_with("bst_") || token.len() > 64 {
+        ),
+        async {
+            match well_formed {
+                true => read_token(state, token).await,
+                false => Ok(None),
+            }
+        },
+    );
+    counted?;
+    if !well_formed {
         return Err(invalid_session());
     }
     // Heartbeats of the user's sessions with other apps move the same day's tally: a
     // heartbeat that lost that race reads again.
+    let mut read = Some(first_read);
     for _ in 0..3 {
-        if let Some(next) = heartbeat(state, token).await? {
+        let record = match read.take() {
+            Some(first) => first?,
+            None => read_token(state, token).await?,
+        };
+        if let Some(next) = heartbeat(state, token, record).await? {
             return Ok(next);
         }
     }
@@ -189,14 +203,30 @@ pub async fn refresh(state: &AppState, token: &str, meta: &RequestMeta) -> ApiRe
     ))
 }
 
-/// One try at a heartbeat; `None` when the day's tally changed meanwhile.
-async fn heartbeat(state: &AppState, token: &str) -> ApiResult<Option<SessionStart>> {
+/// The record of a presented session token.
+async fn read_token(state: &AppState, token: &str) -> ApiResult<Option<SessionTokenRecord>> {
+    match state
+        .table
+        .get(&keys::session_token(&hash_secret(token)))
+        .await?
+    {
+        Some(item) => Ok(Some(store::from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// One try at a heartbeat with the token's record as read; `None` when the day's tally
+/// changed meanwhile.
+async fn heartbeat(
+    state: &AppState,
+    token: &str,
+    record: Option<SessionTokenRecord>,
+) -> ApiResult<Option<SessionStart>> {
     let table = state.table.as_ref();
     let presented = hash_secret(token);
     let old_token_key = keys::session_token(&presented);
-    let record: SessionTokenRecord = match table.get(&old_token_key).await? {
-        Some(item) => store::from_item(item)?,
-        None => return Err(invalid_session()),
+    let Some(record) = record else {
+        return Err(invalid_session());
     };
     let session_key = keys::app_session(&record.user_id, &record.app_id);
     let day = state.now().date().to_string();

@@ -2,7 +2,6 @@
 //! and disabling accounts, health, and the API's OpenAPI description.
 
 mod activity;
-mod costs;
 mod cross_user;
 mod deletion;
 mod directory;

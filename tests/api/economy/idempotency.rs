@@ -16,10 +16,23 @@ use crate::helpers::TestApp;
 
 const SPEND: &str = "/api/external/points/spend";
 
-/// Fails storing idempotent answers while armed: the points move, the answer is lost.
+/// While armed, a movement written with its answer finds the balance moved since the request
+/// read it (its debit's condition fails, as when another movement lands between the read and
+/// the write), so the request moves the points the general way; storing its answer afterwards
+/// fails: the points move, the answer is lost.
 struct LosingAnswers {
     inner: SharedTable,
     armed: AtomicBool,
+}
+
+/// The debited user of a movement written together with its answer.
+fn answered_with(ops: &[WriteOp]) -> Option<Key> {
+    let answered = ops.iter().any(|op| matches!(op, WriteOp::Put { item, .. } if item["PK"].as_str().is_some_and(|pk| pk.starts_with("IDEMPOTENCY#")) && item.contains_key("response")));
+    let debit = ops.iter().find_map(|op| match op {
+        WriteOp::Update(u) if u.key.pk.starts_with("USER#") => Some(u.key.clone()),
+        _ => None,
+    });
+    debit.filter(|_| answered)
 }
 
 fn stores_an_answer(ops: &[WriteOp]) -> bool {
@@ -35,8 +48,13 @@ impl Table for LosingAnswers {
         self.inner.query(query).await
     }
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        if self.armed.load(Ordering::SeqCst) && stores_an_answer(&ops) {
-            return Err(StoreError::Unavailable("injected fault".into()));
+        if self.armed.load(Ordering::SeqCst) {
+            if let Some(key) = answered_with(&ops) {
+                return Err(StoreError::ConditionFailed { key });
+            }
+            if stores_an_answer(&ops) {
+                return Err(StoreError::Unavailable("injected fault".into()));
+            }
         }
         self.inner.write(ops).await
     }

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::mail::{self, templates};
 use crate::password::Verified;
+use crate::ratelimit::Reservation;
 use crate::state::AppState;
 use crate::store::{self, Cond, Update, WriteOp};
 
@@ -68,32 +69,37 @@ async fn find_referrer(state: &AppState, code: Option<&str>) -> ApiResult<Option
 /// (`identity::referrals`), so throwaway sign-ups mint nothing.
 pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -> ApiResult<User> {
     let limit = state.config.rate_limits.register;
-    state
-        .limiter
-        .hit("register", &meta.ip_subject(), limit)
-        .await?;
+    let table = state.table.as_ref();
+    let email_key = keys::email_marker(reg.email.as_str());
+    let username_key = keys::username_marker(&reg.username.lower());
+    // The address's count, the referrer and both names are read together; their answers are
+    // told in this order: 429, a reserved name, the referral code, a taken email, a taken name.
+    // Taken names fail fast before paying for a hash; the write re-checks atomically.
+    let source = meta.ip_subject();
+    let (counted, referrer, email, username) = tokio::join!(
+        state.limiter.hit("register", &source, limit),
+        find_referrer(state, reg.referral_code.as_deref()),
+        table.get(&email_key),
+        table.get(&username_key),
+    );
+    counted?;
     // Reserved names count as taken: no account may look like staff or shadow a route.
     if usernames::is_reserved(&reg.username.lower()) {
         return Err(username_taken());
     }
-    let referrer = find_referrer(state, reg.referral_code.as_deref()).await?;
-    let table = state.table.as_ref();
-    let email_key = keys::email_marker(reg.email.as_str());
-    let username_key = keys::username_marker(&reg.username.lower());
-    // Fail fast on taken names before paying for a hash; the write re-checks atomically.
-    if table.get(&email_key).await?.is_some() {
+    let referrer = referrer?;
+    if email?.is_some() {
         return Err(email_taken());
     }
-    if table.get(&username_key).await?.is_some() {
+    if username?.is_some() {
         return Err(username_taken());
     }
-    let password_hash = state
-        .passwords
-        .hash_async(reg.password.into_inner())
-        .await?;
-    let counter = table
-        .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
-        .await?;
+    // The registration number is drawn while the password is hashed.
+    let (password_hash, counter) = tokio::join!(
+        state.passwords.hash_async(reg.password.into_inner()),
+        table.update_returning(Update::new(keys::counter("registrations")).add("value", 1)),
+    );
+    let (password_hash, counter) = (password_hash?, counter?);
     let registration_number = counter.get("value").and_then(Value::as_u64).unwrap_or(1);
     let mut user = new_account(
         state,
@@ -207,37 +213,57 @@ pub async fn login(
     attempt: LoginAttempt,
     meta: &RequestMeta,
 ) -> ApiResult<(User, Tokens)> {
-    let user = password_step(state, &attempt.email, attempt.password, meta).await?;
-    let proof = if user.totp_enabled {
-        let Some(code) = &attempt.totp_code else {
-            return Err(ApiError::TotpRequired);
+    let (user, reservation) = password_step(state, &attempt.email, attempt.password, meta).await?;
+    if user.totp_enabled || user.disabled {
+        state.limiter.release(reservation).await;
+        let proof = match (user.totp_enabled, &attempt.totp_code) {
+            (false, _) => Proof::Password,
+            (true, None) => return Err(ApiError::TotpRequired),
+            (true, Some(code)) => code_step(state, &user, code, meta).await?,
         };
-        code_step(state, &user, code, meta).await?
-    } else {
-        Proof::Password
-    };
-    still_enabled(&user)?;
-    let tokens = sessions::start(state, &user, proof, meta).await?;
-    Ok((user, tokens))
+        still_enabled(&user)?;
+        let tokens = sessions::start(state, &user, proof, meta).await?;
+        return Ok((user, tokens));
+    }
+    // The right password's reservation goes back while the session starts.
+    let (_, tokens) = tokio::join!(
+        state.limiter.release(reservation),
+        sessions::start(state, &user, Proof::Password, meta),
+    );
+    Ok((user, tokens?))
 }
 
-/// The first step of every sign-in: the account whose password this is.
+/// The first step of every sign-in: the account whose password this is, and the reservation
+/// of a wrong password to give back (the password was right). The request's count, the
+/// account's lookup and the reservation go out together; only then is the password hashed.
 async fn password_step(
     state: &AppState,
     email: &Email,
     password: String,
     meta: &RequestMeta,
-) -> ApiResult<User> {
-    state
-        .limiter
-        .hit("login", &meta.ip_subject(), state.config.rate_limits.login)
-        .await?;
+) -> ApiResult<(User, Reservation)> {
     let account = email.as_str();
-    let user = users::find_by_email(state.table.as_ref(), account).await?;
+    let source = meta.ip_subject();
+    let (counted, user, reservation) = tokio::join!(
+        state
+            .limiter
+            .hit("login", &source, state.config.rate_limits.login),
+        users::find_by_email(state.table.as_ref(), account),
+        attempts::reserve_password(state, account, meta),
+    );
+    let looked_up = counted.and(user);
+    let (user, reservation) = match (looked_up, reservation) {
+        (Ok(user), Ok(reservation)) => (user, reservation),
+        (Err(e), Ok(reservation)) => {
+            state.limiter.release(reservation).await;
+            return Err(e);
+        }
+        (Err(e), Err(_)) | (Ok(_), Err(e)) => return Err(e),
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = attempts::check_password(state, account, meta, stored, password).await?;
+    let verified = state.passwords.verify_async(password, stored).await;
     match (user, verified) {
-        (Some(user), Verified::Yes) => Ok(user),
+        (Some(user), Verified::Yes) => Ok((user, reservation)),
         (Some(user), Verified::YesRehashed(new_hash)) => {
             let update = Update::new(keys::user(&user.id))
                 .set("password_hash", new_hash)
@@ -245,13 +271,20 @@ async fn password_step(
             if let Err(e) = state.table.write(vec![update.into_op()]).await {
                 tracing::warn!(error = %e, "storing a rehashed password");
             }
-            Ok(user)
+            Ok((user, reservation))
         }
         (Some(user), Verified::No) => {
+            // A wrong password keeps its reservation: it counts.
+            drop(reservation);
             note_failed_login(state, &user, meta, "password").await;
             Err(invalid_credentials())
         }
-        _ => Err(invalid_credentials()),
+        (None, verified) => {
+            if verified != Verified::No {
+                state.limiter.release(reservation).await;
+            }
+            Err(invalid_credentials())
+        }
     }
 }
 
@@ -308,7 +341,8 @@ pub async fn browser_sign_in(
     password: String,
     meta: &RequestMeta,
 ) -> ApiResult<BrowserSignIn> {
-    let user = password_step(state, email, password, meta).await?;
+    let (user, reservation) = password_step(state, email, password, meta).await?;
+    state.limiter.release(reservation).await;
     if user.totp_enabled {
         let secret = random_token();
         let pending = PendingSignIn {

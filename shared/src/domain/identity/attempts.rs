@@ -14,7 +14,7 @@ use crate::config::Limit;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::password::Verified;
-use crate::ratelimit::Counter;
+use crate::ratelimit::{Counter, Reservation};
 use crate::state::AppState;
 
 /// Checks `password` against `stored` (`None`: no such account, which costs the same work)
@@ -27,9 +27,24 @@ pub async fn check_password(
     stored: Option<String>,
     password: String,
 ) -> ApiResult<Verified> {
+    let reservation = reserve_password(state, account, meta).await?;
+    let verified = state.passwords.verify_async(password, stored).await;
+    if verified != Verified::No {
+        state.limiter.release(reservation).await;
+    }
+    Ok(verified)
+}
+
+/// Reserves a wrong password of `account` from the caller's address in both counters (429
+/// when either is full). Release it once the password turned out right; a wrong one keeps it.
+pub async fn reserve_password(
+    state: &AppState,
+    account: &str,
+    meta: &RequestMeta,
+) -> ApiResult<Reservation> {
     let limits = &state.config.rate_limits;
     let account_ip = format!("{account}\n{}", meta.ip_subject());
-    let reservation = state
+    state
         .limiter
         .reserve(&[
             Counter::new(
@@ -39,12 +54,7 @@ pub async fn check_password(
             ),
             Counter::new("password-fail", account, limits.failed_password),
         ])
-        .await?;
-    let verified = state.passwords.verify_async(password, stored).await;
-    if verified != Verified::No {
-        state.limiter.release(reservation).await;
-    }
-    Ok(verified)
+        .await
 }
 
 fn invalid_password() -> ApiError {

@@ -149,11 +149,22 @@ impl Claim {
     /// The write that records the key; put it in the movement's atomic write. It fails (on
     /// [`Claim::key`]) when a racing request with the key got there first.
     pub fn record_op(&self, state: &AppState) -> ApiResult<WriteOp> {
+        self.put(state, None)
+    }
+
+    /// As [`Claim::record_op`], with the answer already known (the movement's outcome is
+    /// decided by its own conditions): the key, its movement and its answer in one write, and
+    /// nothing to remember afterwards.
+    pub fn answered_op(&self, state: &AppState, response: Value) -> ApiResult<WriteOp> {
+        self.put(state, Some(response))
+    }
+
+    fn put(&self, state: &AppState, response: Option<Value>) -> ApiResult<WriteOp> {
         let mut item = store::to_item(
             &self.key,
             &Record {
                 request_hash: self.request_hash.clone(),
-                response: None,
+                response,
                 created_at: state.now_unix(),
             },
         )?;

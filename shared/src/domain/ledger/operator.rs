@@ -13,7 +13,7 @@ use crate::domain::oauth::{Scope, Scopes};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
-use crate::store::{StoreError, WriteOp};
+use crate::store::{Cond, StoreError, Update, WriteOp};
 
 /// The result of a spend.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,19 +54,63 @@ async fn answer_now<T: Serialize>(
     serde_json::to_value(make(balance(state, user_id).await?)).map_err(ApiError::internal)
 }
 
+/// The writes of a movement while the user's balance is still the one the request read: the
+/// debit is conditional on exactly that balance, so the answer (the balance after it) is known
+/// before anything is written, and goes into the same write as the movement and its key.
+struct Exact<T> {
+    ops: Vec<WriteOp>,
+    answer: T,
+}
+
+/// `debit` conditional on the balance the request read instead of on covering the amount (a
+/// stricter condition: it holds only when the balance still covers it).
+fn exact_debit(debit: &Update, read: i64) -> WriteOp {
+    debit.clone().when(Cond::eq("points", read)).into_op()
+}
+
 /// Runs one movement write, once per idempotency key. A request seen before gets exactly its
 /// first answer (waiting for it while the first request is still in flight); the first
 /// request stores its answer before giving it. `make` builds the answer from the user's
 /// balance after the movement.
+///
+/// `exact` goes first when the balance read covers the debit: one write of the movement, its
+/// key and its answer. When the key was used before, the balance changed meanwhile, or (with a
+/// key) the store did not confirm the write, the general way follows: the key's record read,
+/// the movement conditional on covering the debit, the balance read back, the answer stored.
 async fn once<T: Serialize + serde::de::DeserializeOwned>(
     state: &AppState,
     user_id: &str,
     claim: Option<Claim>,
+    exact: Option<Exact<T>>,
     mut ops: Vec<WriteOp>,
-    on_failed: impl FnOnce(ApiResult<()>) -> ApiResult<()>,
+    on_failed: impl Fn(ApiResult<()>) -> ApiResult<()>,
     make: impl Fn(i64) -> T + Sync,
 ) -> ApiResult<T> {
     let decode = |v: serde_json::Value| serde_json::from_value(v).map_err(ApiError::internal);
+    if let Some(Exact {
+        ops: mut writes,
+        answer,
+    }) = exact
+    {
+        if let Some(claim) = &claim {
+            let value = serde_json::to_value(&answer).map_err(ApiError::internal)?;
+            writes.insert(0, claim.answered_op(state, value)?);
+        }
+        let debited = keys::user(user_id);
+        match state.table.write(writes).await {
+            Ok(()) => return Ok(answer),
+            Err(e)
+                if claim
+                    .as_ref()
+                    .is_some_and(|c| e.failed_key() == Some(c.key())) => {}
+            Err(e) if e.failed_key() == Some(&debited) => {}
+            Err(StoreError::OutcomeUnknown(_)) if claim.is_some() => {}
+            Err(e) => {
+                on_failed(Err(e.into()))?;
+                return Err(ApiError::internal("a refused movement was not named"));
+            }
+        }
+    }
     let Some(claim) = claim else {
         on_failed(state.table.write(ops).await.map_err(Into::into))?;
         return Ok(make(balance(state, user_id).await?));
@@ -138,9 +182,9 @@ pub async fn spend(
         description: description.as_deref(),
         counterparty: None,
     };
-    let mut ops = movement.ops(now)?.to_vec();
-    ops.push(movement.noted(state)?);
-    ops.extend(app_balance::credit_ops(
+    let (debit, entry) = movement.parts(now)?;
+    let mut rest = vec![entry, movement.noted(state)?];
+    rest.extend(app_balance::credit_ops(
         app_id,
         state.config.economy.app_balance_shards,
         amount,
@@ -149,11 +193,20 @@ pub async fn spend(
         &user.id,
         now,
     )?);
+    let exact = (user.points >= amount).then(|| Exact {
+        ops: [vec![exact_debit(&debit, user.points)], rest.clone()].concat(),
+        answer: Spent {
+            amount_spent: amount,
+            points: user.points - amount,
+        },
+    });
+    let ops = [vec![debit.into_op()], rest].concat();
     let user_key = keys::user(&user.id);
     once(
         state,
         &user.id,
         claim,
+        exact,
         ops,
         |r| r.on_condition(&user_key, insufficient),
         |points| Spent {
@@ -183,9 +236,13 @@ pub async fn transfer(
     if to_user_id == user.id {
         return Err(ApiError::field("to_user_id", "must be another user"));
     }
-    if users::get(state.table.as_ref(), to_user_id)
-        .await?
-        .is_none()
+    // A balance that covers the amount goes the exact way, where the recipient's condition
+    // tells whether it exists; otherwise an unknown recipient is told before the balance.
+    let covered = user.points >= amount;
+    if !covered
+        && users::get(state.table.as_ref(), to_user_id)
+            .await?
+            .is_none()
     {
         return Err(not_found());
     }
@@ -211,15 +268,32 @@ pub async fn transfer(
         description: description.as_deref(),
         counterparty: Some(&user.id),
     };
-    let mut ops = sent.ops(now)?.to_vec();
-    ops.extend(received.ops(now)?);
-    ops.push(sent.noted(state)?);
-    ops.push(received.noted(state)?);
+    let (debit, sent_entry) = sent.parts(now)?;
+    let [credit, received_entry] = received.ops(now)?;
+    let rest = vec![sent_entry, sent.noted(state)?, received.noted(state)?];
+    // The recipient's condition comes before the debit's: an unknown recipient is named first.
+    let exact = covered.then(|| Exact {
+        ops: [
+            vec![
+                credit.clone(),
+                received_entry.clone(),
+                exact_debit(&debit, user.points),
+            ],
+            rest.clone(),
+        ]
+        .concat(),
+        answer: Transferred {
+            amount_transferred: amount,
+            points: user.points - amount,
+        },
+    });
+    let ops = [vec![debit.into_op(), credit, received_entry], rest].concat();
     let (from_key, to_key) = (keys::user(&user.id), keys::user(to_user_id));
     once(
         state,
         &user.id,
         claim,
+        exact,
         ops,
         |r| {
             r.on_condition(&from_key, insufficient)

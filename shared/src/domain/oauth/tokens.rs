@@ -253,18 +253,80 @@ pub async fn exchange(
     grant: TokenGrant,
     meta: &RequestMeta,
 ) -> OAuthResult<IssuedTokens> {
-    let app = authenticate_client(state, &client, meta).await?;
-    count_token_request(state, &app, meta).await?;
     match grant {
         TokenGrant::AuthorizationCode {
             code,
             redirect_uri,
             code_verifier,
-        } => exchange_code(state, sessions, &app, &code, &redirect_uri, &code_verifier).await,
+        } => {
+            let app = authenticate_client(state, &client, meta).await?;
+            // The client's count and the code's read go out together; the 429 comes first.
+            let (counted, read) = tokio::join!(
+                count_token_request(state, &app, meta),
+                read_code(state, &code),
+            );
+            counted?;
+            let code = PresentedCode {
+                code: &code,
+                record: read,
+            };
+            exchange_code(state, sessions, &app, code, &redirect_uri, &code_verifier).await
+        }
         TokenGrant::RefreshToken {
             refresh_token,
             scope,
-        } => refresh(state, &app, &refresh_token, scope.as_deref()).await,
+        } => {
+            // The client and the presented token are read together.
+            let (app, presented) = tokio::join!(
+                authenticate_client(state, &client, meta),
+                read_refresh_token(state, &refresh_token),
+            );
+            let app = app?;
+            refresh(
+                state,
+                &app,
+                meta,
+                &refresh_token,
+                presented,
+                scope.as_deref(),
+            )
+            .await
+        }
+    }
+}
+
+/// A presented code and its record as read (none for an empty or unknown code).
+struct PresentedCode<'a> {
+    code: &'a str,
+    record: ApiResult<Option<AuthorizationCode>>,
+}
+
+async fn read_code(state: &AppState, code: &str) -> ApiResult<Option<AuthorizationCode>> {
+    if code.is_empty() {
+        return Ok(None);
+    }
+    match state
+        .table
+        .get(&keys::authorization_code(&hash_secret(code)))
+        .await?
+    {
+        Some(item) => Ok(Some(store::from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// The record of a presented refresh token (none for an empty one).
+async fn read_refresh_token(
+    state: &AppState,
+    refresh_token: &str,
+) -> ApiResult<Option<RefreshTokenRecord>> {
+    if refresh_token.is_empty() {
+        return Ok(None);
+    }
+    let key = keys::oauth_refresh_token(&hash_secret(refresh_token));
+    match state.table.get(&key).await? {
+        Some(item) => Ok(Some(store::from_item(item)?)),
+        None => Ok(None),
     }
 }
 
@@ -272,7 +334,7 @@ async fn exchange_code(
     state: &AppState,
     sessions: &dyn SessionOpener,
     app: &OAuthApp,
-    code: &str,
+    code: PresentedCode<'_>,
     redirect_uri: &str,
     code_verifier: &str,
 ) -> OAuthResult<IssuedTokens> {
@@ -321,6 +383,8 @@ struct RedeemableCode {
     code_key: store::Key,
     user: User,
     grant: grants::Grant,
+    /// The grant's token families now (the oldest go when a new one is one too many).
+    families: Vec<TokenFamily>,
     /// The code's scopes within the grant's now.
     scopes: Scopes,
     record: AuthorizationCode,
@@ -332,10 +396,11 @@ struct RedeemableCode {
 async fn redeem_code(
     state: &AppState,
     app: &OAuthApp,
-    code: &str,
+    presented: PresentedCode<'_>,
     redirect_uri: &str,
     code_verifier: &str,
 ) -> OAuthResult<RedeemableCode> {
+    let code = presented.code;
     if code.is_empty() || redirect_uri.is_empty() {
         return Err(OAuthError::invalid_request(
             "code and redirect_uri are required",
@@ -350,9 +415,8 @@ async fn redeem_code(
     }
     let table = state.table.as_ref();
     let code_key = keys::authorization_code(&hash_secret(code));
-    let record: AuthorizationCode = match table.get(&code_key).await? {
-        Some(item) => store::from_item(item)?,
-        None => return Err(code_is_dead()),
+    let Some(record) = presented.record? else {
+        return Err(code_is_dead());
     };
     if record.redeemed {
         replayed(state, &record).await?;
@@ -364,9 +428,10 @@ async fn redeem_code(
     {
         return Err(code_is_dead());
     }
-    let (user, grant) = tokio::try_join!(
+    let (user, grant, families) = tokio::try_join!(
         users::get(table, &record.user_id),
         grants::get(table, &record.user_id, &app.id),
+        grants::families(table, &record.user_id, &app.id),
     )?;
     // A code dies with the credentials it was issued under, with a disabled account, and
     // with an app stopped since.
@@ -383,6 +448,7 @@ async fn redeem_code(
         code_key,
         user,
         grant,
+        families,
         scopes,
         record,
     })
@@ -426,7 +492,7 @@ async fn issue_family(
         WriteOp::put_new(family_item),
     ];
     // Keep the newest families of this grant; the oldest go.
-    let existing = grants::families(state.table.as_ref(), &user.id, &app.id).await?;
+    let existing = &code.families;
     let keep = state.config.oauth.max_families_per_grant.max(1) - 1;
     let evict = existing.len().saturating_sub(keep);
     ops.extend(
@@ -447,30 +513,49 @@ async fn replayed(state: &AppState, code: &AuthorizationCode) -> ApiResult<()> {
     }
 }
 
+/// A refresh grant of an authenticated client, given the presented token's record as read.
+/// The client's count goes out with the reads of the token's family and user; its 429 comes
+/// before anything is said of the token.
 async fn refresh(
     state: &AppState,
     app: &OAuthApp,
+    meta: &RequestMeta,
     refresh_token: &str,
+    presented_record: ApiResult<Option<RefreshTokenRecord>>,
     scope: Option<&str>,
 ) -> OAuthResult<IssuedTokens> {
+    let table = state.table.as_ref();
+    let (record, unread) = match presented_record {
+        Ok(record) => (record.filter(|r| r.app_id == app.id), None),
+        Err(e) => (None, Some(e)),
+    };
+    let family_key = record
+        .as_ref()
+        .map(|r| keys::family(&r.user_id, &app.id, &r.family_id));
+    let reads = async {
+        match (&record, &family_key) {
+            (Some(record), Some(family_key)) => {
+                let (family, user) = tokio::try_join!(
+                    async { Ok::<_, ApiError>(table.get(family_key).await?) },
+                    users::get(table, &record.user_id)
+                )?;
+                Ok::<_, ApiError>(Some((family, user)))
+            }
+            _ => Ok(None),
+        }
+    };
+    let (counted, read) = tokio::join!(count_token_request(state, app, meta), reads);
+    counted?;
     if refresh_token.is_empty() {
         return Err(OAuthError::invalid_request("refresh_token is required"));
     }
-    let table = state.table.as_ref();
-    let presented = hash_secret(refresh_token);
-    let record: RefreshTokenRecord = match table.get(&keys::oauth_refresh_token(&presented)).await?
-    {
-        Some(item) => store::from_item(item)?,
-        None => return Err(refresh_is_dead()),
-    };
-    if record.app_id != app.id {
-        return Err(refresh_is_dead());
+    if let Some(e) = unread {
+        return Err(e.into());
     }
-    let family_key = keys::family(&record.user_id, &app.id, &record.family_id);
-    let (family, user) = tokio::try_join!(
-        async { Ok::<_, ApiError>(table.get(&family_key).await?) },
-        users::get(table, &record.user_id)
-    )?;
+    let (Some(record), Some(family_key), Some((family, user))) = (record, family_key, read?) else {
+        return Err(refresh_is_dead());
+    };
+    let presented = hash_secret(refresh_token);
     let Some(family) = family.map(store::from_item::<TokenFamily>).transpose()? else {
         return Err(refresh_is_dead());
     };
