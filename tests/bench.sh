@@ -407,7 +407,7 @@ fi
 # ---------------------------------------------------------------- latency --
 if [[ "${BENCH_SKIP_LATENCY:-0}" != 1 ]]; then
     # The release profile of the Lambda binaries (fat LTO, one codegen unit): the CPU times go
-    # into the cost model, and without LTO Argon2 runs about three times slower.
+    # into the cost model, and a build without LTO runs Argon2 slower.
     log "cargo bench --bench latency (release profile; store calls delayed ${BENCH_STORE_DELAY_MS:-5} ms)"
     BENCH_BUILD="release profile (fat LTO, as the Lambda binaries)" \
         cargo bench "${CARGO_PROFILE_ARGS[@]}" --locked --bench latency \
