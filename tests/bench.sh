@@ -14,8 +14,7 @@
 #   3. benches/latency.rs: each hot endpoint in-process over a store that delays every call
 #      (BENCH_STORE_DELAY_MS, default 5): p50/p99 per endpoint; then, without the delay, the
 #      CPU time per request per endpoint, written to tests/cost/cpu.json. Built with the
-#      release profile without LTO (16 codegen units) into its own target dir
-#      (BENCH_LATENCY_TARGET_DIR, default target/latency): minutes instead of the LTO build.
+#      release profile (fat LTO), as the Lambda binaries are.
 #   4. Start-to-ready of each Lambda binary against a stand-in runtime API
 #      (tests/lambda_start.py).
 #   5. A short summary.
