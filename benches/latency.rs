@@ -344,17 +344,22 @@ impl Bench {
         bench
     }
 
-    async fn new_code(&mut self) {
-        let (verifier, challenge) = pkce();
+    /// The authorization request of the benchmark's app for every scope, with this challenge.
+    fn authorize_path(&self, challenge: &str) -> String {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("client_id", &self.client_id)
             .append_pair("response_type", "code")
             .append_pair("redirect_uri", &self.redirect_uri)
             .append_pair("scope", SCOPES)
-            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge", challenge)
             .append_pair("code_challenge_method", "S256")
             .finish();
-        let path = format!("/api/oauth/authorize?{query}");
+        format!("/api/oauth/authorize?{query}")
+    }
+
+    async fn new_code(&mut self) {
+        let (verifier, challenge) = pkce();
+        let path = self.authorize_path(&challenge);
         let body = ok(
             &self.app,
             request(Method::GET, &path, Some(&self.jwt), None, &[]),
@@ -466,15 +471,7 @@ impl Bench {
             ),
             "GET /api/oauth/authorize" => {
                 let (_, challenge) = pkce();
-                let query = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("client_id", &self.client_id)
-                    .append_pair("response_type", "code")
-                    .append_pair("redirect_uri", &self.redirect_uri)
-                    .append_pair("scope", SCOPES)
-                    .append_pair("code_challenge", &challenge)
-                    .append_pair("code_challenge_method", "S256")
-                    .finish();
-                get(&format!("/api/oauth/authorize?{query}"), jwt)
+                get(&self.authorize_path(&challenge), jwt)
             }
             "POST /api/oauth/token (authorization_code)" => self.exchange(),
             "POST /api/oauth/token (refresh_token)" => post(
