@@ -61,6 +61,7 @@ const TAGS: &[(&str, &str)] = &[
 pub fn openapi() -> OpenApi {
     let mut doc = buddo_auth::Api::openapi();
     for group in [
+        buddo_auth::SocialApi::openapi(),
         buddo_oauth::Api::openapi(),
         buddo_session::Api::openapi(),
         buddo_user::Api::openapi(),

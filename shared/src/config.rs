@@ -53,6 +53,121 @@ impl IdTokenKeySource {
     }
 }
 
+/// A provider's client secret: in the environment (local runs, tests) or in Secrets Manager
+/// (Lambda), read once at start. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ClientSecret {
+    Inline(String),
+    SecretsManager(String),
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientSecret::Inline(_) => f.write_str("Inline(…)"),
+            ClientSecret::SecretsManager(arn) => write!(f, "SecretsManager({arn})"),
+        }
+    }
+}
+
+/// Sign-in with Google (docs/architecture.md, "Sign-in with Google and GitHub").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoogleConfig {
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    /// The OpenID Connect issuer; its discovery document names every endpoint.
+    pub issuer: String,
+}
+
+/// Sign-in with GitHub.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitHubConfig {
+    pub client_id: String,
+    pub client_secret: ClientSecret,
+    pub authorize_url: String,
+    pub token_url: String,
+    /// The REST API's base (`/user`, `/user/emails`).
+    pub api_url: String,
+}
+
+/// The sign-in providers; one without a client id is not offered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SocialConfig {
+    pub google: Option<GoogleConfig>,
+    pub github: Option<GitHubConfig>,
+    /// Redirect URIs the API's clients may name at `/api/auth/oauth/{provider}/authorize`,
+    /// besides the hosted sign-in page's own callback (exact matches).
+    pub redirect_uris: Vec<String>,
+}
+
+impl SocialConfig {
+    fn parse(env: &Env) -> Result<Self, ConfigError> {
+        let secret = |name: &str| -> Result<ClientSecret, ConfigError> {
+            let arn = format!("{name}_ARN");
+            match (env.raw(name), env.raw(&arn)) {
+                (Some(text), _) => Ok(ClientSecret::Inline(text)),
+                (None, Some(arn)) => Ok(ClientSecret::SecretsManager(arn)),
+                (None, None) => Err(ConfigError {
+                    name: name.into(),
+                    reason: format!("is required with the client id (or {arn})"),
+                }),
+            }
+        };
+        let google_id = env.raw("GOOGLE_CLIENT_ID");
+        let google_secret = secret("GOOGLE_CLIENT_SECRET");
+        let google_issuer = env.base_url("GOOGLE_ISSUER", "https://accounts.google.com".into())?;
+        let google = match google_id {
+            Some(client_id) => Some(GoogleConfig {
+                client_id,
+                client_secret: google_secret?,
+                issuer: google_issuer,
+            }),
+            None => None,
+        };
+        let github_id = env.raw("GITHUB_CLIENT_ID");
+        let github_secret = secret("GITHUB_CLIENT_SECRET");
+        let authorize_url = env.base_url(
+            "GITHUB_AUTHORIZE_URL",
+            "https://github.com/login/oauth/authorize".into(),
+        )?;
+        let token_url = env.base_url(
+            "GITHUB_TOKEN_URL",
+            "https://github.com/login/oauth/access_token".into(),
+        )?;
+        let api_url = env.base_url("GITHUB_API_URL", "https://api.github.com".into())?;
+        let github = match github_id {
+            Some(client_id) => Some(GitHubConfig {
+                client_id,
+                client_secret: github_secret?,
+                authorize_url,
+                token_url,
+                api_url,
+            }),
+            None => None,
+        };
+        Ok(SocialConfig {
+            google,
+            github,
+            redirect_uris: env.list("SOCIAL_REDIRECT_URIS"),
+        })
+    }
+
+    /// Reads the client secrets kept in Secrets Manager (at start, once).
+    pub async fn resolve_secrets(&mut self, deadlines: &Deadlines) -> anyhow::Result<()> {
+        let secrets = [
+            self.google.as_mut().map(|g| &mut g.client_secret),
+            self.github.as_mut().map(|g| &mut g.client_secret),
+        ];
+        for secret in secrets.into_iter().flatten() {
+            if let ClientSecret::SecretsManager(arn) = secret {
+                let text = crate::jwt::secret_string(arn, deadlines).await?;
+                *secret = ClientSecret::Inline(text.trim().to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct JwtConfig {
     pub issuer: String,
@@ -263,6 +378,8 @@ pub struct Config {
     pub default_multiplier: f64,
     pub cors_allowed_origins: Vec<String>,
     pub deadlines: Deadlines,
+    /// Sign-in with Google and GitHub.
+    pub social: SocialConfig,
 }
 
 fn default_tiers() -> Vec<Tier> {
@@ -342,6 +459,7 @@ impl Default for Config {
             default_multiplier: 1.0,
             cors_allowed_origins: vec!["*".into()],
             deadlines: Deadlines::default(),
+            social: SocialConfig::default(),
         }
     }
 }
@@ -655,6 +773,7 @@ impl Config {
                 cors
             },
             deadlines: parse_deadlines(&env)?,
+            social: SocialConfig::parse(&env)?,
         })
     }
 
@@ -736,6 +855,37 @@ impl Config {
                 );
             }
         }
+        let social = &self.social;
+        if !built.social && (social.google.is_some() || social.github.is_some()) {
+            let name = if social.google.is_some() {
+                "GOOGLE_CLIENT_ID"
+            } else {
+                "GITHUB_CLIENT_ID"
+            };
+            return missing(
+                name,
+                "this binary is built without sign-in providers (cargo feature `social`; only \
+                 the auth and oauth functions sign people in): leave it unset"
+                    .into(),
+            );
+        }
+        if !built.secrets {
+            let arn = [
+                social.google.as_ref().map(|g| ("GOOGLE_CLIENT_SECRET_ARN", &g.client_secret)),
+                social.github.as_ref().map(|g| ("GITHUB_CLIENT_SECRET_ARN", &g.client_secret)),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|(_, s)| matches!(s, ClientSecret::SecretsManager(_)));
+            if let Some((name, _)) = arn {
+                return missing(
+                    name,
+                    "this binary is built without the Secrets Manager client (cargo feature \
+                     `secrets`)"
+                        .into(),
+                );
+            }
+        }
         if sends_mail && !built.ses && self.mail_backend == MailBackend::Ses {
             return missing(
                 "MAIL_BACKEND",
@@ -763,6 +913,8 @@ pub struct Features {
     pub ses: bool,
     /// Reading keys from Secrets Manager.
     pub secrets: bool,
+    /// Signing in with Google and GitHub.
+    pub social: bool,
 }
 
 impl Features {
@@ -773,6 +925,7 @@ impl Features {
         keygen: cfg!(feature = "keygen"),
         ses: cfg!(feature = "ses"),
         secrets: cfg!(feature = "secrets"),
+        social: cfg!(feature = "social"),
     };
     /// Everything (the `local` feature).
     pub const ALL: Features = Features {
@@ -781,6 +934,7 @@ impl Features {
         keygen: true,
         ses: true,
         secrets: true,
+        social: true,
     };
     /// Nothing beyond DynamoDB and the Lambda runtime.
     pub const NONE: Features = Features {
@@ -789,6 +943,7 @@ impl Features {
         keygen: false,
         ses: false,
         secrets: false,
+        social: false,
     };
 }
 
@@ -800,6 +955,7 @@ fn parse_deadlines(env: &Env) -> Result<Deadlines, ConfigError> {
         aws_attempt: env.millis("AWS_ATTEMPT_TIMEOUT_MS", d.aws_attempt)?,
         aws_operation: env.millis("AWS_OPERATION_TIMEOUT_MS", d.aws_operation)?,
         store_call: env.millis("STORE_CALL_TIMEOUT_MS", d.store_call)?,
+        provider_call: env.millis("PROVIDER_TIMEOUT_MS", d.provider_call)?,
         request: env.millis("REQUEST_TIMEOUT_MS", d.request)?,
         max_in_flight: env.parse("MAX_IN_FLIGHT_REQUESTS", d.max_in_flight)?.max(1),
     };
@@ -823,6 +979,14 @@ fn parse_deadlines(env: &Env) -> Result<Deadlines, ConfigError> {
             parsed.request,
         ),
     ];
+    if parsed.provider_call * 2 > parsed.request {
+        return Err(ConfigError {
+            name: "PROVIDER_TIMEOUT_MS".into(),
+            reason: "must not be longer than half of REQUEST_TIMEOUT_MS (a sign-in calls its \
+                     provider twice in a row)"
+                .into(),
+        });
+    }
     for (inner, a, outer, b) in nested {
         if a > b {
             return Err(ConfigError {

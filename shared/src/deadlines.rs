@@ -19,6 +19,10 @@ pub struct Deadlines {
     /// One call of the store (the DynamoDB backend's conflict retries included), on both
     /// backends. A read past it is 503 `service_unavailable`, a write 503 `outcome_unknown`.
     pub store_call: Duration,
+    /// One call to a sign-in provider (Google's or GitHub's token, keys or API endpoint).
+    /// A sign-in makes at most two in a row, so two fit in a request; past it the answer is
+    /// 502 `provider_unavailable`.
+    pub provider_call: Duration,
     /// A whole request (a login's hashing included); past it the answer is 503.
     pub request: Duration,
     /// Requests in flight in one process; past it a request is shed at once with 503.
@@ -32,6 +36,7 @@ impl Default for Deadlines {
             aws_attempt: Duration::from_millis(1000),
             aws_operation: Duration::from_millis(2000),
             store_call: Duration::from_millis(3000),
+            provider_call: Duration::from_millis(1500),
             request: Duration::from_millis(4500),
             max_in_flight: 512,
         }

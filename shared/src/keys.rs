@@ -79,6 +79,31 @@ pub fn email_token(token_hash: &str) -> Key {
     Key::new(format!("EMAILTOKEN#{token_hash}"), "EMAILTOKEN")
 }
 
+// ---- sign-in with Google and GitHub ----
+
+/// A sign-in sent to a provider, by the hash of its `state`: the PKCE verifier and nonce it
+/// was sent with.
+pub fn provider_sign_in(state_hash: &str) -> Key {
+    Key::new(format!("SOCIALSTATE#{state_hash}"), "SOCIALSTATE")
+}
+
+/// A provider identity with no account yet, by the hash of its sign-up token.
+pub fn provider_sign_up(token_hash: &str) -> Key {
+    Key::new(format!("SOCIALSIGNUP#{token_hash}"), "SOCIALSIGNUP")
+}
+
+/// Uniqueness marker and lookup: a provider's person → the account they sign in to.
+pub fn provider_identity(provider: &str, subject: &str) -> Key {
+    Key::new(format!("IDENTITY#{provider}#{subject}"), "IDENTITY")
+}
+
+pub const CONNECTION_PREFIX: &str = "CONNECTION#";
+
+/// A provider linked to an account (at most one identity per provider).
+pub fn connection(user_id: &str, provider: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{CONNECTION_PREFIX}{provider}"))
+}
+
 pub const RECOVERY_PREFIX: &str = "RECOVERY#";
 
 pub fn recovery_code(user_id: &str, code_hash: &str) -> Key {

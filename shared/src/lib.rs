@@ -14,6 +14,7 @@ pub mod jwt;
 pub mod keys;
 pub mod mail;
 pub mod password;
+pub mod providers;
 pub mod ratelimit;
 pub mod state;
 pub mod store;

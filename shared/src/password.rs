@@ -127,8 +127,10 @@ impl PasswordHashing {
 
     pub async fn verify_async(&self, password: String, stored: Option<String>) -> Verified {
         self.off_the_workers(move |this| match stored {
-            Some(stored) => this.verify(&password, &stored),
-            None => {
+            // An account without a password (made through a sign-in provider) costs the same
+            // work as an unknown one, so timing does not tell that it has none.
+            Some(stored) if !stored.is_empty() => this.verify(&password, &stored),
+            _ => {
                 this.verify_dummy(&password);
                 Verified::No
             }

@@ -8,6 +8,7 @@ use crate::config::{Config, Features};
 use crate::id_token::IdTokenKeys;
 use crate::jwt::JwtKeys;
 use crate::password::PasswordHashing;
+use crate::providers::Providers;
 use crate::ratelimit::RateLimiter;
 use crate::store::{self, SharedTable};
 
@@ -20,6 +21,8 @@ pub struct Services {
     pub passwords: PasswordHashing,
     pub clock: Arc<dyn Clock>,
     pub limiter: RateLimiter,
+    /// The sign-in providers configured (Google, GitHub).
+    pub providers: Providers,
 }
 
 #[derive(Clone)]
@@ -44,10 +47,11 @@ impl AppState {
     }
 
     pub async fn build(
-        config: Config,
+        mut config: Config,
         table: SharedTable,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        config.social.resolve_secrets(&config.deadlines).await?;
         let jwt = JwtKeys::load(&config.jwt, &config.data_dir, &config.deadlines).await?;
         let id_tokens =
             IdTokenKeys::load(&config.id_token_keys, &config.data_dir, &config.deadlines).await?;
@@ -88,6 +92,7 @@ impl AppState {
             anyhow::bail!("the ID-token key id {kid} is also an access-token key id");
         }
         let passwords = PasswordHashing::new(&config.password)?;
+        let providers = Providers::new(&config.social, &config.deadlines)?;
         // Every store call, whichever backend, answers within its deadline.
         let table: SharedTable = Arc::new(store::Deadline::new(table, config.deadlines.store_call));
         let limiter = RateLimiter::new(table.clone(), clock.clone());
@@ -99,6 +104,7 @@ impl AppState {
             passwords,
             clock,
             limiter,
+            providers,
         })))
     }
 

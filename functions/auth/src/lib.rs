@@ -2,6 +2,7 @@
 //! change, email change, TOTP. Handlers parse input into domain types, call one domain
 //! function, and answer in the reference's shape (`views`).
 
+mod social;
 mod views;
 
 use axum::extract::{Path, State};
@@ -75,7 +76,11 @@ pub fn routes() -> Routes {
         .get("/api/auth/totp/status", totp_status)
         .post("/api/auth/totp/disable", totp_disable)
         .post("/api/auth/totp/recovery-codes", regenerate_recovery_codes)
+        .merge(social::routes())
 }
+
+/// Sign-in with Google and GitHub, for the API's OpenAPI document.
+pub use social::Api as SocialApi;
 
 /// The 401 of the operations that need a recent password login.
 const RECENT_LOGIN_REQUIRED: &str =

@@ -42,10 +42,12 @@ pub enum ActivityKind {
     PointsMoved,
     AccountDisabled,
     AccountEnabled,
+    ProviderLinked,
+    ProviderUnlinked,
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 13] = [
+    pub const ALL: [ActivityKind; 15] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -59,6 +61,8 @@ impl ActivityKind {
         ActivityKind::PointsMoved,
         ActivityKind::AccountDisabled,
         ActivityKind::AccountEnabled,
+        ActivityKind::ProviderLinked,
+        ActivityKind::ProviderUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +80,8 @@ impl ActivityKind {
             ActivityKind::PointsMoved => "points_moved",
             ActivityKind::AccountDisabled => "account_disabled",
             ActivityKind::AccountEnabled => "account_enabled",
+            ActivityKind::ProviderLinked => "provider_linked",
+            ActivityKind::ProviderUnlinked => "provider_unlinked",
         }
     }
 

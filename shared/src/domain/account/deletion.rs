@@ -1,8 +1,9 @@
 //! Deleting an account (by its owner) and disabling one (by an admin, or enabling it again from
 //! the operator command).
 //!
-//! Deletion takes the user item and its email, username and referral-code markers away in one
-//! atomic write: from then on no token works and the address and name are free. What else lived
+//! Deletion takes the user item and its email, username, referral-code and provider-identity
+//! markers away in one atomic write: from then on no token works and the address, name and
+//! provider accounts are free. What else lived
 //! in the user's partition — sessions, grants and token families, app sessions, recovery codes,
 //! settings, activity, ad markers — is deleted after it; ledger entries stay, without their
 //! free-text descriptions, so that balances elsewhere (a transfer's other side, an app's
@@ -13,7 +14,7 @@ use serde_json::json;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
-use crate::domain::identity::{mfa, users};
+use crate::domain::identity::{mfa, social, users};
 use crate::domain::input::{Email, OtpCode};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -44,7 +45,9 @@ pub async fn delete_account(
         }
     }
     let user_key = keys::user(&user.id);
-    let ops = vec![
+    // The provider identities go with the account: they may sign up again.
+    let identities = social::identity_deletes(state, &user.id).await?;
+    let mut ops = vec![
         WriteOp::Delete {
             key: user_key.clone(),
             cond: Cond::eq("credential_generation", user.credential_generation),
@@ -59,6 +62,7 @@ pub async fn delete_account(
         },
         WriteOp::delete(keys::referral_code(&user.referral_code)),
     ];
+    ops.extend(identities);
     state.table.write(ops).await.on_any_condition(|| {
         ApiError::conflict(
             "account_changed",

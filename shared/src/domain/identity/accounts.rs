@@ -109,33 +109,48 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         referrer.as_ref(),
         registration_number,
     );
+    let referrer_check = referrer
+        .as_ref()
+        .map(|r| WriteOp::check(keys::user(&r.id), Cond::Exists));
     let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
+    // The referrer must still exist when the account is created (nothing is paid yet).
+    let written = create(state, &mut user, &reg.username, referrer_check.into_iter().collect()).await;
+    match referrer_key {
+        Some(key) => written.on_condition(&key, invalid_referral),
+        None => written,
+    }
+    .map(|()| user)
+}
+
+/// Writes a new account with `extra` in one transaction: the account, the markers of its
+/// address, username and a fresh referral code (drawn again when one collides), and the
+/// verification mail unless the address is verified already. A taken address or name is 409.
+pub(super) async fn create(
+    state: &AppState,
+    user: &mut User,
+    username: &Username,
+    extra: Vec<WriteOp>,
+) -> ApiResult<()> {
+    let email_key = keys::email_marker(&user.email);
+    let username_key = keys::username_marker(&username.lower());
     for _ in 0..REFERRAL_CODE_TRIES {
         user.referral_code = random_code(REFERRAL_CODE_LEN);
         let referral_key = keys::referral_code(&user.referral_code);
-        let mut ops = registration_ops(state, &user, &reg.username)?;
-        // The referrer must still exist when the account is created (nothing is paid yet).
-        if let Some(key) = &referrer_key {
-            ops.push(WriteOp::check(key.clone(), Cond::Exists));
-        }
+        let mut ops = registration_ops(state, user, username)?;
+        ops.extend(extra.iter().cloned());
         let written = state.table.write(ops).await;
         if written.as_ref().err().and_then(|e| e.failed_key()) == Some(&referral_key) {
             continue; // referral code collision: draw another
         }
-        let written = written
+        return written
             .on_condition(&email_key, email_taken)
             .on_condition(&username_key, username_taken);
-        return match referrer_key {
-            Some(key) => written.on_condition(&key, invalid_referral),
-            None => written,
-        }
-        .map(|()| user);
     }
     Err(ApiError::internal("could not allocate a referral code"))
 }
 
 /// A new account as registration creates it (its referral code is drawn when written).
-fn new_account(
+pub(super) fn new_account(
     state: &AppState,
     email: &Email,
     username: &Username,
@@ -173,12 +188,15 @@ fn new_account(
         banner_url: None,
         profile_updated_at: None,
         disabled: false,
+        linked_providers: 0,
+        marketing_opt_in: false,
+        marketing_opt_in_at: None,
     }
 }
 
 /// The writes that create `user`: the account, the markers of its address, username and
 /// referral code (each a conditional put, so a taken one fails the write), and the
-/// verification mail.
+/// verification mail when the address is not verified yet.
 fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiResult<Vec<WriteOp>> {
     let mut ops = vec![
         WriteOp::put_new(store::to_item(&keys::user(&user.id), user)?),
@@ -192,10 +210,12 @@ fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiRe
             &user.id,
         )),
     ];
-    ops.extend(mail_tokens::issue(
-        state,
-        MailToken::new(Purpose::VerifyEmail, user),
-    ));
+    if !user.email_verified {
+        ops.extend(mail_tokens::issue(
+            state,
+            MailToken::new(Purpose::VerifyEmail, user),
+        ));
+    }
     Ok(ops)
 }
 
@@ -289,7 +309,7 @@ async fn password_step(
 }
 
 /// The second step when the account has TOTP: a TOTP or recovery code.
-async fn code_step(
+pub(super) async fn code_step(
     state: &AppState,
     user: &User,
     code: &OtpCode,
@@ -305,7 +325,7 @@ async fn code_step(
     ))
 }
 
-fn still_enabled(user: &User) -> ApiResult<()> {
+pub(super) fn still_enabled(user: &User) -> ApiResult<()> {
     if user.disabled {
         return Err(ApiError::forbidden(
             "account_disabled",
@@ -329,6 +349,9 @@ pub enum BrowserSignIn {
 struct PendingSignIn {
     user_id: String,
     credential_generation: i64,
+    /// How the first step was passed (a password, or a provider).
+    #[serde(default)]
+    first: Proof,
 }
 
 /// How long a browser has to send the code after the password.
@@ -343,11 +366,23 @@ pub async fn browser_sign_in(
 ) -> ApiResult<BrowserSignIn> {
     let (user, reservation) = password_step(state, email, password, meta).await?;
     state.limiter.release(reservation).await;
+    browser_second_step(state, &user, Proof::Password, meta).await
+}
+
+/// A browser's sign-in once its first factor (`proof`) is in: done, or waiting for a code
+/// when the account has TOTP.
+pub(super) async fn browser_second_step(
+    state: &AppState,
+    user: &User,
+    proof: Proof,
+    meta: &RequestMeta,
+) -> ApiResult<BrowserSignIn> {
     if user.totp_enabled {
         let secret = random_token();
         let pending = PendingSignIn {
             user_id: user.id.clone(),
             credential_generation: user.credential_generation,
+            first: proof,
         };
         let mut item = store::to_item(&keys::pending_sign_in(&hash_secret(&secret)), &pending)?;
         item.insert(
@@ -357,8 +392,8 @@ pub async fn browser_sign_in(
         state.table.write(vec![WriteOp::put_new(item)]).await?;
         return Ok(BrowserSignIn::NeedsCode(secret));
     }
-    still_enabled(&user)?;
-    let cookie = sessions::start_browser(state, &user, Proof::Password, meta).await?;
+    still_enabled(user)?;
+    let cookie = sessions::start_browser(state, user, proof, meta).await?;
     Ok(BrowserSignIn::Done(cookie))
 }
 
@@ -384,7 +419,7 @@ pub async fn browser_sign_in_code(
         .filter(|u| u.credential_generation == pending.credential_generation)
         .filter(|_| expires > state.now_unix())
         .ok_or_else(expired)?;
-    let proof = code_step(state, &user, code, meta).await?;
+    let proof = code_step(state, &user, code, meta).await?.after(pending.first);
     still_enabled(&user)?;
     state
         .table

@@ -69,6 +69,13 @@ pub async fn confirm_password(
     password: String,
     meta: &RequestMeta,
 ) -> ApiResult<()> {
+    if user.password_hash.is_empty() {
+        return Err(ApiError::bad_request(
+            "password_not_set",
+            "This account signs in through a provider and has no password: set one with \
+             POST /api/auth/forgot-password first",
+        ));
+    }
     let stored = Some(user.password_hash.clone());
     match check_password(state, &user.email, meta, stored, password).await? {
         Verified::No => Err(invalid_password()),

@@ -7,6 +7,7 @@ pub mod mail_tokens;
 pub mod mfa;
 pub mod referrals;
 pub mod sessions;
+pub mod social;
 pub mod usernames;
 pub mod users;
 

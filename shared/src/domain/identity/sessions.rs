@@ -91,19 +91,39 @@ fn issue_access(state: &AppState, user_id: &str, session_id: &str) -> ApiResult<
 }
 
 /// How a user proved who they are at sign-in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Proof {
+    #[default]
     Password,
     /// A password, then a TOTP or recovery code.
     PasswordAndCode,
+    /// A sign-in provider (Google, GitHub) vouched for them.
+    Provider,
+    /// A sign-in provider, then a TOTP or recovery code.
+    ProviderAndCode,
 }
 
 impl Proof {
-    /// The authentication methods (RFC 8176) an ID token names.
+    /// The authentication methods (RFC 8176) an ID token names; `fed` for a federated
+    /// sign-in, as major identity providers write it.
     pub fn amr(self) -> Vec<String> {
-        match self {
-            Proof::Password => vec!["pwd".into()],
-            Proof::PasswordAndCode => vec!["pwd".into(), "otp".into(), "mfa".into()],
+        let methods: &[&str] = match self {
+            Proof::Password => &["pwd"],
+            Proof::PasswordAndCode => &["pwd", "otp", "mfa"],
+            Proof::Provider => &["fed"],
+            Proof::ProviderAndCode => &["fed", "otp", "mfa"],
+        };
+        methods.iter().map(|m| m.to_string()).collect()
+    }
+
+    /// This proof (a code's) following `first`.
+    pub fn after(self, first: Proof) -> Proof {
+        match (first, self) {
+            (Proof::Provider | Proof::ProviderAndCode, Proof::PasswordAndCode) => {
+                Proof::ProviderAndCode
+            }
+            (_, proof) => proof,
         }
     }
 }

@@ -71,6 +71,22 @@ pub struct User {
     /// Set by an admin: a disabled user cannot sign in, refresh, or use any token.
     #[serde(default)]
     pub disabled: bool,
+    /// Sign-in providers linked (`CONNECTION#` items): with the password, the ways to sign
+    /// in, of which the last may not be taken away.
+    #[serde(default)]
+    pub linked_providers: i64,
+    /// Agreed to marketing mail, and when (RFC 3339).
+    #[serde(default)]
+    pub marketing_opt_in: bool,
+    #[serde(default)]
+    pub marketing_opt_in_at: Option<String>,
+}
+
+impl User {
+    /// Whether the account has a password (accounts made through a provider start without).
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
 }
 
 /// What a uniqueness marker points at.
