@@ -871,8 +871,14 @@ impl Config {
         }
         if !built.secrets {
             let arn = [
-                social.google.as_ref().map(|g| ("GOOGLE_CLIENT_SECRET_ARN", &g.client_secret)),
-                social.github.as_ref().map(|g| ("GITHUB_CLIENT_SECRET_ARN", &g.client_secret)),
+                social
+                    .google
+                    .as_ref()
+                    .map(|g| ("GOOGLE_CLIENT_SECRET_ARN", &g.client_secret)),
+                social
+                    .github
+                    .as_ref()
+                    .map(|g| ("GITHUB_CLIENT_SECRET_ARN", &g.client_secret)),
             ]
             .into_iter()
             .flatten()

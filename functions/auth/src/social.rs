@@ -74,7 +74,10 @@ async fn authorize(
 ) -> ApiResult<Json<AuthorizeResponse>> {
     let provider = provider(&name)?;
     if q.redirect_uri.is_empty() || q.redirect_uri.len() > 512 {
-        return Err(ApiError::field("redirect_uri", "is required (at most 512 characters)"));
+        return Err(ApiError::field(
+            "redirect_uri",
+            "is required (at most 512 characters)",
+        ));
     }
     let started = social::authorize(&state, provider, &q.redirect_uri, &meta).await?;
     Ok(Json(AuthorizeResponse {
@@ -150,8 +153,7 @@ async fn login(
         None | Some("") => None,
         Some(code) => Some(OtpCode::parse("totp_code", code)?),
     };
-    let outcome =
-        social::sign_in(&state, provider, &callback, totp_code.as_ref(), &meta).await?;
+    let outcome = social::sign_in(&state, provider, &callback, totp_code.as_ref(), &meta).await?;
     Ok(Json(match outcome {
         SignInOutcome::SignedIn(user, tokens) => ProviderLoginResponse::SignedIn(LoginResponse {
             tokens: tokens.into(),
@@ -170,7 +172,10 @@ async fn login(
 
 fn callback(code: &str, state: &str) -> ApiResult<Callback> {
     if code.trim().is_empty() || code.len() > 2048 {
-        return Err(ApiError::field("code", "is required (at most 2048 characters)"));
+        return Err(ApiError::field(
+            "code",
+            "is required (at most 2048 characters)",
+        ));
     }
     Ok(Callback {
         code: code.trim().to_string(),

@@ -16,8 +16,7 @@ use super::{
 };
 use crate::config::{self, GitHubConfig};
 
-type Client =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 const ACCEPT: &str = "application/vnd.github+json";
 

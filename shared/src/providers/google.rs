@@ -105,8 +105,7 @@ impl Google {
         self.discovery
             .get_or_try_init(|| async {
                 let url = format!("{}/.well-known/openid-configuration", self.issuer);
-                let found: Discovery =
-                    get_json(&self.http, &url, None, "application/json").await?;
+                let found: Discovery = get_json(&self.http, &url, None, "application/json").await?;
                 // OpenID Connect Discovery §4.3: the document speaks for its own issuer only.
                 if found.issuer.trim_end_matches('/') != self.issuer {
                     return Err(ProviderError::Unavailable(format!(
@@ -131,7 +130,12 @@ impl Google {
 
     /// The key a token names, reading the issuer's keys again when it is not known yet.
     async fn key(&self, jwks_uri: &str, kid: &str) -> Result<DecodingKey, ProviderError> {
-        let known = self.keys.read().await.as_ref().and_then(|set| find(set, kid));
+        let known = self
+            .keys
+            .read()
+            .await
+            .as_ref()
+            .and_then(|set| find(set, kid));
         if let Some(key) = known {
             return key;
         }
@@ -141,7 +145,12 @@ impl Google {
         found.unwrap_or_else(|| Err(invalid_id_token("it is signed by an unknown key")))
     }
 
-    fn check(&self, token: &str, key: &DecodingKey, exchange: &CodeExchange<'_>) -> Result<IdClaims, ProviderError> {
+    fn check(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        exchange: &CodeExchange<'_>,
+    ) -> Result<IdClaims, ProviderError> {
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&[&self.client_id]);
         // Google writes its issuer with or without the scheme (OpenID Connect Core §3.1.3.7,
@@ -157,7 +166,11 @@ impl Google {
         if claims.exp + LEEWAY_SECONDS < exchange.now {
             return Err(invalid_id_token("it has expired"));
         }
-        if claims.azp.as_deref().is_some_and(|azp| azp != self.client_id) {
+        if claims
+            .azp
+            .as_deref()
+            .is_some_and(|azp| azp != self.client_id)
+        {
             return Err(invalid_id_token("it was issued to another client"));
         }
         if claims.nonce.as_deref() != Some(exchange.nonce) {

@@ -59,7 +59,9 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
         ));
     }
     if !status.is_success() {
-        return Err(ProviderError::Unavailable(format!("{url} answered {status}")));
+        return Err(ProviderError::Unavailable(format!(
+            "{url} answered {status}"
+        )));
     }
     response
         .json()

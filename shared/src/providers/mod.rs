@@ -136,8 +136,10 @@ pub trait SignInProvider: Send + Sync {
         request: &AuthorizationRequest<'_>,
     ) -> Result<String, ProviderError>;
     /// Trades the code for the person's identity, checking everything the provider sent.
-    async fn identify(&self, exchange: &CodeExchange<'_>)
-        -> Result<ProviderIdentity, ProviderError>;
+    async fn identify(
+        &self,
+        exchange: &CodeExchange<'_>,
+    ) -> Result<ProviderIdentity, ProviderError>;
 }
 
 /// The configured providers; unconfigured ones are absent.
@@ -168,7 +170,9 @@ impl Providers {
     #[cfg(not(feature = "social"))]
     pub fn new(config: &SocialConfig, _deadlines: &Deadlines) -> anyhow::Result<Self> {
         if config.google.is_some() || config.github.is_some() {
-            anyhow::bail!("this binary is built without sign-in providers (cargo feature `social`)");
+            anyhow::bail!(
+                "this binary is built without sign-in providers (cargo feature `social`)"
+            );
         }
         Ok(Providers::default())
     }

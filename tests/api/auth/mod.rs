@@ -6,5 +6,6 @@ mod rate_limits;
 mod register;
 mod security;
 mod sessions;
+mod social;
 mod totp;
 mod verification;

@@ -19,6 +19,7 @@ mod log;
 mod oauth;
 mod pages;
 mod points;
+mod providers;
 mod requests;
 
 pub use accounts::*;
@@ -28,6 +29,7 @@ pub use counting::*;
 pub use oauth::*;
 pub use pages::*;
 pub use points::*;
+pub use providers::*;
 pub use requests::*;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

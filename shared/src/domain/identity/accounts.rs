@@ -114,7 +114,13 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         .map(|r| WriteOp::check(keys::user(&r.id), Cond::Exists));
     let referrer_key = referrer.as_ref().map(|r| keys::user(&r.id));
     // The referrer must still exist when the account is created (nothing is paid yet).
-    let written = create(state, &mut user, &reg.username, referrer_check.into_iter().collect()).await;
+    let written = create(
+        state,
+        &mut user,
+        &reg.username,
+        referrer_check.into_iter().collect(),
+    )
+    .await;
     match referrer_key {
         Some(key) => written.on_condition(&key, invalid_referral),
         None => written,
@@ -419,7 +425,9 @@ pub async fn browser_sign_in_code(
         .filter(|u| u.credential_generation == pending.credential_generation)
         .filter(|_| expires > state.now_unix())
         .ok_or_else(expired)?;
-    let proof = code_step(state, &user, code, meta).await?.after(pending.first);
+    let proof = code_step(state, &user, code, meta)
+        .await?
+        .after(pending.first);
     still_enabled(&user)?;
     state
         .table

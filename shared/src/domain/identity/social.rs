@@ -466,7 +466,10 @@ async fn create_account(
         return Err(invalid_signup_token());
     }
     if usernames::is_reserved(&username.lower()) {
-        return Err(ApiError::conflict("username_taken", "This username is taken"));
+        return Err(ApiError::conflict(
+            "username_taken",
+            "This username is taken",
+        ));
     }
     let email = Email::parse("email", &signup.email)?;
     let counter = state
@@ -514,7 +517,8 @@ async fn create_account(
         .map_err(|e| match e {
             // Someone registered the address meanwhile: sign in and link instead.
             ApiError::Conflict {
-                code: "email_taken", ..
+                code: "email_taken",
+                ..
             } => account_exists(signup.provider),
             e => e,
         })?;
