@@ -11,7 +11,8 @@
 #     it compiles the binary with the features that build unifies, without a release/cross build.
 #   * Lean binaries: `cargo tree` of that same selection (normal dependencies, arm64) must not
 #     contain a crate the function may not link: redb (the embedded store) and rsa (RSA key
-#     generation) in none, aws-sdk-ses outside the mailer, aws-sdk-secretsmanager outside the
+#     generation) in none, aws-sdk-ses outside the mailer, oauth2 (the sign-in providers'
+#     client) and aws-sdk-secretsmanager outside the
 #     auth and oauth functions. Cargo unifies the features of every package it selects, so a
 #     CodeUri of `.` (every default member, the `buddo` binary's full features included) fails
 #     here; so would a function crate that turns on more of buddo-shared than it runs.
@@ -135,6 +136,7 @@ ONLY_IN = {
     "rsa": set(),
     "aws-sdk-ses": {"buddo-mailer"},
     "aws-sdk-secretsmanager": {"buddo-auth", "buddo-oauth"},
+    "oauth2": {"buddo-auth", "buddo-oauth"},
 }
 for logical_id, code_dir, binary in functions:
     rel = os.path.relpath(code_dir, repo_root)

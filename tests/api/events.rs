@@ -70,6 +70,8 @@ fn groups() -> Vec<Group> {
                 "GET /account",
                 "GET /signup",
                 "POST /signup",
+                "GET /signup/provider",
+                "POST /signup/provider",
                 "GET /forgot-password",
                 "POST /forgot-password",
                 "GET /reset-password",

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, Browser, TestApp};
+use crate::helpers::{Backend, Browser, Person, TestApp};
 
 fn screenshot_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BUDDO_SCREENSHOTS").map(Into::into)
@@ -90,6 +90,49 @@ async fn a_user_signs_up_denies_verifies_signs_in_with_totp_and_consents(backend
     let (claims, _) = app.id_token_claims(body.assert_status(200)["id_token"].as_str().unwrap()).await;
     assert_eq!(claims["email"], email.as_str());
     assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
+    browser.close().await;
+}
+
+async fn a_person_signs_up_and_in_through_the_stand_in_github(backend) {
+    let (app, idp) = TestApp::spawn_with_providers(backend).await;
+    let base = format!("http://{}", app.addr);
+    let person = Person::new("hubber");
+    idp.github_as(&person);
+    let browser = Browser::open().await;
+
+    // The sign-in page offers both configured providers.
+    browser.goto(&format!("{base}/signin")).await;
+    assert!(browser.has("#provider-google").await);
+    browser.click("provider-github").await;
+
+    // GitHub approved at once: no account yet, so a username is chosen.
+    browser.url_starting_with(&format!("{base}/signup/provider")).await;
+    assert_eq!(browser.text_of("#email").await, person.email);
+    let username = format!("h{}", &person.subject[..8]);
+    browser.fill("username", &username).await;
+    browser.click("submit").await;
+    browser.url_starting_with(&format!("{base}/account")).await;
+    assert!(browser.text_of("#who").await.contains(&username));
+
+    // Signed out, GitHub signs the browser in to the same account.
+    browser.click("signout").await;
+    browser.goto(&format!("{base}/signin")).await;
+    browser.click("provider-github").await;
+    browser.url_starting_with(&format!("{base}/account")).await;
+    assert!(browser.text_of("#who").await.contains(&username));
+
+    // With TOTP on, the code step follows the provider.
+    let api = app.provider_login(&idp, "github").await;
+    let token = api.assert_status(200)["token"].as_str().unwrap().to_string();
+    let (secret, _) = app.enable_totp(&token).await;
+    app.next_totp_step();
+    browser.click("signout").await;
+    browser.goto(&format!("{base}/signin")).await;
+    browser.click("provider-github").await;
+    browser.url_starting_with(&format!("{base}/signin/totp")).await;
+    browser.fill("code", &format!("{}\u{E007}", app.totp_now(&secret))).await;
+    browser.url_starting_with(&format!("{base}/account")).await;
+    assert!(browser.text_of("#who").await.contains(&username));
     browser.close().await;
 }
 }

@@ -4,5 +4,6 @@ mod account;
 mod browser;
 mod consent;
 mod openid;
+mod providers;
 mod rp;
 mod signin;

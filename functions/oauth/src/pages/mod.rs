@@ -6,6 +6,7 @@
 mod account;
 mod consent;
 mod logout;
+mod providers;
 mod signin;
 
 use askama::Template;
@@ -41,6 +42,10 @@ pub fn routes() -> Routes {
         .post("/signin", signin::submit)
         .get("/signin/totp", signin::show_code)
         .post("/signin/totp", signin::submit_code)
+        .get("/signin/{provider}", providers::start)
+        .get("/signin/{provider}/callback", providers::callback)
+        .get("/signup/provider", providers::show_signup)
+        .post("/signup/provider", providers::submit_signup)
         .post("/signout", signin::sign_out)
         .get("/account", signin::account)
         .get("/oauth/logout", logout::show)

@@ -12,6 +12,7 @@ use buddo_shared::domain::identity::sessions;
 use buddo_shared::domain::input::{Email, OtpCode};
 use buddo_shared::ApiError;
 
+use super::providers::buttons;
 use super::{
     has_csrf, safe_next, settle, Answer, PageResult, Visit, PENDING_COOKIE, SESSION_COOKIE,
 };
@@ -19,7 +20,7 @@ use super::{
 #[derive(Deserialize)]
 pub struct NextQuery {
     #[serde(default)]
-    next: Option<String>,
+    pub(super) next: Option<String>,
     #[serde(default)]
     login_hint: Option<String>,
 }
@@ -31,6 +32,8 @@ struct SignInPage<'a> {
     next: &'a str,
     email: &'a str,
     error: Option<String>,
+    /// The configured sign-in providers: (path name, title).
+    providers: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]
@@ -65,6 +68,7 @@ pub async fn show(visit: Visit, Query(q): Query<NextQuery>) -> Answer {
             next: &next,
             email: email.get(..254).unwrap_or(&email),
             error: None,
+            providers: buttons(&visit),
         },
     )
 }
@@ -113,6 +117,7 @@ async fn sign_in(visit: &Visit, body: &Bytes) -> PageResult {
             next: &next,
             email: &form.email,
             error: Some(error.describe().1),
+            providers: buttons(visit),
         })
     };
     let email = Email::parse("email", &form.email).map_err(again)?;
@@ -128,6 +133,17 @@ async fn sign_in(visit: &Visit, body: &Bytes) -> PageResult {
         BrowserSignIn::NeedsCode(pending) => visit
             .redirect(&format!("/signin/totp?next={}", percent(&next)))
             .cookie(visit.set_cookie(PENDING_COOKIE, &pending, Some(300))),
+    })
+}
+
+/// The sign-in page again, saying why the last attempt did not work (with its status).
+pub(super) fn signin_again(visit: &Visit, next: &str, error: ApiError) -> Answer {
+    visit.form_again(error, |error| SignInPage {
+        csrf: &visit.csrf,
+        next,
+        email: "",
+        error: Some(error.describe().1),
+        providers: buttons(visit),
     })
 }
 

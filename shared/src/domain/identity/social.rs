@@ -63,6 +63,8 @@ struct SignUp {
     subject: String,
     email: String,
     login: Option<String>,
+    #[serde(default)]
+    suggested_username: String,
     expires_at: i64,
 }
 
@@ -94,6 +96,7 @@ pub struct Callback {
 
 /// An identity with no account: the token that finishes the sign-up, and what it offers.
 pub struct SignupRequired {
+    pub provider: ProviderName,
     pub signup_token: String,
     pub email: String,
     pub suggested_username: String,
@@ -294,16 +297,17 @@ async fn offer_signup(
         subject: identity.subject.clone(),
         email: identity.email.clone(),
         login: identity.login.clone(),
+        suggested_username: suggest_username(state, identity).await?,
         expires_at: state.now_unix() + FLOW_SECONDS,
     };
     let mut item = store::to_item(&keys::provider_sign_up(&hash_secret(&token)), &record)?;
     item.insert(TTL.into(), record.expires_at.into());
-    let suggested_username = suggest_username(state, identity).await?;
     state.table.write(vec![WriteOp::put_new(item)]).await?;
     Ok(SignupRequired {
+        provider,
         signup_token: token,
-        email: identity.email.clone(),
-        suggested_username,
+        email: record.email,
+        suggested_username: record.suggested_username,
     })
 }
 
@@ -551,8 +555,8 @@ pub async fn complete_browser_signup(
     sessions::start_browser(state, &user, Proof::Provider, meta).await
 }
 
-/// The address a sign-up token offers (the hosted page shows it), while it is usable.
-pub async fn signup_email(state: &AppState, signup_token: &str) -> ApiResult<String> {
+/// What a sign-up token offers (the hosted page shows it), while it is usable.
+pub async fn signup_offer(state: &AppState, signup_token: &str) -> ApiResult<SignupRequired> {
     let item = state
         .table
         .get(&keys::provider_sign_up(&hash_secret(signup_token)))
@@ -562,7 +566,12 @@ pub async fn signup_email(state: &AppState, signup_token: &str) -> ApiResult<Str
     if signup.expires_at <= state.now_unix() {
         return Err(invalid_signup_token());
     }
-    Ok(signup.email)
+    Ok(SignupRequired {
+        provider: signup.provider,
+        signup_token: signup_token.to_string(),
+        email: signup.email,
+        suggested_username: signup.suggested_username,
+    })
 }
 
 /// Links a provider to the signed-in account (after a recent login): the identity must not
