@@ -16,17 +16,24 @@ use buddo_shared::{ApiError, ApiResult, AppState};
 use crate::views::{LoginResponse, LoginUser};
 
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(authorize, login, complete_signup, link, connections, unlink))]
+#[openapi(paths(
+    provider_authorize,
+    provider_login,
+    complete_provider_signup,
+    link_provider,
+    linked_providers,
+    unlink_provider
+))]
 pub struct Api;
 
 pub fn routes() -> Routes {
     Routes::new()
-        .get("/api/auth/oauth/{provider}/authorize", authorize)
-        .post("/api/auth/oauth/{provider}/login", login)
-        .post("/api/auth/oauth/complete-signup", complete_signup)
-        .post("/api/auth/oauth/{provider}/link", link)
-        .get("/api/auth/oauth/connections", connections)
-        .delete("/api/auth/oauth/connections/{provider}", unlink)
+        .get("/api/auth/oauth/{provider}/authorize", provider_authorize)
+        .post("/api/auth/oauth/{provider}/login", provider_login)
+        .post("/api/auth/oauth/complete-signup", complete_provider_signup)
+        .post("/api/auth/oauth/{provider}/link", link_provider)
+        .get("/api/auth/oauth/connections", linked_providers)
+        .delete("/api/auth/oauth/connections/{provider}", unlink_provider)
 }
 
 const PROVIDER: &str = "`google` or `github`";
@@ -66,7 +73,7 @@ struct AuthorizeResponse {
         (status = 404, description = NOT_CONFIGURED, body = ErrorBody),
         (status = 502, description = "`provider_unavailable`: the provider's discovery document could not be read", body = ErrorBody),
     ))]
-async fn authorize(
+async fn provider_authorize(
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(name): Path<String>,
@@ -141,7 +148,7 @@ struct SignupRequiredResponse {
         (status = 409, description = "`account_exists`: an account has this address and has not linked the provider", body = ErrorBody),
         (status = 502, description = "`provider_unavailable`", body = ErrorBody),
     ))]
-async fn login(
+async fn provider_login(
     State(state): State<AppState>,
     meta: RequestMeta,
     Path(name): Path<String>,
@@ -205,7 +212,7 @@ struct CompleteSignupBody {
         (status = 400, description = "`invalid_signup_token`; `validation_failed`", body = ErrorBody),
         (status = 409, description = "`username_taken`; `account_exists`: the address or the provider identity got an account meanwhile", body = ErrorBody),
     ))]
-async fn complete_signup(
+async fn complete_provider_signup(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<CompleteSignupBody>,
@@ -274,7 +281,7 @@ struct ConnectionList {
         (status = 409, description = "`already_linked`; `identity_in_use`: it signs in to another account; `provider_already_linked`: another identity of this provider is linked", body = ErrorBody),
         (status = 502, description = "`provider_unavailable`", body = ErrorBody),
     ))]
-async fn link(
+async fn link_provider(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
@@ -291,7 +298,7 @@ async fn link(
 #[utoipa::path(get, path = "/api/auth/oauth/connections", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "The linked providers", body = ConnectionList)))]
-async fn connections(
+async fn linked_providers(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> ApiResult<Json<ConnectionList>> {
@@ -310,7 +317,7 @@ async fn connections(
         (status = 404, description = "`not_linked`; `provider_not_configured` for a name that is not a provider", body = ErrorBody),
         (status = 409, description = "`last_sign_in_method`: no password and no other provider would be left; `account_changed`: try again", body = ErrorBody),
     ))]
-async fn unlink(
+async fn unlink_provider(
     State(state): State<AppState>,
     auth: AuthUser,
     meta: RequestMeta,
