@@ -348,14 +348,18 @@ struct TokenForm {
     code_verifier: String,
 }
 
-/// The grant of a token request, checked as a provider would; single use.
-fn redeem(s: &StandInProviders, f: &TokenForm, client_id: &str) -> Result<Grant, Response> {
+/// The grant of a token request, checked as a provider would; single use. A refusal is the
+/// status and error body a provider answers.
+fn redeem(
+    s: &StandInProviders,
+    f: &TokenForm,
+    client_id: &str,
+) -> Result<Grant, (StatusCode, Value)> {
     let refuse = |why: &str| {
         (
             StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant", "error_description": why })),
+            json!({ "error": "invalid_grant", "error_description": why }),
         )
-            .into_response()
     };
     if f.grant_type != "authorization_code" {
         return Err(refuse("grant_type"));
@@ -363,9 +367,8 @@ fn redeem(s: &StandInProviders, f: &TokenForm, client_id: &str) -> Result<Grant,
     if f.client_id != client_id || f.client_secret != CLIENT_SECRET {
         return Err((
             StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "invalid_client" })),
-        )
-            .into_response());
+            json!({ "error": "invalid_client" }),
+        ));
     }
     let grant = s
         .inner
@@ -417,7 +420,7 @@ async fn google_token(State(s): State<StandInProviders>, body: Bytes) -> Respons
     let f = token_form(&body);
     let grant = match redeem(&s, &f, GOOGLE_CLIENT_ID) {
         Ok(g) => g,
-        Err(refusal) => return refusal,
+        Err(refusal) => return (refusal.0, Json(refusal.1)).into_response(),
     };
     let fault = s.inner.lock().unwrap().id_token_fault.take();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();

@@ -104,7 +104,7 @@ pub struct SignupRequired {
 
 /// Where an API sign-in through a provider stands.
 pub enum SignInOutcome {
-    SignedIn(User, Tokens),
+    SignedIn(Box<User>, Tokens),
     SignupRequired(SignupRequired),
 }
 
@@ -257,7 +257,7 @@ async fn identify(
 
 /// The account an identity signs in to, or why there is none.
 enum Resolved {
-    Account(User),
+    Account(Box<User>),
     NoAccount,
 }
 
@@ -276,7 +276,7 @@ async fn resolve(
     if let Some(marker) = marker {
         let marker: users::Marker = store::from_item(marker)?;
         if let Some(user) = users::get(table, &marker.user_id).await? {
-            return Ok(Resolved::Account(user));
+            return Ok(Resolved::Account(Box::new(user)));
         }
     }
     if email_owner.is_some() {
@@ -363,7 +363,7 @@ pub async fn sign_in(
         None => {
             let identity = identify(state, provider, &key, &record, &callback.code).await?;
             match resolve(state, provider, &identity).await? {
-                Resolved::Account(user) => user,
+                Resolved::Account(user) => *user,
                 Resolved::NoAccount => {
                     remove_flow(state, &key).await;
                     let offer = offer_signup(state, provider, &identity).await?;
@@ -394,7 +394,7 @@ pub async fn sign_in(
         .await
         .on_any_condition(invalid_state)?;
     let tokens = sessions::start(state, &user, proof, meta).await?;
-    Ok(SignInOutcome::SignedIn(user, tokens))
+    Ok(SignInOutcome::SignedIn(Box::new(user), tokens))
 }
 
 /// Keeps the identified account on the state while its TOTP code is awaited.
