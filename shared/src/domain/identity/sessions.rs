@@ -26,7 +26,7 @@ pub struct LoginSession {
     #[serde(default)]
     pub auth_time: i64,
     /// How the user proved who they are (OpenID Connect `amr`: `pwd`, and `otp` + `mfa` with
-    /// a TOTP or recovery code).
+    /// a TOTP or recovery code, `mfa` alone with a trusted device's token).
     #[serde(default)]
     pub amr: Vec<String>,
     pub created_at: String,
@@ -96,6 +96,10 @@ pub enum Proof {
     Password,
     /// A password, then a TOTP or recovery code.
     PasswordAndCode,
+    /// A password, and the token of a device the user trusted after a TOTP or recovery code
+    /// (`trusted_devices`): the second factor is something the user has, but no code was
+    /// typed this time.
+    PasswordAndDevice,
 }
 
 impl Proof {
@@ -104,6 +108,7 @@ impl Proof {
         match self {
             Proof::Password => vec!["pwd".into()],
             Proof::PasswordAndCode => vec!["pwd".into(), "otp".into(), "mfa".into()],
+            Proof::PasswordAndDevice => vec!["pwd".into(), "mfa".into()],
         }
     }
 }
