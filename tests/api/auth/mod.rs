@@ -7,4 +7,5 @@ mod register;
 mod security;
 mod sessions;
 mod totp;
+mod trusted_devices;
 mod verification;
