@@ -79,6 +79,12 @@ backend_tests! {
         let skipped_body = skipped.assert_status(200);
         assert_eq!(skipped_body["user"]["totp_enabled"], true);
         assert!(skipped_body.get("device_token").is_none(), "{skipped_body}");
+        // Its session says how the user signed in: a password and a second factor, no code.
+        let jwt = skipped_body["token"].as_str().unwrap();
+        let sessions = app.get_auth("/api/auth/sessions", jwt).await;
+        let current = sessions.assert_status(200)["sessions"].as_array().unwrap().iter().find(|s| s["current"] == true).unwrap()["id"].as_str().unwrap().to_string();
+        let session = app.state.table.get(&buddo_shared::keys::login_session(&user.id, &current)).await.unwrap().unwrap();
+        assert_eq!(session["amr"], json!(["pwd", "mfa"]));
         let again = login_with(&app, &user, &user.password, json!({ "device_token": token, "remember_device": true })).await;
         assert!(again.assert_status(200).get("device_token").is_none(), "only a code trusts a device");
         // Never the password.
