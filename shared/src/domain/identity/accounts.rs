@@ -303,7 +303,9 @@ pub struct SecondFactor {
 /// device secrets count against the account's code limit (429 once it is full). A right code
 /// with `remember_device` trusts the request's device: the grant holds its token, shown this
 /// once. A disabled account is refused (403 `account_disabled`) once the factor is proven, and
-/// then no device is trusted.
+/// then no device is trusted. The proof names the password as the first factor
+/// (`Proof::Password`, `PasswordAndCode`, `PasswordAndDevice`): it tells what the second step
+/// took.
 pub async fn second_factor(
     state: &AppState,
     user: &User,
