@@ -367,6 +367,8 @@ pub struct Config {
     /// How recent a login must be for security-sensitive changes (TOTP, recovery codes,
     /// email change).
     pub recent_login: Duration,
+    /// How long a remembered device stands in for the second factor (whole days).
+    pub trusted_device_ttl: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Lower-case addresses that become admins once verified.
@@ -451,6 +453,7 @@ impl Default for Config {
             },
             activity_retention: Duration::from_secs(90 * 24 * 3600),
             recent_login: Duration::from_secs(15 * 60),
+            trusted_device_ttl: Duration::from_secs(30 * 24 * 3600),
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
             referral_bonus: 100,
@@ -491,7 +494,7 @@ impl Env<'_> {
         Ok(Duration::from_secs(self.parse(name, default.as_secs())?))
     }
 
-    /// Whole days between 1 and 3650 (retention periods).
+    /// Whole days between 1 and 3650 (retention periods, remembered devices).
     fn days(&self, name: &str, default_days: u64) -> Result<Duration, ConfigError> {
         let days = self.parse::<u64>(name, default_days)?.clamp(1, 3650);
         Ok(Duration::from_secs(days * 24 * 3600))
@@ -757,6 +760,7 @@ impl Config {
             economy,
             activity_retention: env.days("ACTIVITY_RETENTION_DAYS", 90)?,
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
+            trusted_device_ttl: env.days("TRUSTED_DEVICE_DAYS", 30)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env
                 .list("BUDDO_ADMIN_EMAILS")

@@ -110,6 +110,16 @@ pub fn recovery_code(user_id: &str, code_hash: &str) -> Key {
     Key::new(user_pk(user_id), format!("{RECOVERY_PREFIX}{code_hash}"))
 }
 
+pub const TRUSTED_DEVICE_PREFIX: &str = "TDEV#";
+
+/// A device the user trusts to stand in for the second factor ("remember this device").
+pub fn trusted_device(user_id: &str, device_id: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("{TRUSTED_DEVICE_PREFIX}{device_id}"),
+    )
+}
+
 pub const LEDGER_PREFIX: &str = "LEDGER#";
 
 /// `at` is an RFC 3339 timestamp so entries sort by time.

@@ -67,11 +67,24 @@ fn parse_status(raw: &str) -> ApiResult<CampaignStatus> {
 fn object(field: &'static str, v: Option<Value>) -> ApiResult<Value> {
     match v {
         None | Some(Value::Null) => Ok(Value::Object(Default::default())),
-        Some(v @ Value::Object(_)) if v.to_string().len() <= 8192 => Ok(v),
+        Some(v @ Value::Object(_)) if v.to_string().len() <= 8192 && storable(&v) => Ok(v),
         Some(_) => Err(ApiError::field(
             field,
-            "must be a JSON object (at most 8 KiB)",
+            "must be a JSON object (at most 8 KiB) without empty keys, its numbers 0 or between 1e-130 and 1e126 in size",
         )),
+    }
+}
+
+/// Whether DynamoDB stores the value as it is: no empty key at any depth (an empty attribute
+/// name is refused) and numbers within its range (magnitudes 1e-130 to below 1e126).
+fn storable(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().all(|(k, v)| !k.is_empty() && storable(v)),
+        Value::Array(a) => a.iter().all(storable),
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|x| x == 0.0 || (1e-130..1e126).contains(&x.abs())),
+        _ => true,
     }
 }
 
@@ -97,11 +110,12 @@ pub(crate) struct NewCampaignBody {
     #[schema(value_type = i64, minimum = 0, maximum = 1_000_000_000)]
     budget: Value,
     /// A JSON object of at most 8 KiB (`{}` when left out or `null`), passed through to apps;
-    /// its `tiers` list, when present, limits who is served.
+    /// its `tiers` list, when present, limits who is served. No key may be empty.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     targeting_metadata: Option<Value>,
     /// A JSON object of at most 8 KiB (`{}` when left out or `null`), passed through to apps.
+    /// No key may be empty.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     bitcoin_tier: Option<Value>,
@@ -181,11 +195,11 @@ pub(crate) struct CampaignChangesBody {
     #[serde(default)]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     payout_rate: Option<Value>,
-    /// A JSON object of at most 8 KiB.
+    /// A JSON object of at most 8 KiB; no key may be empty.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     targeting_metadata: Option<Value>,
-    /// A JSON object of at most 8 KiB.
+    /// A JSON object of at most 8 KiB; no key may be empty.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     bitcoin_tier: Option<Value>,

@@ -11,8 +11,8 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration};
-use buddo_shared::domain::identity::{mfa, sessions};
+use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration, SecondFactor};
+use buddo_shared::domain::identity::{mfa, sessions, trusted_devices};
 use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
 use buddo_shared::domain::ledger::referrals::ReferralCredits;
 use buddo_shared::domain::RequestMeta;
@@ -37,6 +37,8 @@ pub fn router(state: AppState) -> Router {
     me,
     list_sessions,
     revoke_session,
+    list_trusted_devices,
+    revoke_trusted_device,
     forgot_password,
     reset_password,
     send_verification,
@@ -63,6 +65,8 @@ pub fn routes() -> Routes {
         .get("/api/auth/me", me)
         .get("/api/auth/sessions", list_sessions)
         .delete("/api/auth/sessions/{id}", revoke_session)
+        .get("/api/auth/trusted-devices", list_trusted_devices)
+        .delete("/api/auth/trusted-devices/{id}", revoke_trusted_device)
         .post("/api/auth/forgot-password", forgot_password)
         .post("/api/auth/reset-password", reset_password)
         .post("/api/auth/send-verification", send_verification)
@@ -140,20 +144,33 @@ struct LoginBody {
     #[schema(min_length = 1, max_length = 128)]
     password: String,
     /// A 6-digit TOTP code or a recovery code (at most 32 characters); required when
-    /// two-factor authentication is on (empty counts as left out).
+    /// two-factor authentication is on, unless `device_token` names a trusted device (empty
+    /// counts as left out).
     #[serde(default)]
     #[schema(max_length = 32)]
     totp_code: Option<String>,
+    /// The `device_token` of an earlier login that asked to remember its device: while that
+    /// device is trusted it stands in for `totp_code`, never for the password (empty counts
+    /// as left out).
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    device_token: Option<String>,
+    /// With a right `totp_code`: trust this device, answering a `device_token` for the logins
+    /// that follow.
+    #[serde(default)]
+    remember_device: bool,
 }
 
 /// Signs in, starting a login session.
 ///
-/// Email and password, and a TOTP or recovery code when two-factor authentication is on.
+/// Email and password, and when two-factor authentication is on a TOTP or recovery code, or
+/// the token of a trusted device. With a right code, `remember_device` trusts this device for
+/// `TRUSTED_DEVICE_DAYS` (30): the answer holds its `device_token`.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth",
     request_body = LoginBody,
     responses(
-        (status = 200, description = "Signed in: the session's tokens and the user", body = LoginResponse),
-        (status = 401, description = "`invalid_credentials`: unknown email or wrong password; `totp_required` (with `totp_required: true`): the password was right and `totp_code` is needed; `invalid_totp_code`; `session_revoked`: the account changed meanwhile, sign in again", body = ErrorBody),
+        (status = 200, description = "Signed in: the session's tokens and the user, and the device token when a device was trusted", body = LoginResponse),
+        (status = 401, description = "`invalid_credentials`: unknown email or wrong password; `totp_required` (with `totp_required: true`): the password was right and `totp_code` is needed (no device token, or not one of a trusted device); `invalid_totp_code`; `session_revoked`: the account changed meanwhile, sign in again", body = ErrorBody),
         (status = 403, description = "`account_disabled`", body = ErrorBody),
     ))]
 async fn login(
@@ -161,20 +178,47 @@ async fn login(
     meta: RequestMeta,
     Json(body): Json<LoginBody>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let totp_code = match body.totp_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(code) => Some(OtpCode::parse("totp_code", code)?),
-    };
     let attempt = LoginAttempt {
         email: Email::parse("email", &body.email)?,
         password: input::login_password(&body.password)?,
-        totp_code,
+        second_factor: second_factor(
+            body.totp_code.as_deref(),
+            body.device_token.as_deref(),
+            body.remember_device,
+        )?,
     };
-    let (user, tokens) = accounts::login(&state, attempt, &meta).await?;
-    Ok(Json(LoginResponse {
-        tokens: tokens.into(),
-        user: LoginUser::new(&user, &state.config),
-    }))
+    let (user, tokens, device) = accounts::login(&state, attempt, &meta).await?;
+    Ok(Json(LoginResponse::new(
+        &user,
+        tokens,
+        device,
+        &state.config,
+    )))
+}
+
+/// A sign-in's second factor as sent: a TOTP or recovery code, a trusted device's token (empty
+/// counts as left out for both), and whether to trust this device.
+fn second_factor(
+    totp_code: Option<&str>,
+    device_token: Option<&str>,
+    remember_device: bool,
+) -> ApiResult<SecondFactor> {
+    let totp_code = match totp_code.map(str::trim) {
+        None | Some("") => None,
+        Some(code) => Some(OtpCode::parse("totp_code", code)?),
+    };
+    let device_token = match device_token.map(str::trim) {
+        None | Some("") => None,
+        Some(token) if token.len() > 128 => {
+            return Err(ApiError::field("device_token", "is not a device token"))
+        }
+        Some(token) => Some(token.to_string()),
+    };
+    Ok(SecondFactor {
+        totp_code,
+        device_token,
+        remember_device,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -257,6 +301,45 @@ async fn revoke_session(
         return Err(ApiError::not_found("session_not_found", "No such session"));
     }
     Ok(message("Session revoked"))
+}
+
+/// The user's trusted devices: those that stand in for the TOTP code at login.
+///
+/// Devices trusted with `remember_device` and still live: not expired, not revoked, and not
+/// ended by a password change or reset, TOTP turned off or an email change.
+#[utoipa::path(get, path = "/api/auth/trusted-devices", tag = "auth",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "The trusted devices, newest first", body = TrustedDeviceList)))]
+async fn list_trusted_devices(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<TrustedDeviceList>> {
+    let devices = trusted_devices::list_live(&state, &auth.user).await?;
+    Ok(Json(TrustedDeviceList {
+        trusted_devices: devices.iter().map(TrustedDeviceView::new).collect(),
+    }))
+}
+
+/// Stops trusting one of the user's devices: its token no longer stands in for the code.
+#[utoipa::path(delete, path = "/api/auth/trusted-devices/{id}", tag = "auth",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The device's id (`GET /api/auth/trusted-devices`)")),
+    responses(
+        (status = 200, description = "The device is no longer trusted", body = Message),
+        (status = 404, description = "`trusted_device_not_found`", body = ErrorBody),
+    ))]
+async fn revoke_trusted_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    let not_found = || ApiError::not_found("trusted_device_not_found", "No such trusted device");
+    let id = input::id("id", &id).map_err(|_| not_found())?;
+    if !trusted_devices::revoke_by_owner(&state, &auth.user, &id, &meta).await? {
+        return Err(not_found());
+    }
+    Ok(message("Device no longer trusted"))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use buddo_shared::domain::identity::social::{self, Callback, Connection, SignInOutcome};
-use buddo_shared::domain::input::{self, OtpCode, Username};
+use buddo_shared::domain::input::{self, Username};
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::{message, AuthUser, Json, Routes};
 use buddo_shared::providers::{not_configured, ProviderName};
 use buddo_shared::{ApiError, ApiResult, AppState};
 
-use crate::views::{LoginResponse, LoginUser};
+use crate::views::LoginResponse;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(paths(
@@ -106,6 +106,13 @@ struct ProviderLoginBody {
     #[serde(default)]
     #[schema(max_length = 32)]
     totp_code: Option<String>,
+    /// A trusted device's token: stands in for `totp_code`, as at `/api/auth/login`.
+    #[serde(default)]
+    #[schema(max_length = 128)]
+    device_token: Option<String>,
+    /// With a right `totp_code`: trust this device (the answer holds its `device_token`).
+    #[serde(default)]
+    remember_device: bool,
 }
 
 /// A sign-in through a provider: a login's answer, or a sign-up to finish.
@@ -156,16 +163,16 @@ async fn provider_login(
 ) -> ApiResult<Json<ProviderLoginResponse>> {
     let provider = provider(&name)?;
     let callback = callback(&body.code, &body.state)?;
-    let totp_code = match body.totp_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(code) => Some(OtpCode::parse("totp_code", code)?),
-    };
-    let outcome = social::sign_in(&state, provider, &callback, totp_code.as_ref(), &meta).await?;
+    let factor = crate::second_factor(
+        body.totp_code.as_deref(),
+        body.device_token.as_deref(),
+        body.remember_device,
+    )?;
+    let outcome = social::sign_in(&state, provider, &callback, &factor, &meta).await?;
     Ok(Json(match outcome {
-        SignInOutcome::SignedIn(user, tokens) => ProviderLoginResponse::SignedIn(LoginResponse {
-            tokens: tokens.into(),
-            user: LoginUser::new(&user, &state.config),
-        }),
+        SignInOutcome::SignedIn(user, tokens, device) => ProviderLoginResponse::SignedIn(
+            LoginResponse::new(&user, tokens, device, &state.config),
+        ),
         SignInOutcome::SignupRequired(offer) => {
             ProviderLoginResponse::SignupRequired(SignupRequiredResponse {
                 signup_required: true,
@@ -221,10 +228,7 @@ async fn complete_provider_signup(
     let username = Username::parse(&body.username)?;
     let (user, tokens) =
         social::complete_signup(&state, &token, &username, body.marketing_opt_in, &meta).await?;
-    Ok(Json(LoginResponse {
-        tokens: tokens.into(),
-        user: LoginUser::new(&user, &state.config),
-    }))
+    Ok(Json(LoginResponse::new(&user, tokens, None, &state.config)))
 }
 
 #[derive(Deserialize, ToSchema)]

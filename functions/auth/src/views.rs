@@ -9,6 +9,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use buddo_shared::config::Config;
 use buddo_shared::domain::identity::sessions::{LoginSession, Tokens};
+use buddo_shared::domain::identity::trusted_devices::{DeviceGrant, TrustedDevice};
 use buddo_shared::domain::identity::User;
 
 /// `{"user": …}` around the user object of `POST /api/auth/register`.
@@ -213,6 +214,26 @@ pub struct LoginResponse {
     #[serde(flatten)]
     pub tokens: TokenPair,
     pub user: LoginUser,
+    /// Only when `remember_device` was asked with a right code: send it as `device_token` at
+    /// the logins that follow instead of a code. Shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub device_token: Option<String>,
+    /// With `device_token`: when the device stops being trusted (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub device_expires_at: Option<String>,
+}
+
+impl LoginResponse {
+    pub fn new(user: &User, tokens: Tokens, device: Option<DeviceGrant>, config: &Config) -> Self {
+        LoginResponse {
+            tokens: tokens.into(),
+            user: LoginUser::new(user, config),
+            device_token: device.as_ref().map(|d| d.token.clone()),
+            device_expires_at: device.map(|d| d.expires_at),
+        }
+    }
 }
 
 /// A login session (one per sign-in).
@@ -251,6 +272,44 @@ impl LoginSessionView {
 #[derive(Serialize, ToSchema)]
 pub struct LoginSessionList {
     pub sessions: Vec<LoginSessionView>,
+}
+
+/// A device trusted to stand in for the TOTP code at login.
+#[derive(Serialize, ToSchema)]
+pub struct TrustedDeviceView {
+    pub id: String,
+    /// What the device is, from its user agent ("Firefox on Windows").
+    pub label: String,
+    /// When it was trusted (RFC 3339).
+    pub created_at: String,
+    /// When its token last stood in for the code (RFC 3339).
+    pub last_used_at: String,
+    /// When it stops being trusted (RFC 3339).
+    pub expires_at: String,
+    /// Where it was trusted from, when known.
+    #[schema(required = true)]
+    pub ip_address: Option<String>,
+    #[schema(required = true)]
+    pub user_agent: Option<String>,
+}
+
+impl TrustedDeviceView {
+    pub fn new(device: &TrustedDevice) -> Self {
+        TrustedDeviceView {
+            id: device.id.clone(),
+            label: device.label.clone(),
+            created_at: device.created_at.clone(),
+            last_used_at: device.last_used_at.clone(),
+            expires_at: device.expires_at.clone(),
+            ip_address: device.ip_address.clone(),
+            user_agent: device.user_agent.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrustedDeviceList {
+    pub trusted_devices: Vec<TrustedDeviceView>,
 }
 
 /// A pending TOTP secret, to add to an authenticator app.

@@ -1,6 +1,7 @@
 //! The activity log: what happened to an account and from where (sign-ins, failed sign-ins,
-//! credential changes, sessions ended, apps connected and revoked, points moved). Each user
-//! pages through their own; admins through everyone's. Entries expire after the retention.
+//! credential changes, sessions ended, devices trusted and revoked, apps connected and
+//! revoked, points moved). Each user pages through their own; admins through everyone's.
+//! Entries expire after the retention.
 //!
 //! An entry lives in its user's partition; for the admin list it is also indexed on GSI1 in
 //! one of [`SHARDS`] partitions (by user), so that no single partition takes every sign-in of
@@ -37,6 +38,8 @@ pub enum ActivityKind {
     TotpEnabled,
     TotpDisabled,
     SessionRevoked,
+    TrustedDeviceAdded,
+    TrustedDeviceRevoked,
     AppConnected,
     AppRevoked,
     PointsMoved,
@@ -47,7 +50,7 @@ pub enum ActivityKind {
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 15] = [
+    pub const ALL: [ActivityKind; 17] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -56,6 +59,8 @@ impl ActivityKind {
         ActivityKind::TotpEnabled,
         ActivityKind::TotpDisabled,
         ActivityKind::SessionRevoked,
+        ActivityKind::TrustedDeviceAdded,
+        ActivityKind::TrustedDeviceRevoked,
         ActivityKind::AppConnected,
         ActivityKind::AppRevoked,
         ActivityKind::PointsMoved,
@@ -75,6 +80,8 @@ impl ActivityKind {
             ActivityKind::TotpEnabled => "totp_enabled",
             ActivityKind::TotpDisabled => "totp_disabled",
             ActivityKind::SessionRevoked => "session_revoked",
+            ActivityKind::TrustedDeviceAdded => "trusted_device_added",
+            ActivityKind::TrustedDeviceRevoked => "trusted_device_revoked",
             ActivityKind::AppConnected => "app_connected",
             ActivityKind::AppRevoked => "app_revoked",
             ActivityKind::PointsMoved => "points_moved",

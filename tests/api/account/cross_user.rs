@@ -21,6 +21,9 @@ struct Victim {
     client_secret: String,
     scope_request_id: String,
     connected_app_id: String,
+    /// A device the victim trusts (TOTP on): its token and id.
+    device_token: String,
+    device_id: String,
 }
 
 /// Everything private of the victim's, as the victim reads it.
@@ -29,6 +32,7 @@ async fn snapshot(app: &TestApp, v: &Victim) -> Value {
     for path in [
         "/api/auth/me",
         "/api/auth/sessions",
+        "/api/auth/trusted-devices",
         "/api/auth/totp/status",
         "/api/user/profile",
         "/api/user/settings",
@@ -120,6 +124,20 @@ async fn victim(app: &TestApp) -> Victim {
     app.oauth_tokens(&jwt, &connected, "profile:read points:read")
         .await;
     app.grant_points(&user, 42).await;
+    // TOTP on, and a device trusted with a code.
+    let (secret, _) = app.enable_totp(&jwt).await;
+    app.next_totp_step();
+    let remembered = app
+        .post(
+            "/api/auth/login",
+            json!({ "email": user.email, "password": user.password, "totp_code": app.totp_now(&secret), "remember_device": true }),
+        )
+        .await;
+    let device_token = remembered.assert_status(200)["device_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let device_id = device_token.split_once('.').unwrap().0.to_string();
     Victim {
         user,
         jwt,
@@ -129,6 +147,8 @@ async fn victim(app: &TestApp) -> Victim {
         client_secret: created["client_secret"].as_str().unwrap().to_string(),
         scope_request_id,
         connected_app_id: connected.id,
+        device_token,
+        device_id,
     }
 }
 
@@ -139,6 +159,7 @@ fn param_for(v: &Victim, path: &str, name: &str) -> String {
         "client_id" => v.client_id.clone(),
         "app_id" => v.connected_app_id.clone(),
         "id" if path.starts_with("/api/auth/sessions") => v.session_id.clone(),
+        "id" if path.starts_with("/api/auth/trusted-devices") => v.device_id.clone(),
         "id" if path.starts_with("/api/oauth/my-apps") || path.starts_with("/api/admin/apps") => {
             v.app_id.clone()
         }
@@ -165,6 +186,7 @@ fn body_naming(v: &Victim) -> Value {
     json!({
         "user_id": v.user.id, "id": v.user.id, "to_user_id": v.user.id, "owner_id": v.user.id,
         "session_id": v.session_id, "app_id": v.app_id, "client_id": v.client_id,
+        "device_token": v.device_token, "remember_device": true,
         "email": v.user.email, "username": v.user.username, "new_email": "attacker@example.com",
         "password": "not the victim's password", "current_password": "not the victim's password",
         "new_password": "an attacker's new password", "code": "123456", "totp_code": "123456",
@@ -186,6 +208,7 @@ fn assert_no_leak(v: &Victim, what: &str, resp: &Resp) {
         v.session_id.as_str(),
         v.client_secret.as_str(),
         v.scope_request_id.as_str(),
+        v.device_token.as_str(),
     ] {
         assert!(!text.contains(secret), "{what} leaked {secret}: {text}");
     }
@@ -269,6 +292,8 @@ backend_tests! {
         assert_eq!(before, after, "the victim's data changed");
         let failed = app.get_auth("/api/user/activity?kind=login_failed", &v.jwt).await;
         assert!(!failed.assert_status(200)["activity"].as_array().unwrap().is_empty(), "the attempts show");
-        app.login_ok(&v.user).await;
+        // The victim's device still stands in for the code.
+        let login = json!({ "email": v.user.email, "password": v.user.password, "device_token": v.device_token });
+        app.post("/api/auth/login", login).await.assert_status(200);
     }
 }

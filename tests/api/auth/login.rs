@@ -41,7 +41,7 @@ backend_tests! {
         let attempt = buddo_shared::domain::identity::accounts::LoginAttempt {
             email: buddo_shared::domain::input::Email::parse("email", &user.email).unwrap(),
             password: user.password.clone(),
-            totp_code: None,
+            second_factor: Default::default(),
         };
         buddo_shared::domain::identity::accounts::login(&upgraded, attempt, &buddo_shared::domain::RequestMeta::default()).await.unwrap();
         let new_hash = buddo_shared::domain::identity::users::get(app.state.table.as_ref(), &user.id).await.unwrap().unwrap().password_hash;

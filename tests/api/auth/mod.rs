@@ -8,4 +8,5 @@ mod security;
 mod sessions;
 mod social;
 mod totp;
+mod trusted_devices;
 mod verification;

@@ -169,7 +169,7 @@ impl PageBrowser {
 }
 
 impl PageResp {
-    /// The first form of the page: its action and fields, `fill` applied.
+    /// The first form of the page: its action and fields (ticked boxes only), `fill` applied.
     pub fn form(&self, fill: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
         let start = self
             .body
@@ -181,6 +181,12 @@ impl PageResp {
         let mut fields: Vec<(String, String)> = Vec::new();
         for tag in html.split("<input").skip(1) {
             let tag = &tag[..tag.find('>').unwrap()];
+            // A box not ticked is not sent (`fill` ticks it).
+            let unticked =
+                attr(tag, "type").as_deref() == Some("checkbox") && !tag.contains(" checked");
+            if unticked {
+                continue;
+            }
             if let Some(name) = attr(tag, "name") {
                 fields.push((name, attr(tag, "value").unwrap_or_default()));
             }

@@ -33,6 +33,18 @@ backend_tests! {
         let c = created.assert_status(201)["campaign"].clone();
         assert_eq!(c["budget_left"], 1000);
         assert_eq!(c["status"], "active");
+        // Free JSON must be storable on both backends: DynamoDB refuses an empty key at any
+        // depth and numbers beyond its range.
+        let unstorable = [json!({ "": 1 }), json!({ "a": [{ "b": { "": [] } }] }), json!({ "n": 1e300 }), json!({ "n": -1e-200 })];
+        for value in &unstorable {
+            for field in ["targeting_metadata", "bitcoin_tier"] {
+                let mut bad = json!({ "name": "x", "surface_type": "banner", "payout_rate": 1, "budget": 1 });
+                bad[field] = value.clone();
+                let resp = app.post_auth("/api/admin/campaigns", &admin, Some(bad)).await;
+                resp.assert_error(400, "validation_failed");
+                assert!(resp.body["fields"][field].is_string(), "{}", resp.body);
+            }
+        }
         for (field, value) in [("surface_type", json!("billboard")), ("payout_rate", json!(0)), ("budget", json!(-1)), ("targeting_metadata", json!([1])), ("name", json!(""))] {
             let mut bad = json!({ "name": "x", "surface_type": "banner", "payout_rate": 1, "budget": 1 });
             bad[field] = value;
@@ -45,6 +57,10 @@ backend_tests! {
         assert_eq!(paused.assert_status(200)["campaign"]["status"], "paused");
         let changed = app.request(reqwest::Method::PATCH, &format!("/api/admin/campaigns/{id}"), Some(&admin), Some(json!({ "payout_rate": 7, "status": "active" }))).await;
         assert_eq!(changed.assert_status(200)["campaign"]["payout_rate"], 7);
+        for value in &unstorable {
+            let resp = app.request(reqwest::Method::PATCH, &format!("/api/admin/campaigns/{id}"), Some(&admin), Some(json!({ "bitcoin_tier": value }))).await;
+            resp.assert_error(400, "validation_failed");
+        }
         let list = app.get_auth("/api/admin/campaigns?status=active&surface_type=banner", &admin).await;
         assert_eq!(list.assert_status(200)["campaigns"].as_array().unwrap().len(), 1);
         assert_keys(&list.body["campaigns"][0], &["bitcoin_tier", "budget", "budget_left", "clicks", "created_at", "ends_at", "id", "impressions", "name", "paid_events", "payout_rate", "points_paid", "starts_at", "status", "surface_type", "targeting_metadata"]);

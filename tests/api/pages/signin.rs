@@ -1,5 +1,6 @@
-//! The hosted sign-in: password, then TOTP when enabled; a browser session that logout, a
-//! password change and disabling end; CSRF and origin checks on every form.
+//! The hosted sign-in: password, then TOTP when enabled (unless the browser is a remembered
+//! device); a browser session that logout, a password change and disabling end; CSRF and
+//! origin checks on every form.
 
 use serde_json::json;
 
@@ -116,6 +117,69 @@ backend_tests! {
         let expired = late.submit(&code_page, &[("code", &app.totp_now(&secret))]).await;
         assert_eq!(expired.status, 401);
         assert!(expired.alert().unwrap().contains("took too long"));
+    }
+
+    async fn a_remembered_browser_skips_the_code_step(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_verified_user().await;
+        let token = app.login_ok(&user).await.token;
+        let (secret, _) = app.enable_totp(&token).await;
+        app.next_totp_step();
+
+        // The box is there, not ticked: a code alone trusts nothing.
+        let browser = app.browser();
+        let page = browser.get("/signin").await;
+        let step = browser.submit(&page, &[("email", &user.email), ("password", &user.password)]).await;
+        let code_page = browser.get(step.location.as_deref().unwrap()).await;
+        assert!(code_page.body.contains("Remember this device for 30 days"), "{}", code_page.body);
+        assert!(code_page.body.contains("type=\"checkbox\" name=\"remember_device\"") || code_page.body.contains("name=\"remember_device\" type=\"checkbox\""), "{}", code_page.body);
+        assert_eq!(browser.submit(&code_page, &[("code", &app.totp_now(&secret))]).await.status, 303);
+        assert!(browser.cookie("buddo_device").is_none());
+
+        // Ticked: a long-lived device cookie, only for this host, never readable by script.
+        app.next_totp_step();
+        let remembered = app.browser();
+        let page = remembered.get("/signin").await;
+        let step = remembered.submit(&page, &[("email", &user.email), ("password", &user.password)]).await;
+        let code_page = remembered.get(step.location.as_deref().unwrap()).await;
+        let done = remembered.submit(&code_page, &[("code", &app.totp_now(&secret)), ("remember_device", "1")]).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let set = done.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).find(|c| c.starts_with("buddo_device=")).expect("a device cookie");
+        assert!(set.contains("; Path=/; HttpOnly; SameSite=Lax") && set.ends_with(&format!("; Max-Age={}", 30 * 24 * 3600)), "{set}");
+        let device = remembered.cookie("buddo_device").unwrap();
+        let api = app.post("/api/auth/login", json!({ "email": user.email, "password": user.password, "device_token": device })).await;
+        let api_token = api.assert_status(200)["token"].as_str().unwrap().to_string();
+        let devices = app.get_auth("/api/auth/trusted-devices", &api_token).await;
+        assert_eq!(devices.assert_status(200)["trusted_devices"].as_array().unwrap().len(), 1, "the cookie is the API's device token");
+
+        // Signed out and in again: the password alone, the code step skipped.
+        let account = remembered.get("/account").await;
+        remembered.submit(&account, &[]).await;
+        assert!(remembered.cookie("buddo_session").is_none());
+        let page = remembered.get("/signin").await;
+        let again = remembered.submit(&page, &[("email", &user.email), ("password", &user.password)]).await;
+        assert_eq!(again.status, 303, "{}", again.body);
+        assert_eq!(again.location.as_deref(), Some("/account"));
+        assert!(remembered.cookie("buddo_pending").is_none() && remembered.cookie("buddo_session").is_some());
+        assert_eq!(remembered.get("/account").await.status, 200);
+        // Never the password.
+        remembered.forget_cookie("buddo_session");
+        let page = remembered.get("/signin").await;
+        let wrong = remembered.submit(&page, &[("email", &user.email), ("password", "not-the-password")]).await;
+        assert_eq!(wrong.status, 401);
+        // Another browser still gets the code step, and so does this one once the password changed.
+        let page = browser.get("/signin").await;
+        let step = browser.submit(&page, &[("email", &user.email), ("password", &user.password)]).await;
+        assert!(step.location.as_deref().unwrap().starts_with("/signin/totp"), "{:?}", step.location);
+        app.next_totp_step();
+        let fresh = app.login(&user.email, &user.password, Some(&app.totp_now(&secret))).await.assert_status(200)["token"].as_str().unwrap().to_string();
+        app.post_auth("/api/auth/change-password", &fresh, Some(json!({ "current_password": user.password, "new_password": "An0ther-long-passphrase" })))
+            .await
+            .assert_status(200);
+        let page = remembered.get("/signin").await;
+        let step = remembered.submit(&page, &[("email", &user.email), ("password", "An0ther-long-passphrase")]).await;
+        assert!(step.location.as_deref().unwrap().starts_with("/signin/totp"), "{:?}", step.location);
+        assert!(remembered.cookie("buddo_session").is_none());
     }
 
     async fn every_form_wants_its_csrf_token_and_origin(backend) {

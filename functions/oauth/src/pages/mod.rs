@@ -29,6 +29,8 @@ pub const SESSION_COOKIE: &str = "buddo_session";
 pub const CSRF_COOKIE: &str = "buddo_csrf";
 /// A sign-in waiting for its TOTP code.
 pub const PENDING_COOKIE: &str = "buddo_pending";
+/// The token of a device trusted to stand in for the TOTP code ("remember this device").
+pub const DEVICE_COOKIE: &str = "buddo_device";
 
 /// Where a signed-in browser lands when nothing else was asked.
 const HOME: &str = "/account";

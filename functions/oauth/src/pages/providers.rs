@@ -21,7 +21,8 @@ use buddo_shared::ApiError;
 
 use super::signin::{percent, session_age, signin_again, NextQuery};
 use super::{
-    has_csrf, safe_next, settle, Answer, PageResult, Visit, PENDING_COOKIE, SESSION_COOKIE,
+    has_csrf, safe_next, settle, Answer, PageResult, Visit, DEVICE_COOKIE, PENDING_COOKIE,
+    SESSION_COOKIE,
 };
 
 /// The sign-in sent to a provider from this browser: `<state>.<percent-encoded next>`.
@@ -140,7 +141,9 @@ async fn coming_back(visit: &Visit, name: &str, q: CallbackQuery) -> PageResult 
         code: q.code.unwrap_or_default(),
         state,
     };
-    let outcome = social::browser_sign_in(&visit.state, provider, &callback, &visit.meta)
+    // A device this browser was trusted as stands in for the code, as after a password.
+    let device = visit.cookie(DEVICE_COOKIE).map(str::to_string);
+    let outcome = social::browser_sign_in(&visit.state, provider, &callback, device, &visit.meta)
         .await
         .map_err(refused)?;
     Ok(match outcome {

@@ -1,5 +1,6 @@
-//! Sign-in (password, then a TOTP or recovery code when the account has one), sign-out and
-//! the signed-in account page. The limits and lockouts are the API's: the same domain calls.
+//! Sign-in (password, then a TOTP or recovery code when the account has one, unless the
+//! browser is a trusted device), sign-out and the signed-in account page. The limits and
+//! lockouts are the API's: the same domain calls.
 
 use askama::Template;
 use axum::body::Bytes;
@@ -14,7 +15,8 @@ use buddo_shared::ApiError;
 
 use super::providers::buttons;
 use super::{
-    has_csrf, safe_next, settle, Answer, PageResult, Visit, PENDING_COOKIE, SESSION_COOKIE,
+    has_csrf, safe_next, settle, Answer, PageResult, Visit, DEVICE_COOKIE, PENDING_COOKIE,
+    SESSION_COOKIE,
 };
 
 #[derive(Deserialize)]
@@ -42,6 +44,8 @@ struct CodePage<'a> {
     csrf: &'a str,
     next: &'a str,
     error: Option<String>,
+    /// How long "remember this device" trusts the browser.
+    remember_days: u64,
 }
 
 #[derive(Template)]
@@ -55,6 +59,15 @@ struct AccountPage<'a> {
 /// The seconds a session cookie lives: as long as its login session.
 pub(super) fn session_age(visit: &Visit) -> i64 {
     visit.state.config.refresh_ttl.as_secs() as i64
+}
+
+/// The seconds a trusted device's cookie lives: as long as the device is trusted.
+fn device_age(visit: &Visit) -> i64 {
+    visit.state.config.trusted_device_ttl.as_secs() as i64
+}
+
+fn remember_days(visit: &Visit) -> u64 {
+    visit.state.config.trusted_device_ttl.as_secs() / (24 * 3600)
 }
 
 /// `GET /signin`: the form (the email filled from `login_hint`).
@@ -93,6 +106,9 @@ pub struct CodeForm {
     next: Option<String>,
     #[serde(default)]
     code: String,
+    /// The "remember this device" box: sent only when ticked.
+    #[serde(default)]
+    remember_device: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -121,7 +137,8 @@ async fn sign_in(visit: &Visit, body: &Bytes) -> PageResult {
         })
     };
     let email = Email::parse("email", &form.email).map_err(again)?;
-    let step = accounts::browser_sign_in(&visit.state, &email, form.password, &visit.meta)
+    let device = visit.cookie(DEVICE_COOKIE).map(str::to_string);
+    let step = accounts::browser_sign_in(&visit.state, &email, form.password, device, &visit.meta)
         .await
         .map_err(again)?;
     Ok(match step {
@@ -163,6 +180,7 @@ pub async fn show_code(visit: Visit, Query(q): Query<NextQuery>) -> Answer {
             csrf: &visit.csrf,
             next: &next,
             error: None,
+            remember_days: remember_days(&visit),
         },
     )
 }
@@ -180,19 +198,27 @@ async fn sign_in_code(visit: &Visit, body: &Bytes) -> PageResult {
             csrf: &visit.csrf,
             next: &next,
             error: Some(error.describe().1),
+            remember_days: remember_days(visit),
         })
     };
     let Some(pending) = visit.cookie(PENDING_COOKIE) else {
         return Ok(visit.redirect(&format!("/signin?next={}", percent(&next))));
     };
     let code = OtpCode::parse("code", &form.code).map_err(again)?;
-    let cookie = accounts::browser_sign_in_code(&visit.state, pending, &code, &visit.meta)
-        .await
-        .map_err(again)?;
-    Ok(visit
+    let remember = form.remember_device.is_some_and(|v| !v.is_empty());
+    let (cookie, device) =
+        accounts::browser_sign_in_code(&visit.state, pending, &code, remember, &visit.meta)
+            .await
+            .map_err(again)?;
+    let mut answer = visit
         .redirect(&next)
         .cookie(visit.clear_cookie(PENDING_COOKIE))
-        .cookie(visit.set_cookie(SESSION_COOKIE, &cookie, Some(session_age(visit)))))
+        .cookie(visit.set_cookie(SESSION_COOKIE, &cookie, Some(session_age(visit))));
+    if let Some(device) = device {
+        answer =
+            answer.cookie(visit.set_cookie(DEVICE_COOKIE, &device.token, Some(device_age(visit))));
+    }
+    Ok(answer)
 }
 
 /// `POST /signout`: ends the browser's login session.

@@ -3,11 +3,10 @@
 //!
 //! Deletion takes the user item and its email, username, referral-code and provider-identity
 //! markers away in one atomic write: from then on no token works and the address, name and
-//! provider accounts are free. What else lived
-//! in the user's partition — sessions, grants and token families, app sessions, recovery codes,
-//! settings, activity, ad markers — is deleted after it; ledger entries stay, without their
-//! free-text descriptions, so that balances elsewhere (a transfer's other side, an app's
-//! balance) still add up.
+//! provider accounts are free. What else lived in the user's partition — sessions, trusted
+//! devices, grants and token families, app sessions, recovery codes, settings, activity, ad
+//! markers — is deleted after it; ledger entries stay, without their free-text descriptions, so
+//! that balances elsewhere (a transfer's other side, an app's balance) still add up.
 
 use serde_json::json;
 

@@ -8,6 +8,7 @@ use super::mail_tokens::{self, MailToken, Purpose};
 use super::mfa;
 use super::referrals::{write_verifying, ReferralCredit};
 use super::sessions::{self, Authenticated, Proof, Tokens};
+use super::trusted_devices::{self, Checked, DeviceGrant};
 use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_code, random_token};
@@ -228,35 +229,31 @@ fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiRe
 pub struct LoginAttempt {
     pub email: Email,
     pub password: String,
-    pub totp_code: Option<OtpCode>,
+    pub second_factor: SecondFactor,
 }
 
-/// Password login with optional TOTP. Unknown emails cost the same hashing work and get the
-/// same answer as a wrong password; failures count against the account's limits whether or
-/// not it exists.
+/// Password login, then the [`second_factor`] when the account asks for one. Unknown emails
+/// cost the same hashing work and get the same answer as a wrong password; failures count
+/// against the account's limits whether or not it exists. The grant is that of a device the
+/// user asked to remember.
 pub async fn login(
     state: &AppState,
     attempt: LoginAttempt,
     meta: &RequestMeta,
-) -> ApiResult<(User, Tokens)> {
+) -> ApiResult<(User, Tokens, Option<DeviceGrant>)> {
     let (user, reservation) = password_step(state, &attempt.email, attempt.password, meta).await?;
     if user.totp_enabled || user.disabled {
         state.limiter.release(reservation).await;
-        let proof = match (user.totp_enabled, &attempt.totp_code) {
-            (false, _) => Proof::Password,
-            (true, None) => return Err(ApiError::TotpRequired),
-            (true, Some(code)) => code_step(state, &user, code, meta).await?,
-        };
-        still_enabled(&user)?;
+        let (proof, device) = second_factor(state, &user, &attempt.second_factor, meta).await?;
         let tokens = sessions::start(state, &user, proof, meta).await?;
-        return Ok((user, tokens));
+        return Ok((user, tokens, device));
     }
     // The right password's reservation goes back while the session starts.
     let (_, tokens) = tokio::join!(
         state.limiter.release(reservation),
         sessions::start(state, &user, Proof::Password, meta),
     );
-    Ok((user, tokens?))
+    Ok((user, tokens?, None))
 }
 
 /// The first step of every sign-in: the account whose password this is, and the reservation
@@ -314,8 +311,61 @@ async fn password_step(
     }
 }
 
-/// The second step when the account has TOTP: a TOTP or recovery code.
-pub(super) async fn code_step(
+/// What a sign-in offers besides its first factor (the password, or another one that names
+/// the user): a TOTP or recovery code, the token of a device the user trusted, and whether to
+/// trust this device once the code is right.
+#[derive(Clone, Debug, Default)]
+pub struct SecondFactor {
+    pub totp_code: Option<OtpCode>,
+    /// `<device id>.<secret>` from an earlier sign-in that asked to remember its device.
+    pub device_token: Option<String>,
+    pub remember_device: bool,
+}
+
+/// The second step of every sign-in, once its first factor named `user`. An account without
+/// TOTP asks for nothing more. With TOTP, a live trusted device of the user's stands in for the
+/// code (no device is trusted anew); otherwise a TOTP or recovery code is needed: 401
+/// `totp_required` without one, `invalid_totp_code` when it is wrong. Wrong codes and wrong
+/// device secrets count against the account's code limit (429 once it is full). A right code
+/// with `remember_device` trusts the request's device: the grant holds its token, shown this
+/// once. A disabled account is refused (403 `account_disabled`) once the factor is proven, and
+/// then no device is trusted. The proof names the password as the first factor
+/// (`Proof::Password`, `PasswordAndCode`, `PasswordAndDevice`): it tells what the second step
+/// took.
+pub async fn second_factor(
+    state: &AppState,
+    user: &User,
+    factor: &SecondFactor,
+    meta: &RequestMeta,
+) -> ApiResult<(Proof, Option<DeviceGrant>)> {
+    if !user.totp_enabled {
+        still_enabled(user)?;
+        return Ok((Proof::Password, None));
+    }
+    if let Some(token) = factor.device_token.as_deref() {
+        match trusted_devices::check(state, user, token).await? {
+            Checked::Trusted => {
+                still_enabled(user)?;
+                return Ok((Proof::PasswordAndDevice, None));
+            }
+            Checked::Wrong => note_failed_login(state, user, meta, "device_token").await,
+            Checked::NotTrusted => {}
+        }
+    }
+    let Some(code) = &factor.totp_code else {
+        return Err(ApiError::TotpRequired);
+    };
+    let proof = code_step(state, user, code, meta).await?;
+    still_enabled(user)?;
+    let device = match factor.remember_device {
+        true => Some(trusted_devices::trust(state, user, meta).await?),
+        false => None,
+    };
+    Ok((proof, device))
+}
+
+/// The code step when the account has TOTP: a TOTP or recovery code.
+async fn code_step(
     state: &AppState,
     user: &User,
     code: &OtpCode,
@@ -363,53 +413,69 @@ struct PendingSignIn {
 /// How long a browser has to send the code after the password.
 const PENDING_SIGN_IN_SECONDS: i64 = 300;
 
-/// A sign-in on the hosted pages: the same password step, limits and lockouts as the API's.
+/// A sign-in on the hosted pages: the same password step, limits and lockouts as the API's,
+/// then the same [`second_factor`]: the token of a device the browser was trusted as (its
+/// cookie) stands in for the code.
 pub async fn browser_sign_in(
     state: &AppState,
     email: &Email,
     password: String,
+    device_token: Option<String>,
     meta: &RequestMeta,
 ) -> ApiResult<BrowserSignIn> {
     let (user, reservation) = password_step(state, email, password, meta).await?;
     state.limiter.release(reservation).await;
-    browser_second_step(state, &user, Proof::Password, meta).await
+    browser_second_step(state, &user, Proof::Password, device_token, meta).await
 }
 
-/// A browser's sign-in once its first factor (`proof`) is in: done, or waiting for a code
-/// when the account has TOTP.
+/// A browser's sign-in once its first factor (`first`) named the user: the same
+/// [`second_factor`], done at once (no TOTP, or a trusted device's token) or waiting for a
+/// code on the page's code step.
 pub(super) async fn browser_second_step(
     state: &AppState,
     user: &User,
-    proof: Proof,
+    first: Proof,
+    device_token: Option<String>,
     meta: &RequestMeta,
 ) -> ApiResult<BrowserSignIn> {
-    if user.totp_enabled {
-        let secret = random_token();
-        let pending = PendingSignIn {
-            user_id: user.id.clone(),
-            credential_generation: user.credential_generation,
-            first: proof,
-        };
-        let mut item = store::to_item(&keys::pending_sign_in(&hash_secret(&secret)), &pending)?;
-        item.insert(
-            store::TTL.into(),
-            (state.now_unix() + PENDING_SIGN_IN_SECONDS).into(),
-        );
-        state.table.write(vec![WriteOp::put_new(item)]).await?;
-        return Ok(BrowserSignIn::NeedsCode(secret));
+    let factor = SecondFactor {
+        device_token,
+        ..SecondFactor::default()
+    };
+    match second_factor(state, user, &factor, meta).await {
+        Ok((proof, _)) => {
+            let cookie = sessions::start_browser(state, user, proof.after(first), meta).await?;
+            Ok(BrowserSignIn::Done(cookie))
+        }
+        Err(ApiError::TotpRequired) => {
+            let secret = random_token();
+            let pending = PendingSignIn {
+                user_id: user.id.clone(),
+                credential_generation: user.credential_generation,
+                first,
+            };
+            let key = keys::pending_sign_in(&hash_secret(&secret));
+            let mut item = store::to_item(&key, &pending)?;
+            item.insert(
+                store::TTL.into(),
+                (state.now_unix() + PENDING_SIGN_IN_SECONDS).into(),
+            );
+            state.table.write(vec![WriteOp::put_new(item)]).await?;
+            Ok(BrowserSignIn::NeedsCode(secret))
+        }
+        Err(e) => Err(e),
     }
-    still_enabled(user)?;
-    let cookie = sessions::start_browser(state, user, proof, meta).await?;
-    Ok(BrowserSignIn::Done(cookie))
 }
 
-/// The code step of a browser sign-in; the answer is the session cookie's secret.
+/// The code step of a browser sign-in; the answer is the session cookie's secret, and the
+/// grant of the device when the browser asked to be remembered.
 pub async fn browser_sign_in_code(
     state: &AppState,
     pending: &str,
     code: &OtpCode,
+    remember_device: bool,
     meta: &RequestMeta,
-) -> ApiResult<String> {
+) -> ApiResult<(String, Option<DeviceGrant>)> {
     let expired = || {
         ApiError::unauthorized(
             "sign_in_expired",
@@ -425,16 +491,20 @@ pub async fn browser_sign_in_code(
         .filter(|u| u.credential_generation == pending.credential_generation)
         .filter(|_| expires > state.now_unix())
         .ok_or_else(expired)?;
-    let proof = code_step(state, &user, code, meta)
-        .await?
-        .after(pending.first);
-    still_enabled(&user)?;
+    let factor = SecondFactor {
+        totp_code: Some(code.clone()),
+        device_token: None,
+        remember_device,
+    };
+    let (proof, device) = second_factor(state, &user, &factor, meta).await?;
+    let proof = proof.after(pending.first);
     state
         .table
         .write(vec![WriteOp::delete_existing(key)])
         .await
         .map_err(|_| expired())?;
-    sessions::start_browser(state, &user, proof, meta).await
+    let cookie = sessions::start_browser(state, &user, proof, meta).await?;
+    Ok((cookie, device))
 }
 
 /// A failed sign-in, in the account's activity: the owner sees who tried and from where.

@@ -1,5 +1,5 @@
-//! Identity: accounts, login sessions, second factors, mail tokens and the limits on
-//! guessing credentials.
+//! Identity: accounts, login sessions, second factors and trusted devices, mail tokens and
+//! the limits on guessing credentials.
 
 pub mod accounts;
 pub mod attempts;
@@ -8,6 +8,7 @@ pub mod mfa;
 pub mod referrals;
 pub mod sessions;
 pub mod social;
+pub mod trusted_devices;
 pub mod usernames;
 pub mod users;
 

@@ -26,7 +26,7 @@ pub struct LoginSession {
     #[serde(default)]
     pub auth_time: i64,
     /// How the user proved who they are (OpenID Connect `amr`: `pwd`, and `otp` + `mfa` with
-    /// a TOTP or recovery code).
+    /// a TOTP or recovery code, `mfa` alone with a trusted device's token).
     #[serde(default)]
     pub amr: Vec<String>,
     pub created_at: String,
@@ -98,10 +98,16 @@ pub enum Proof {
     Password,
     /// A password, then a TOTP or recovery code.
     PasswordAndCode,
+    /// A password, and the token of a device the user trusted after a TOTP or recovery code
+    /// (`trusted_devices`): the second factor is something the user has, but no code was
+    /// typed this time.
+    PasswordAndDevice,
     /// A sign-in provider (Google, GitHub) vouched for them.
     Provider,
     /// A sign-in provider, then a TOTP or recovery code.
     ProviderAndCode,
+    /// A sign-in provider, and a trusted device's token.
+    ProviderAndDevice,
 }
 
 impl Proof {
@@ -111,19 +117,25 @@ impl Proof {
         let methods: &[&str] = match self {
             Proof::Password => &["pwd"],
             Proof::PasswordAndCode => &["pwd", "otp", "mfa"],
+            Proof::PasswordAndDevice => &["pwd", "mfa"],
             Proof::Provider => &["fed"],
             Proof::ProviderAndCode => &["fed", "otp", "mfa"],
+            Proof::ProviderAndDevice => &["fed", "mfa"],
         };
         methods.iter().map(|m| m.to_string()).collect()
     }
 
-    /// This proof (a code's) following `first`.
+    /// This proof (a second factor's, which names a password first) following `first`.
     pub fn after(self, first: Proof) -> Proof {
-        match (first, self) {
-            (Proof::Provider | Proof::ProviderAndCode, Proof::PasswordAndCode) => {
-                Proof::ProviderAndCode
-            }
-            (_, proof) => proof,
+        let provider = matches!(
+            first,
+            Proof::Provider | Proof::ProviderAndCode | Proof::ProviderAndDevice
+        );
+        match self {
+            Proof::PasswordAndCode if provider => Proof::ProviderAndCode,
+            Proof::PasswordAndDevice if provider => Proof::ProviderAndDevice,
+            Proof::Password if provider => Proof::Provider,
+            proof => proof,
         }
     }
 }

@@ -16,14 +16,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::accounts::{self, BrowserSignIn};
+use super::accounts::{self, BrowserSignIn, SecondFactor};
 use super::sessions::{self, Authenticated, Proof, Tokens};
+use super::trusted_devices::DeviceGrant;
 use super::usernames;
 use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::activity::{self, ActivityKind};
-use crate::domain::input::{Email, OtpCode, Username};
+use crate::domain::input::{Email, Username};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -104,7 +105,8 @@ pub struct SignupRequired {
 
 /// Where an API sign-in through a provider stands.
 pub enum SignInOutcome {
-    SignedIn(Box<User>, Tokens),
+    /// Signed in; the grant of a device trusted on the way.
+    SignedIn(Box<User>, Tokens, Option<DeviceGrant>),
     SignupRequired(SignupRequired),
 }
 
@@ -344,13 +346,15 @@ async fn suggest_username(state: &AppState, identity: &ProviderIdentity) -> ApiR
     Ok(candidate)
 }
 
-/// Signs in through a provider on the API: the code and state the provider sent back, and the
-/// TOTP code when the account has one (the same request sent again).
+/// Signs in through a provider on the API: the code and state the provider sent back, then the
+/// account's second factor as after a password ([`accounts::second_factor`]: a TOTP code, a
+/// trusted device's token, and whether to trust this device) — the same request sent again
+/// with it when the answer was `totp_required`.
 pub async fn sign_in(
     state: &AppState,
     provider: ProviderName,
     callback: &Callback,
-    totp_code: Option<&OtpCode>,
+    factor: &SecondFactor,
     meta: &RequestMeta,
 ) -> ApiResult<SignInOutcome> {
     state.providers.get(provider)?;
@@ -373,28 +377,19 @@ pub async fn sign_in(
         }
     };
     accounts::still_enabled(&user)?;
-    let proof = if user.totp_enabled {
-        let Some(code) = totp_code else {
-            await_code(state, &key, &user).await?;
-            return Err(ApiError::TotpRequired);
-        };
-        if record.awaiting_code.is_none() {
-            await_code(state, &key, &user).await?;
-        }
-        accounts::code_step(state, &user, code, meta)
-            .await?
-            .after(Proof::Provider)
-    } else {
-        Proof::Provider
-    };
+    if user.totp_enabled && record.awaiting_code.is_none() {
+        // The code spent, the state now stands for this account until its second factor.
+        await_code(state, &key, &user).await?;
+    }
+    let (proof, device) = accounts::second_factor(state, &user, factor, meta).await?;
     // The state is spent with the session's start: one session per sign-in.
     state
         .table
         .write(vec![WriteOp::delete_existing(key)])
         .await
         .on_any_condition(invalid_state)?;
-    let tokens = sessions::start(state, &user, proof, meta).await?;
-    Ok(SignInOutcome::SignedIn(Box::new(user), tokens))
+    let tokens = sessions::start(state, &user, proof.after(Proof::Provider), meta).await?;
+    Ok(SignInOutcome::SignedIn(Box::new(user), tokens, device))
 }
 
 /// Keeps the identified account on the state while its TOTP code is awaited.
@@ -422,12 +417,14 @@ async fn remove_flow(state: &AppState, key: &store::Key) {
     }
 }
 
-/// Signs a browser in through a provider (the hosted page's callback): done, waiting for a
-/// TOTP code on the page's code step, or a sign-up to finish.
+/// Signs a browser in through a provider (the hosted page's callback): done (no TOTP, or the
+/// token of a device the browser was trusted as), waiting for a TOTP code on the page's code
+/// step, or a sign-up to finish.
 pub async fn browser_sign_in(
     state: &AppState,
     provider: ProviderName,
     callback: &Callback,
+    device_token: Option<String>,
     meta: &RequestMeta,
 ) -> ApiResult<BrowserOutcome> {
     state.providers.get(provider)?;
@@ -440,7 +437,9 @@ pub async fn browser_sign_in(
     remove_flow(state, &key).await;
     match resolved? {
         Resolved::Account(user) => {
-            let step = accounts::browser_second_step(state, &user, Proof::Provider, meta).await?;
+            let step =
+                accounts::browser_second_step(state, &user, Proof::Provider, device_token, meta)
+                    .await?;
             Ok(BrowserOutcome::SignIn(step))
         }
         Resolved::NoAccount => Ok(BrowserOutcome::SignupRequired(
