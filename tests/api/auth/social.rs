@@ -280,4 +280,51 @@ backend_tests! {
         app.delete_with("/api/user/me", token, json!({ "password": "guess" }))
             .await.assert_error(400, "password_not_set");
     }
+
+    async fn the_whole_story_signs_up_links_unlinks_and_remembers_a_device(backend) {
+        let (app, idp) = TestApp::spawn_with_providers(backend).await;
+        // Sign up with GitHub and choose a username.
+        let github = Person::new("story");
+        idp.github_as(&github);
+        let username = format!("s{}", &github.subject[..8]);
+        let signed_up = app.provider_sign_up(&idp, "github", &username).await;
+        let token = signed_up["token"].as_str().unwrap().to_string();
+        // Link Google, then unlink GitHub: Google alone signs in from now on (GitHub's address
+        // is the account's, so GitHub is told to sign in and link instead).
+        let google = Person::new("story");
+        idp.google_as(&google);
+        let (code, state) = app.provider_code(&idp, "google").await;
+        app.post_auth("/api/auth/oauth/google/link", &token, Some(json!({ "code": code, "state": state })))
+            .await.assert_status(200);
+        app.delete_auth("/api/auth/oauth/connections/github", &token).await.assert_status(200);
+        app.provider_login(&idp, "github").await.assert_error(409, "account_exists");
+        // TOTP on; a Google sign-in with the code remembers this device.
+        let (secret, _) = app.enable_totp(&token).await;
+        app.next_totp_step();
+        let (code, state) = app.provider_code(&idp, "google").await;
+        let body = json!({ "code": code, "state": state, "totp_code": app.totp_now(&secret), "remember_device": true });
+        let remembered = app.post("/api/auth/oauth/google/login", body).await;
+        let remembered = remembered.assert_status(200).clone();
+        assert_eq!(remembered["user"]["username"], username);
+        let device = remembered["device_token"].as_str().expect("device_token").to_string();
+        assert!(remembered["device_expires_at"].as_str().is_some());
+        // Next time the device stands in for the code.
+        let (code, state) = app.provider_code(&idp, "google").await;
+        let again = app.post("/api/auth/oauth/google/login",
+            json!({ "code": code, "state": state, "device_token": device })).await;
+        assert_eq!(again.assert_status(200)["user"]["username"], username);
+        let devices = app.get_auth("/api/auth/trusted-devices", &token).await;
+        assert_eq!(devices.assert_status(200)["trusted_devices"].as_array().map(Vec::len), Some(1), "{}", devices.body);
+        // Another user's device token is no stand-in.
+        let other = app.new_verified_user().await;
+        let other_token = app.login_ok(&other).await.token;
+        let (other_secret, _) = app.enable_totp(&other_token).await;
+        app.next_totp_step();
+        let mine = app.post("/api/auth/login", json!({ "email": other.email, "password": other.password,
+            "totp_code": app.totp_now(&other_secret), "remember_device": true })).await;
+        let other_device = mine.assert_status(200)["device_token"].as_str().unwrap().to_string();
+        let (code, state) = app.provider_code(&idp, "google").await;
+        app.post("/api/auth/oauth/google/login", json!({ "code": code, "state": state, "device_token": other_device }))
+            .await.assert_error(401, "totp_required");
+    }
 }
