@@ -50,7 +50,16 @@ async fn a_user_signs_up_denies_verifies_signs_in_with_totp_and_consents(backend
     let token = app.token_from_mail(&email, "/verify-email").await;
     browser.goto(&format!("{base}/verify-email?token={token}")).await;
     browser.click("submit").await;
-    assert!(browser.source().await.contains("verified"));
+    // The answer is a page of its own: wait for it rather than read the form's.
+    let mut verified = false;
+    for _ in 0..100 {
+        if browser.source().await.contains("verified") {
+            verified = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(verified, "the verification page answered");
     let password = "a-long-browser-passphrase";
     let session = app.login(&email, password, None).await;
     let api_token = session.assert_status(200)["token"].as_str().unwrap().to_string();
