@@ -39,6 +39,10 @@ const TAGS: &[(&str, &str)] = &[
     ("points", "The signed-in user's points"),
     ("connected apps", "Apps the signed-in user has authorized"),
     (
+        "subscriptions",
+        "Plans and the signed-in user's subscriptions, paid in points",
+    ),
+    (
         "oauth",
         "OAuth 2.0 for operator apps: registration, authorization code with PKCE, tokens",
     ),

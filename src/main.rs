@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use buddo_shared::clock::{Clock, SystemClock};
+use buddo_shared::clock::{Clock, ManualClock, SystemClock};
 use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::identity::accounts;
@@ -51,7 +51,7 @@ enum Command {
     /// Serve every endpoint group on 127.0.0.1 (what `buddo` alone does)
     Serve,
     /// Administer the store: admin promote <EMAIL>, admin enable <EMAIL>, admin mail retry,
-    /// admin create-table
+    /// admin create-table, admin renew [--at TIME]
     #[command(subcommand)]
     Admin(Admin),
     /// Print a new JWT signing key and its JWKS (with --id-token: new ID-token keys)
@@ -88,6 +88,18 @@ enum Admin {
     Mail(MailCommand),
     /// Create the DynamoDB table if it is missing (with --dynamodb; for DynamoDB Local)
     CreateTable,
+    /// Renew the subscriptions that are due (what the billing function does on its schedule)
+    Renew {
+        /// Renew as if it were this time (RFC 3339, e.g. 2030-01-01T00:00:00Z): to watch the
+        /// renewals of a later day happen now
+        #[arg(long, value_name = "TIME", value_parser = rfc3339_time)]
+        at: Option<time::OffsetDateTime>,
+    },
+}
+
+fn rfc3339_time(text: &str) -> Result<time::OffsetDateTime, String> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| "must be an RFC 3339 time such as 2030-01-01T00:00:00Z".into())
 }
 
 #[derive(Subcommand)]
@@ -144,7 +156,10 @@ async fn table(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<store::
 }
 
 async fn state(config: Config) -> anyhow::Result<AppState> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    state_at(config, Arc::new(SystemClock)).await
+}
+
+async fn state_at(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let table = table(&config, clock.clone()).await?;
     AppState::build(config, table, clock).await
 }
@@ -152,6 +167,10 @@ async fn state(config: Config) -> anyhow::Result<AppState> {
 /// The state over a store that already exists: opening a missing embedded store would create
 /// an empty one, and an admin command would then answer as if the user did not exist.
 async fn existing_state(config: Config) -> anyhow::Result<AppState> {
+    existing_state_at(config, Arc::new(SystemClock)).await
+}
+
+async fn existing_state_at(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     if let StoreConfig::Embedded(path) = &config.store {
         if !path.exists() {
             let dir = config.data_dir.display();
@@ -166,7 +185,7 @@ async fn existing_state(config: Config) -> anyhow::Result<AppState> {
             );
         }
     }
-    state(config).await
+    state_at(config, clock).await
 }
 
 fn file_name(path: &Path) -> String {
@@ -181,6 +200,7 @@ async fn serve(options: &Options) -> anyhow::Result<()> {
     let config = config(options)?;
     let state = state(config.clone()).await?;
     spawn_mail_dispatcher(&state, &config).await;
+    spawn_renewals(&state);
     let port = options.port;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match buddo_shared::http::serve(buddo::app(state), addr).await {
@@ -215,6 +235,21 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
     });
 }
 
+/// Locally there is no schedule: a task renews what is due every RENEWAL_INTERVAL_SECONDS.
+fn spawn_renewals(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let every = state.config.renewal_interval.max(Duration::from_secs(1));
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = buddo_billing::handle(&state).await {
+                tracing::warn!(error = %e, "renewals");
+            }
+        }
+    });
+}
+
 async fn mail_sender(config: &Config) -> Arc<dyn MailSender> {
     match config.mail_backend {
         MailBackend::Local => Arc::new(LocalMailer::new(&config.data_dir)),
@@ -232,6 +267,20 @@ async fn admin(command: Admin, options: &Options) -> anyhow::Result<()> {
             // The table alone: no signing key or anything else is written locally.
             table(&config, Arc::new(SystemClock)).await?;
             println!("the DynamoDB table is ready");
+        }
+        Admin::Renew { at } => {
+            let clock: Arc<dyn Clock> = match at {
+                Some(at) => Arc::new(ManualClock::frozen_at(at)),
+                None => Arc::new(SystemClock),
+            };
+            let state = existing_state_at(config, clock).await?;
+            let report = buddo_billing::handle(&state)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} period(s) renewed, {} subscription(s) past due, {} ended, {} failed",
+                report.renewed, report.past_due, report.canceled, report.failed
+            );
         }
         Admin::Mail(MailCommand::Retry) => mail_retry(existing_state(config).await?).await?,
         Admin::Promote { email } => {

@@ -369,6 +369,11 @@ pub struct Config {
     pub recent_login: Duration,
     /// How long a remembered device stands in for the second factor (whole days).
     pub trusted_device_ttl: Duration,
+    /// How long a subscription stays `past_due` (renewals still trying to charge it) before it
+    /// is canceled.
+    pub subscription_grace: Duration,
+    /// How often the local server runs the subscription renewals (on Lambda: the schedule).
+    pub renewal_interval: Duration,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Lower-case addresses that become admins once verified.
@@ -454,6 +459,8 @@ impl Default for Config {
             activity_retention: Duration::from_secs(90 * 24 * 3600),
             recent_login: Duration::from_secs(15 * 60),
             trusted_device_ttl: Duration::from_secs(30 * 24 * 3600),
+            subscription_grace: Duration::from_secs(3 * 24 * 3600),
+            renewal_interval: Duration::from_secs(300),
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
             referral_bonus: 100,
@@ -761,6 +768,8 @@ impl Config {
             activity_retention: env.days("ACTIVITY_RETENTION_DAYS", 90)?,
             recent_login: env.secs("RECENT_LOGIN_SECONDS", d.recent_login)?,
             trusted_device_ttl: env.days("TRUSTED_DEVICE_DAYS", 30)?,
+            subscription_grace: env.days("SUBSCRIPTION_GRACE_DAYS", 3)?,
+            renewal_interval: env.secs("RENEWAL_INTERVAL_SECONDS", d.renewal_interval)?,
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env
                 .list("BUDDO_ADMIN_EMAILS")

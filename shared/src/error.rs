@@ -107,6 +107,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 402: the user's points do not cover what they asked for.
+    pub fn payment_required(code: &'static str, message: impl Into<Msg>) -> Self {
+        ApiError::Status {
+            status: StatusCode::PAYMENT_REQUIRED,
+            code,
+            message: message.into(),
+        }
+    }
     pub fn field(name: impl Into<Msg>, reason: impl Into<Msg>) -> Self {
         ApiError::Validation(BTreeMap::from([(name.into(), reason.into())]))
     }

@@ -395,6 +395,48 @@ pub fn rate_window(bucket: &str, subject: &str, window_start: i64) -> Key {
     )
 }
 
+// ---- billing ----
+
+/// A plan, by its id (chosen by the admin who creates it).
+pub fn plan(plan_id: &str) -> Key {
+    Key::new(format!("PLAN#{plan_id}"), "PLAN")
+}
+
+/// GSI1 partition of every plan (a few dozen at most), by id.
+pub const PLANS_INDEX: &str = "PLANS";
+
+pub fn plan_index(plan_id: &str) -> IndexKey {
+    IndexKey::new(PLANS_INDEX, plan_id)
+}
+
+pub const SUBSCRIPTION_PREFIX: &str = "SUB#";
+
+/// One subscription of a user, live or ended.
+pub fn subscription(user_id: &str, subscription_id: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("{SUBSCRIPTION_PREFIX}{subscription_id}"),
+    )
+}
+
+/// The user's one live (not canceled) subscription: names it, and makes a second one fail.
+pub fn live_subscription(user_id: &str) -> Key {
+    Key::new(user_pk(user_id), "SUBSCRIPTION")
+}
+
+/// GSI1 partition of one shard of the subscriptions that renew.
+pub fn renewal_shard(shard: u32) -> String {
+    format!("RENEWAL#{shard}")
+}
+
+/// A renewing subscription on its shard of GSI1, sorted by when its period ends.
+pub fn renewal_index(shard: u32, period_end: &str, subscription_id: &str) -> IndexKey {
+    IndexKey::new(
+        renewal_shard(shard),
+        format!("{period_end}#{subscription_id}"),
+    )
+}
+
 const OUTBOX_PREFIX: &str = "OUTBOX#";
 const OUTBOX_SK: &str = "OUTBOX";
 

@@ -4,6 +4,7 @@ mod helpers;
 
 mod account;
 mod auth;
+mod billing;
 mod browser_smoke;
 mod cli;
 mod config;

@@ -4,6 +4,7 @@
 mod activity;
 mod apps;
 mod campaigns;
+mod plans;
 mod users;
 mod views;
 
@@ -15,6 +16,7 @@ use buddo_shared::AppState;
 use activity::*;
 use apps::*;
 use campaigns::*;
+use plans::*;
 use users::*;
 
 /// The group as a Lambda function serves it.
@@ -37,6 +39,9 @@ pub fn router(state: AppState) -> Router {
     update_campaign,
     pause_campaign,
     resume_campaign,
+    all_plans,
+    create_plan,
+    update_plan,
     adjust_points,
     disable_user,
     enable_user,
@@ -59,6 +64,9 @@ pub fn routes() -> Routes {
         .patch("/api/admin/campaigns/{id}", update_campaign)
         .post("/api/admin/campaigns/{id}/pause", pause_campaign)
         .post("/api/admin/campaigns/{id}/resume", resume_campaign)
+        .get("/api/admin/plans", all_plans)
+        .post("/api/admin/plans", create_plan)
+        .patch("/api/admin/plans/{id}", update_plan)
         .post("/api/admin/users/{id}/points", adjust_points)
         .post("/api/admin/users/{id}/disable", disable_user)
         .post("/api/admin/users/{id}/enable", enable_user)

@@ -2,6 +2,7 @@
 //! apps, points history, deleting the account); `/api/users/*`: other users' public profiles
 //! and search; `/api/health`; and the API's description (`/api/openapi.json`, `/api/docs`).
 
+mod billing;
 mod views;
 
 use axum::extract::{Path, State};
@@ -15,6 +16,7 @@ use buddo_shared::domain::account::profile::{self, ProfileChanges};
 use buddo_shared::domain::account::settings::{self, SettingsChanges};
 use buddo_shared::domain::account::{deletion, directory, health};
 use buddo_shared::domain::activity::{self, ActivityKind};
+use buddo_shared::domain::billing::subscriptions;
 use buddo_shared::domain::input::{self, OtpCode};
 use buddo_shared::domain::ledger;
 use buddo_shared::domain::oauth::grants;
@@ -42,6 +44,13 @@ pub fn routes() -> Routes {
         .get("/api/user/connected-apps", connected_apps)
         .delete("/api/user/connected-apps/{app_id}", revoke_app)
         .get("/api/user/points/history", points_history)
+        .get("/api/plans", billing::list_plans)
+        .get("/api/user/subscriptions", billing::my_subscriptions)
+        .post("/api/user/subscriptions", billing::subscribe)
+        .put("/api/user/subscriptions/{id}", billing::change_plan)
+        .put("/api/user/subscriptions/{id}/cancel", billing::cancel)
+        .put("/api/user/subscriptions/{id}/pause", billing::pause)
+        .put("/api/user/subscriptions/{id}/unpause", billing::unpause)
         .get("/api/users/search", search_users)
         .get("/api/users/id/{id}", user_by_id)
         .get("/api/users/{username}", user_by_name)
@@ -63,6 +72,13 @@ pub fn routes() -> Routes {
     connected_apps,
     revoke_app,
     points_history,
+    billing::list_plans,
+    billing::my_subscriptions,
+    billing::subscribe,
+    billing::change_plan,
+    billing::cancel,
+    billing::pause,
+    billing::unpause,
     search_users,
     user_by_id,
     user_by_name,
@@ -79,12 +95,19 @@ const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"
 
 // ---- profile ----
 
-/// Your public profile.
+/// Your profile: what others see of you, and your live subscription.
 #[utoipa::path(get, path = "/api/user/profile", tag = "account",
     security(("user_jwt" = [])),
-    responses((status = 200, description = "Your profile: what others see of you", body = ProfileView)))]
-async fn get_profile(auth: AuthUser) -> Json<ProfileView> {
-    Json(ProfileView::new(&auth.user))
+    responses((status = 200, description = "Your profile", body = OwnProfileView)))]
+async fn get_profile(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<OwnProfileView>> {
+    let live = subscriptions::live(&state, &auth.user.id).await?;
+    Ok(Json(OwnProfileView {
+        profile: ProfileView::new(&auth.user),
+        subscription: live.as_ref().map(billing::SubscriptionSummary::new),
+    }))
 }
 
 /// Changes to a profile: fields left out stay, `null` or `""` clears one.

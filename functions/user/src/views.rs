@@ -42,6 +42,15 @@ impl ProfileView {
     }
 }
 
+/// Your own profile: the public one and your live subscription (`null`: none).
+#[derive(Serialize, ToSchema)]
+pub struct OwnProfileView {
+    #[serde(flatten)]
+    pub profile: ProfileView,
+    #[schema(required = true)]
+    pub subscription: Option<crate::billing::SubscriptionSummary>,
+}
+
 impl Listed for ProfileView {
     const FIELD: &'static str = "users";
     const PAGE: &'static str = "SearchView";

@@ -47,10 +47,11 @@ pub enum ActivityKind {
     AccountEnabled,
     ProviderLinked,
     ProviderUnlinked,
+    SubscriptionChanged,
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 17] = [
+    pub const ALL: [ActivityKind; 18] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -68,6 +69,7 @@ impl ActivityKind {
         ActivityKind::AccountEnabled,
         ActivityKind::ProviderLinked,
         ActivityKind::ProviderUnlinked,
+        ActivityKind::SubscriptionChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +91,7 @@ impl ActivityKind {
             ActivityKind::AccountEnabled => "account_enabled",
             ActivityKind::ProviderLinked => "provider_linked",
             ActivityKind::ProviderUnlinked => "provider_unlinked",
+            ActivityKind::SubscriptionChanged => "subscription_changed",
         }
     }
 

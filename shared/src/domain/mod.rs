@@ -6,6 +6,7 @@ pub mod account;
 pub mod activity;
 pub mod ads;
 pub mod app_sessions;
+pub mod billing;
 pub mod identity;
 pub mod input;
 pub mod ledger;

@@ -18,6 +18,7 @@ use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Schema
 
 use crate::domain::activity::ActivityKind;
 use crate::domain::ads::Surface;
+use crate::domain::billing::SubscriptionStatus;
 use crate::domain::ledger::EntryKind;
 use crate::domain::oauth::scopes::Scope;
 
@@ -258,6 +259,11 @@ pub fn activity_kind() -> Object {
 /// `#[schema(schema_with = …)]` for a field holding a kind of ledger entry.
 pub fn entry_kind() -> Object {
     one_of(EntryKind::ALL.map(EntryKind::as_str))
+}
+
+/// `#[schema(schema_with = …)]` for a field holding the status of a subscription.
+pub fn subscription_status() -> Object {
+    one_of(SubscriptionStatus::ALL.map(SubscriptionStatus::as_str))
 }
 
 /// `#[schema(schema_with = …)]` for a field holding a scope.

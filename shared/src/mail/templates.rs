@@ -82,3 +82,48 @@ pub fn totp_disabled(to: &str) -> Mail {
         "Two-factor authentication (TOTP) was turned off for your Buddo account.\n\nIf this was not you, reset your password at once.".into(),
     )
 }
+
+/// A change of a subscription: `change` is what the activity log names it.
+pub fn subscription_changed(
+    to: &str,
+    change: &str,
+    plan: &str,
+    price: i64,
+    period_end: &str,
+) -> Mail {
+    let (subject, text) = match change {
+        "created" => (
+            "Your Buddo subscription has started",
+            format!("You subscribed to {plan}. {price} points paid the first period, which ends at {period_end}; it renews then."),
+        ),
+        "renewed" => (
+            "Your Buddo subscription was renewed",
+            format!("{price} points paid the next period of {plan}, which ends at {period_end}."),
+        ),
+        "past_due" => (
+            "Your Buddo subscription could not be renewed",
+            format!("Renewing {plan} takes {price} points, and your balance is lower. Earn or receive points and the renewal will be tried again; if it still cannot be paid, the subscription will be canceled."),
+        ),
+        "plan_changed" => (
+            "Your Buddo subscription's plan will change",
+            format!("Your subscription moves to its new plan at the end of the current period ({period_end})."),
+        ),
+        "cancel_scheduled" => (
+            "Your Buddo subscription will end",
+            format!("Your subscription to {plan} will end at {period_end} and will not renew."),
+        ),
+        "paused" => (
+            "Your Buddo subscription is paused",
+            format!("Your subscription to {plan} will not renew until you resume it. The paid period ends at {period_end}."),
+        ),
+        "resumed" => (
+            "Your Buddo subscription is active again",
+            format!("Your subscription to {plan} renews again; the current period ends at {period_end}."),
+        ),
+        _ => (
+            "Your Buddo subscription has ended",
+            format!("Your subscription to {plan} has ended. You can subscribe again at any time."),
+        ),
+    };
+    mail(to, subject, text)
+}

@@ -28,10 +28,12 @@ pub enum EntryKind {
     Spend,
     TransferOut,
     TransferIn,
+    /// A period of a subscription, paid in points.
+    Subscription,
 }
 
 impl EntryKind {
-    pub const ALL: [EntryKind; 8] = [
+    pub const ALL: [EntryKind; 9] = [
         EntryKind::ReferralBonus,
         EntryKind::SessionEarning,
         EntryKind::AdReward,
@@ -40,6 +42,7 @@ impl EntryKind {
         EntryKind::Spend,
         EntryKind::TransferOut,
         EntryKind::TransferIn,
+        EntryKind::Subscription,
     ];
 
     /// The name the API shows.
@@ -53,6 +56,7 @@ impl EntryKind {
             EntryKind::Spend => "spend",
             EntryKind::TransferOut => "transfer_out",
             EntryKind::TransferIn => "transfer_in",
+            EntryKind::Subscription => "subscription",
         }
     }
 
@@ -69,7 +73,10 @@ impl EntryKind {
 
     /// Counts toward `total_spent`.
     pub fn is_spending(self) -> bool {
-        matches!(self, EntryKind::Spend | EntryKind::TransferOut)
+        matches!(
+            self,
+            EntryKind::Spend | EntryKind::TransferOut | EntryKind::Subscription
+        )
     }
 }
 
