@@ -1,6 +1,6 @@
 //! The sample Lambda events in `events/`: one API Gateway HTTP API (payload 2.0) event per
-//! route of every HTTP group (the lists come from the routers themselves), and one DynamoDB
-//! Streams event for the mailer. Each event is decoded and converted exactly as `lambda_http`
+//! route of every HTTP group (the lists come from the routers themselves), one DynamoDB
+//! Streams event for the mailer and one schedule event for billing. Each event is decoded and converted exactly as `lambda_http`
 //! does on Lambda, then sent through its group's router; a route without an event, or an
 //! event that no route serves, fails.
 
@@ -99,6 +99,7 @@ fn groups() -> Vec<Group> {
                 "ANY /api/user/{proxy+}",
                 "GET /api/users/{proxy+}",
                 "GET /api/health",
+                "GET /api/plans",
                 "GET /api/openapi.json",
                 "GET /api/docs",
             ],
@@ -374,7 +375,7 @@ async fn every_route_has_an_api_gateway_event_that_reaches_its_handler() {
     let all_files: Vec<String> = std::fs::read_dir(events_dir())
         .expect("events/")
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json") && !n.starts_with("mailer-"))
+        .filter(|n| n.ends_with(".json") && !n.starts_with("mailer-") && !n.starts_with("billing-"))
         .collect();
     let groups = groups();
     for file in &all_files {
@@ -673,4 +674,28 @@ fn the_template_routes_exactly_these_keys_to_each_function() {
             group.name
         );
     }
+}
+
+/// The billing function's schedule event: what EventBridge Scheduler sends (the function reads
+/// nothing from it), handled as on Lambda: the renewals run and answer their report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_billing_event_is_a_schedule_the_billing_function_handles() {
+    let app = TestApp::spawn(Backend::Embedded).await;
+    let event = read_json(&events_dir().join("billing-schedule.json"));
+    assert_eq!(event["detail-type"], "Scheduled Event");
+    assert_eq!(event["source"], "aws.scheduler");
+    assert!(event["resources"][0].as_str().is_some_and(|arn| arn
+        .starts_with("arn:aws:scheduler:")
+        && arn.contains("RenewalSchedule")));
+    let template =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
+            .unwrap();
+    assert!(template.contains("RenewalSchedule:\n          Type: ScheduleV2"));
+    let report = buddo_billing::handle(&app.state)
+        .await
+        .expect("a run over an empty table");
+    assert_eq!(
+        serde_json::to_value(&report).unwrap(),
+        json!({ "renewed": 0, "past_due": 0, "canceled": 0, "failed": 0 })
+    );
 }
