@@ -126,6 +126,12 @@ class Model:
         mail = profile["mail"]
         self.store[mail["endpoint"]] = {"function": mail["function"], **mail["store_calls"]}
         self.cpu[mail["endpoint"]] = {"function": mail["function"], "cpu_ms": mail["cpu_ms"]}
+        # Nor are the scheduled renewals: each is modelled as one piece of the billing
+        # function's work, from its code (shared/src/domain/billing/renewals.rs).
+        renewals = profile.get("renewals")
+        if renewals:
+            self.store[renewals["endpoint"]] = {"function": renewals["function"], **renewals["store_calls"]}
+            self.cpu[renewals["endpoint"]] = {"function": renewals["function"], "cpu_ms": renewals["cpu_ms"]}
         self.sources = {"Store calls": store.get("counted", "not stated"), "CPU times": cpu.get("measured", "not stated")}
         self.params = profile["model"]
 
@@ -170,6 +176,11 @@ class Model:
             n = mau * activity["per_user"]
             counts[activity["endpoint"]] = counts.get(activity["endpoint"], 0.0) + n
             mails += n * activity.get("mails", 0)
+        renewals = self.profile.get("renewals")
+        if renewals and not identity_only:
+            n = mau * renewals["per_user"]
+            counts[renewals["endpoint"]] = n
+            mails += n * renewals.get("mails", 0)
         counts[self.profile["mail"]["endpoint"]] = mails
         return counts
 
@@ -177,7 +188,7 @@ class Model:
         p, prm, tpl = self.prices, self.params, self.template
         counts = self.requests(mau, identity_only)
         mail_endpoint = self.profile["mail"]["endpoint"]
-        api = sum(n for e, n in counts.items() if e != mail_endpoint)
+        api = sum(n for e, n in counts.items() if not e.startswith("EVENT "))
         invocations = sum(counts.values())
         per_function: dict[str, dict] = {}
         rru = wru = secret_calls = 0.0

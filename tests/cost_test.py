@@ -205,10 +205,24 @@ class Arithmetic(unittest.TestCase):
         for activity in profile["activities"].values():
             activity["per_user"] = 0
         profile["activities"]["logins"]["per_user"] = 1
+        profile.pop("renewals")
         model = cost.Model.from_files(profile)
         writes = dict((label, usd) for label, _, usd in model.bill(1_000_000)["lines"])["DynamoDB writes"]
         units = model.store["POST /api/auth/login"]["write_units"]
         self.assertAlmostEqual(writes, 1_000_000 * units * 0.625 / 1e6)
+
+    def test_renewals_are_the_billing_functions_work_and_each_mails(self):
+        profile = cost.load("profile.json")
+        for activity in profile["activities"].values():
+            activity["per_user"] = 0
+        model = cost.Model.from_files(profile)
+        counts = model.requests(1_000_000)
+        renewals = profile["renewals"]
+        self.assertAlmostEqual(counts[renewals["endpoint"]], 1_000_000 * renewals["per_user"])
+        self.assertAlmostEqual(counts[profile["mail"]["endpoint"]], 1_000_000 * renewals["per_user"])
+        self.assertEqual(model.bill(1_000_000)["api_requests"], 0)
+        self.assertIn("billing", model.bill(1_000_000)["per_function"])
+        self.assertNotIn(renewals["endpoint"], model.requests(1_000_000, identity_only=True))
 
     def test_command_line_overrides(self):
         out = io.StringIO()
@@ -234,6 +248,7 @@ class Arithmetic(unittest.TestCase):
         profile["mail"]["store_calls"] = {"rounds": 2, "get": 0, "query": 0, "writes": 2,
                                           "items_written": 2, "read_units": 0, "write_units": 2}
         profile["mail"]["cpu_ms"] = 0.05
+        profile.pop("renewals")
         profile["activities"] = {"a": {"endpoint": "POST /hash", "per_user": 1, "identity": True},
                                  "b": {"endpoint": "GET /wait", "per_user": 1, "identity": True}}
         template = {"functions": {f: {"memory": 256, "memory_line": 0, "reads_secret": False}
