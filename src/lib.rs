@@ -16,6 +16,7 @@ pub fn routes() -> Routes {
         .merge(buddo_user::routes())
         .merge(buddo_admin::routes())
         .merge(buddo_external::routes())
+        .merge(buddo_stream::routes())
 }
 
 /// Every group's routes with the common layers.
@@ -71,6 +72,7 @@ pub fn openapi() -> OpenApi {
         buddo_user::Api::openapi(),
         buddo_admin::Api::openapi(),
         buddo_external::Api::openapi(),
+        buddo_stream::Api::openapi(),
     ] {
         doc.merge(group);
     }

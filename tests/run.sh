@@ -14,7 +14,7 @@
 #   BUDDO_TOOLS_DIR               install cache (default ~/.cache/buddo-tools)
 #   BUDDO_TEST_DYNAMODB_ENDPOINT  if set, reuse this DynamoDB endpoint instead of starting one
 #   BUDDO_TEST_SES_ENDPOINT       if set, reuse this moto/SES endpoint instead of starting one
-#   BUDDO_TEST_OAUTH_CLIENT_PYTHON  if set, a Python with Authlib (else one is installed)
+#   BUDDO_TEST_OAUTH_CLIENT_PYTHON  if set, a Python with Authlib and httpx-sse (else one is installed)
 #   BUDDO_TEST_API_TOOLS          if set, a directory with schemathesis and
 #                                 openapi-python-client (else they are installed)
 #   BUDDO_TEST_OPENID_CLIENT_DIR  if set, a directory with npm openid-client and resolve.mjs
@@ -32,7 +32,7 @@
 # The tests receive (exported):
 #   BUDDO_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:<port>
 #   BUDDO_TEST_SES_ENDPOINT=http://127.0.0.1:<port>
-#   BUDDO_TEST_OAUTH_CLIENT_PYTHON=<a Python with Authlib and requests>
+#   BUDDO_TEST_OAUTH_CLIENT_PYTHON=<a Python with Authlib, requests and httpx-sse>
 #   BUDDO_TEST_API_TOOLS=<directory with schemathesis, openapi-python-client and their python>
 #   BUDDO_TEST_OPENID_CLIENT_DIR=<directory with openid-client; run a script importing it as
 #                                 node --import "$BUDDO_TEST_OPENID_CLIENT_DIR/resolve.mjs" SCRIPT>

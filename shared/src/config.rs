@@ -340,6 +340,16 @@ pub enum MailBackend {
     Ses,
 }
 
+/// The live activity streams (`/api/user/activity/stream`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// A stream ends after this (at most 14 minutes: a Lambda invocation lasts 15); the client
+    /// reconnects with `Last-Event-ID`.
+    pub max_duration: Duration,
+    pub poll_interval: Duration,
+    pub keep_alive: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub stage: String,
@@ -374,6 +384,9 @@ pub struct Config {
     pub subscription_grace: Duration,
     /// How often the local server runs the subscription renewals (on Lambda: the schedule).
     pub renewal_interval: Duration,
+    /// The live activity streams: how long one lasts before the client reconnects, how often
+    /// it reads the table, how often a keep-alive comment goes out when nothing happens.
+    pub stream: StreamConfig,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// Lower-case addresses that become admins once verified.
@@ -461,6 +474,11 @@ impl Default for Config {
             trusted_device_ttl: Duration::from_secs(30 * 24 * 3600),
             subscription_grace: Duration::from_secs(3 * 24 * 3600),
             renewal_interval: Duration::from_secs(300),
+            stream: StreamConfig {
+                max_duration: Duration::from_secs(600),
+                poll_interval: Duration::from_millis(1000),
+                keep_alive: Duration::from_secs(15),
+            },
             trust_forwarded_for: false,
             admin_emails: Vec::new(),
             referral_bonus: 100,
@@ -770,6 +788,15 @@ impl Config {
             trusted_device_ttl: env.days("TRUSTED_DEVICE_DAYS", 30)?,
             subscription_grace: env.days("SUBSCRIPTION_GRACE_DAYS", 3)?,
             renewal_interval: env.secs("RENEWAL_INTERVAL_SECONDS", d.renewal_interval)?,
+            stream: StreamConfig {
+                max_duration: env
+                    .secs("STREAM_MAX_SECONDS", d.stream.max_duration)?
+                    .clamp(Duration::from_secs(1), Duration::from_secs(840)),
+                poll_interval: env.millis("STREAM_POLL_MS", d.stream.poll_interval)?,
+                keep_alive: env
+                    .secs("STREAM_KEEPALIVE_SECONDS", d.stream.keep_alive)?
+                    .max(Duration::from_secs(1)),
+            },
             trust_forwarded_for: env.bool("TRUST_FORWARDED_FOR", false)?,
             admin_emails: env
                 .list("BUDDO_ADMIN_EMAILS")

@@ -174,18 +174,21 @@ ensure_moto() {
     with_lock install_moto_locked
 }
 
-# An off-the-shelf OAuth client (Authlib) for the end-to-end test of the provider.
+# Off-the-shelf clients: an OAuth client (Authlib) for the end-to-end test of the provider, and
+# an SSE client (httpx-sse) for the live activity stream.
 AUTHLIB_VERSION="${BUDDO_AUTHLIB_VERSION:-1.9.6}"
-CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION"
+HTTPX_SSE_VERSION="${BUDDO_HTTPX_SSE_VERSION:-0.4.3}"
+CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION-httpx-sse-$HTTPX_SSE_VERSION"
 
 install_oauth_client_locked() {
     [[ -f "$CLIENT_DIR/.installed" && -x "$CLIENT_DIR/venv/bin/python" ]] && return 0
-    log "installing authlib==$AUTHLIB_VERSION into $CLIENT_DIR/venv"
-    install_venv "$CLIENT_DIR" "authlib==$AUTHLIB_VERSION" "requests>=2.32"
+    log "installing authlib==$AUTHLIB_VERSION and httpx-sse==$HTTPX_SSE_VERSION into $CLIENT_DIR/venv"
+    install_venv "$CLIENT_DIR" "authlib==$AUTHLIB_VERSION" "requests>=2.32" \
+        "httpx-sse==$HTTPX_SSE_VERSION" "httpx>=0.27"
     touch "$CLIENT_DIR/.installed"
 }
 
-# Sets BUDDO_TEST_OAUTH_CLIENT_PYTHON to a Python that has Authlib.
+# Sets BUDDO_TEST_OAUTH_CLIENT_PYTHON to a Python that has Authlib and httpx-sse.
 ensure_oauth_client() {
     with_lock install_oauth_client_locked
     export BUDDO_TEST_OAUTH_CLIENT_PYTHON="$CLIENT_DIR/venv/bin/python"

@@ -376,3 +376,65 @@ pub async fn of_everyone(
         }
     }
 }
+
+/// Whose activity a live stream follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Following {
+    User(String),
+    Everyone,
+}
+
+impl Activity {
+    /// Where the entry sorts: `<rfc3339>#<entry id>` (ids are time-ordered UUIDs), the id of
+    /// its event on a live stream.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.at, self.id)
+    }
+}
+
+/// The most entries one read of a live stream takes (pages of a user's partition or of each
+/// shard); what is left comes with the next read.
+const FOLLOW_BATCH: usize = 100;
+
+/// Entries written after `after` (an RFC 3339 time, or a sort key), oldest first: one user's,
+/// or everyone's (the shards read at once and merged). A live stream's read.
+pub async fn written_after(
+    table: &dyn Table,
+    following: &Following,
+    after: &str,
+) -> ApiResult<Vec<Activity>> {
+    let mut entries: Vec<Activity> = match following {
+        Following::User(user_id) => table
+            .query(
+                &Query::partition(keys::user_pk(user_id))
+                    .sk(SortKey::Between(
+                        format!("{}{after}", keys::ACTIVITY_PREFIX),
+                        format!("{}~", keys::ACTIVITY_PREFIX),
+                    ))
+                    .limit(FOLLOW_BATCH),
+            )
+            .await?
+            .items
+            .into_iter()
+            .map(store::from_item)
+            .collect::<Result<_, _>>()?,
+        Following::Everyone => {
+            let reads = (0..SHARDS).map(|shard| {
+                let query = Query::gsi1(keys::activity_shard(shard))
+                    .sk(SortKey::Gt(after.to_string()))
+                    .limit(FOLLOW_BATCH);
+                async move { table.query(&query).await }
+            });
+            let mut all = Vec::new();
+            for page in futures::future::try_join_all(reads).await? {
+                for item in page.items {
+                    all.push(store::from_item(item)?);
+                }
+            }
+            all
+        }
+    };
+    entries.retain(|a: &Activity| a.sort_key().as_str() > after);
+    entries.sort_by_key(Activity::sort_key);
+    Ok(entries)
+}

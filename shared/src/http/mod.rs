@@ -18,4 +18,6 @@ pub use page::{Listed, Page, PageQuery};
 pub use routes::{Route, Routes};
 #[cfg(feature = "server")]
 pub use runtime::serve;
-pub use runtime::{check_can_serve, exit_on_start_error, init_tracing, on_lambda, run};
+pub use runtime::{
+    check_can_serve, exit_on_start_error, init_tracing, on_lambda, run, run_streaming,
+};

@@ -42,10 +42,28 @@ pub fn on_lambda() -> bool {
 pub async fn run(
     router: impl std::future::Future<Output = anyhow::Result<Router>>,
 ) -> Result<(), lambda_http::Error> {
+    run_as(router, false).await
+}
+
+/// As [`run`], with the response streamed as it is written (a Function URL in
+/// `RESPONSE_STREAM` mode): for answers that go on, such as Server-Sent Events.
+pub async fn run_streaming(
+    router: impl std::future::Future<Output = anyhow::Result<Router>>,
+) -> Result<(), lambda_http::Error> {
+    run_as(router, true).await
+}
+
+async fn run_as(
+    router: impl std::future::Future<Output = anyhow::Result<Router>>,
+    streaming: bool,
+) -> Result<(), lambda_http::Error> {
     let on_lambda = on_lambda();
     // Before anything is loaded: the first error is the one that matters.
     check_can_serve(on_lambda, crate::config::Features::BUILT)?;
     let router = router.await?;
+    if on_lambda && streaming {
+        return lambda_http::run_with_streaming_response(router).await;
+    }
     if on_lambda {
         return lambda_http::run(router).await;
     }

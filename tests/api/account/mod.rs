@@ -10,6 +10,7 @@ mod health;
 mod openapi;
 mod profile;
 mod settings;
+mod stream;
 
 /// The fields of a public profile, whoever reads it.
 const PROFILE_KEYS: &[&str] = &[

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buddo_shared::clock::Clock;
-use buddo_shared::config::{Config, Deadlines, Limit, PasswordConfig, RateLimits};
+use buddo_shared::config::{Config, Deadlines, Limit, PasswordConfig, RateLimits, StreamConfig};
 use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable, StoreConfig};
 
 use super::Backend;
@@ -95,6 +95,13 @@ pub fn test_config() -> Config {
             request: Duration::from_secs(120),
             max_in_flight: 100_000,
             ..defaults.deadlines.clone()
+        },
+        // A stream a test opens (the events test, a client that reads to the end) ends soon,
+        // and reads and keeps alive quickly; tests/api/account/stream.rs sets its own.
+        stream: StreamConfig {
+            max_duration: Duration::from_secs(2),
+            poll_interval: Duration::from_millis(50),
+            keep_alive: Duration::from_millis(500),
         },
         ..defaults
     }

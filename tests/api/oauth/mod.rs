@@ -5,6 +5,6 @@ mod apps;
 mod authorize;
 mod connected_apps;
 mod introspection;
-mod real_client;
+pub(crate) mod real_client;
 mod sessions;
 mod token;

@@ -7,8 +7,11 @@ use std::process::Command;
 use crate::backend_tests;
 use crate::helpers::{from_run_sh, TestApp};
 
-fn client_python() -> String {
-    from_run_sh("BUDDO_TEST_OAUTH_CLIENT_PYTHON", "installs Authlib")
+pub(crate) fn client_python() -> String {
+    from_run_sh(
+        "BUDDO_TEST_OAUTH_CLIENT_PYTHON",
+        "installs Authlib and httpx-sse",
+    )
 }
 
 backend_tests! {
