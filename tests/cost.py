@@ -128,10 +128,19 @@ class Model:
         self.cpu[mail["endpoint"]] = {"function": mail["function"], "cpu_ms": mail["cpu_ms"]}
         # Nor are the scheduled renewals: each is modelled as one piece of the billing
         # function's work, from its code (shared/src/domain/billing/renewals.rs).
-        renewals = profile.get("renewals")
-        if renewals:
-            self.store[renewals["endpoint"]] = {"function": renewals["function"], **renewals["store_calls"]}
-            self.cpu[renewals["endpoint"]] = {"function": renewals["function"], "cpu_ms": renewals["cpu_ms"]}
+        # And the live streams, whose duration is wall time (a stream holds its function while
+        # it lasts), from their code (functions/stream/src/lib.rs).
+        self.wall_ms: dict[str, float] = {}
+        # Neither goes through API Gateway (a schedule; a Function URL).
+        self.off_api = {mail["endpoint"]}
+        for name in ("renewals", "streams"):
+            extra = profile.get(name)
+            if extra:
+                self.off_api.add(extra["endpoint"])
+                self.store[extra["endpoint"]] = {"function": extra["function"], **extra["store_calls"]}
+                self.cpu[extra["endpoint"]] = {"function": extra["function"], "cpu_ms": extra["cpu_ms"]}
+                if "wall_ms" in extra:
+                    self.wall_ms[extra["endpoint"]] = extra["wall_ms"]
         self.sources = {"Store calls": store.get("counted", "not stated"), "CPU times": cpu.get("measured", "not stated")}
         self.params = profile["model"]
 
@@ -147,6 +156,8 @@ class Model:
         return wait
 
     def latency_ms(self, endpoint: str, memory_mb: int) -> float:
+        if endpoint in self.wall_ms:
+            return self.wall_ms[endpoint]
         return duration_ms(self.cpu_ms(endpoint), memory_mb, self.wait_ms(endpoint))
 
     def cpu_ms(self, endpoint: str) -> float:
@@ -176,11 +187,12 @@ class Model:
             n = mau * activity["per_user"]
             counts[activity["endpoint"]] = counts.get(activity["endpoint"], 0.0) + n
             mails += n * activity.get("mails", 0)
-        renewals = self.profile.get("renewals")
-        if renewals and not identity_only:
-            n = mau * renewals["per_user"]
-            counts[renewals["endpoint"]] = n
-            mails += n * renewals.get("mails", 0)
+        for name in ("renewals", "streams"):
+            extra = self.profile.get(name)
+            if extra and not identity_only:
+                n = mau * extra["per_user"]
+                counts[extra["endpoint"]] = n
+                mails += n * extra.get("mails", 0)
         counts[self.profile["mail"]["endpoint"]] = mails
         return counts
 
@@ -188,7 +200,7 @@ class Model:
         p, prm, tpl = self.prices, self.params, self.template
         counts = self.requests(mau, identity_only)
         mail_endpoint = self.profile["mail"]["endpoint"]
-        api = sum(n for e, n in counts.items() if not e.startswith("EVENT "))
+        api = sum(n for e, n in counts.items() if e not in self.off_api)
         invocations = sum(counts.values())
         per_function: dict[str, dict] = {}
         rru = wru = secret_calls = 0.0

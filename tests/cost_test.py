@@ -206,6 +206,7 @@ class Arithmetic(unittest.TestCase):
             activity["per_user"] = 0
         profile["activities"]["logins"]["per_user"] = 1
         profile.pop("renewals")
+        profile.pop("streams")
         model = cost.Model.from_files(profile)
         writes = dict((label, usd) for label, _, usd in model.bill(1_000_000)["lines"])["DynamoDB writes"]
         units = model.store["POST /api/auth/login"]["write_units"]
@@ -223,6 +224,13 @@ class Arithmetic(unittest.TestCase):
         self.assertEqual(model.bill(1_000_000)["api_requests"], 0)
         self.assertIn("billing", model.bill(1_000_000)["per_function"])
         self.assertNotIn(renewals["endpoint"], model.requests(1_000_000, identity_only=True))
+
+    def test_a_stream_is_billed_for_as_long_as_it_lasts(self):
+        model = cost.Model.from_files()
+        streams = cost.load("profile.json")["streams"]
+        for memory in (128, 1024):
+            self.assertEqual(model.latency_ms(streams["endpoint"], memory), streams["wall_ms"])
+        self.assertAlmostEqual(model.gb_seconds(streams["endpoint"], 128), 128 / 1024 * 600)
 
     def test_command_line_overrides(self):
         out = io.StringIO()
@@ -249,6 +257,7 @@ class Arithmetic(unittest.TestCase):
                                           "items_written": 2, "read_units": 0, "write_units": 2}
         profile["mail"]["cpu_ms"] = 0.05
         profile.pop("renewals")
+        profile.pop("streams")
         profile["activities"] = {"a": {"endpoint": "POST /hash", "per_user": 1, "identity": True},
                                  "b": {"endpoint": "GET /wait", "per_user": 1, "identity": True}}
         template = {"functions": {f: {"memory": 256, "memory_line": 0, "reads_secret": False}

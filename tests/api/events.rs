@@ -1,5 +1,6 @@
 //! The sample Lambda events in `events/`: one API Gateway HTTP API (payload 2.0) event per
-//! route of every HTTP group (the lists come from the routers themselves), one DynamoDB
+//! route of every HTTP group (the lists come from the routers themselves; the streams' are
+//! Function URL events), one DynamoDB
 //! Streams event for the mailer and one schedule event for billing. Each event is decoded and converted exactly as `lambda_http`
 //! does on Lambda, then sent through its group's router; a route without an event, or an
 //! event that no route serves, fails.
@@ -89,6 +90,13 @@ fn groups() -> Vec<Group> {
             routes: route_list(buddo_session::routes()),
             router: buddo_session::router,
             route_keys: &["ANY /api/session/{proxy+}"],
+            oauth: false,
+        },
+        Group {
+            name: "stream",
+            routes: route_list(buddo_stream::routes()),
+            router: buddo_stream::router,
+            route_keys: &["$default"],
             oauth: false,
         },
         Group {
@@ -207,8 +215,22 @@ fn assert_http_api_shape(
     if route_keys.contains(&exact.as_str()) {
         assert_eq!(route_key, exact, "{name}: the route API Gateway picks");
     }
-    let (key_method, key_path) = route_key.split_once(' ').expect("METHOD path");
-    match key_path.strip_suffix("{proxy+}") {
+    // A Function URL (the streams): one `$default` route, no path parameters, its own domain.
+    let function_url = route_key == "$default";
+    if function_url {
+        assert!(
+            event.get("pathParameters").is_none(),
+            "{name}: no path parameters"
+        );
+        assert!(
+            ctx["domainName"]
+                .as_str()
+                .is_some_and(|d| d.contains(".lambda-url.") && d.ends_with(".on.aws")),
+            "{name}: a Function URL's domain"
+        );
+    }
+    let (key_method, key_path) = route_key.split_once(' ').unwrap_or((method, raw_path));
+    match key_path.strip_suffix("{proxy+}").filter(|_| !function_url) {
         Some(prefix) => assert_eq!(
             event["pathParameters"]["proxy"].as_str(),
             raw_path.strip_prefix(prefix),
@@ -635,7 +657,8 @@ fn the_template_allows_the_methods_and_headers_the_routes_use() {
     );
 }
 
-/// The `Method Path` route keys of each function's HttpApi events in template.yaml.
+/// The `Method Path` route keys of each function's HttpApi events in template.yaml, and
+/// `$default` for a function served by its streaming Function URL.
 fn template_route_keys() -> std::collections::BTreeMap<String, Vec<String>> {
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
         .expect("template.yaml");
@@ -649,7 +672,12 @@ fn template_route_keys() -> std::collections::BTreeMap<String, Vec<String>> {
             }
         }
         let trimmed = line.trim();
-        if let Some(m) = trimmed.strip_prefix("Method: ") {
+        if trimmed == "InvokeMode: RESPONSE_STREAM" {
+            // A Function URL: every request, one `$default` route.
+            if let Some(f) = &function {
+                keys.entry(f.clone()).or_default().push("$default".into());
+            }
+        } else if let Some(m) = trimmed.strip_prefix("Method: ") {
             method = Some(m.to_string());
         } else if let (Some(p), Some(f), Some(m)) =
             (trimmed.strip_prefix("Path: "), &function, method.take())
