@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use buddo_shared::domain::account::devices::{self, DeviceChanges};
 use buddo_shared::domain::account::profile::{self, ProfileChanges};
-use buddo_shared::domain::account::settings::{self, SettingsChanges};
+use buddo_shared::domain::account::settings::{self, SentSettings, SettingsChanges};
 use buddo_shared::domain::account::{deletion, directory, health};
 use buddo_shared::domain::activity::{self, ActivityKind};
 use buddo_shared::domain::input::{self, OtpCode};
@@ -148,7 +148,7 @@ async fn get_settings(
     auth: AuthUser,
 ) -> ApiResult<Json<SettingsView>> {
     Ok(Json(SettingsView::from(
-        settings::get(&state, &auth.user.id).await?,
+        settings::get(&state, &auth.user).await?,
     )))
 }
 
@@ -176,15 +176,29 @@ struct SettingsBody {
     theme: Option<String>,
     #[serde(default)]
     notifications: Option<NotificationsBody>,
+    /// Gives (`true`) or withdraws (`false`) consent to marketing mail; the time of the change
+    /// is kept, and the change is in your activity.
+    #[serde(default)]
+    marketing_opt_in: Option<bool>,
+    /// The app's own preferences to set, merged into those set before; `null` removes one.
+    /// Keys are 1 to 64 of `A-Z a-z 0-9 _ . -`, at most 32 in all; values a string of at
+    /// most 256 characters, a number (at most 1e15 either way) or a boolean.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    preferences: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes your settings.
 #[utoipa::path(patch, path = "/api/user/settings", tag = "account",
     security(("user_jwt" = [])), request_body = SettingsBody,
-    responses((status = 200, description = "The settings as they are now", body = SettingsView)))]
+    responses(
+        (status = 200, description = "The settings as they are now", body = SettingsView),
+        (status = 409, description = "`settings_changed`: the preferences kept changing meanwhile; try again", body = ErrorBody),
+    ))]
 async fn update_settings(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<SettingsBody>,
 ) -> ApiResult<Json<SettingsView>> {
     let n = body.notifications.unwrap_or(NotificationsBody {
@@ -192,14 +206,16 @@ async fn update_settings(
         push: None,
         sms: None,
     });
-    let changes = SettingsChanges::parse(
-        body.timezone,
-        body.language,
-        body.theme,
-        [n.email, n.push, n.sms],
-    )?;
+    let changes = SettingsChanges::parse(SentSettings {
+        timezone: body.timezone,
+        language: body.language,
+        theme: body.theme,
+        notifications: [n.email, n.push, n.sms],
+        marketing_opt_in: body.marketing_opt_in,
+        preferences: body.preferences,
+    })?;
     Ok(Json(SettingsView::from(
-        settings::update(&state, &auth.user.id, changes).await?,
+        settings::update(&state, &auth.user, changes, &meta).await?,
     )))
 }
 

@@ -1,5 +1,7 @@
 //! The shapes this group answers in.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -83,6 +85,14 @@ pub struct SettingsView {
     pub language: String,
     pub theme: ThemeView,
     pub notifications: NotificationsView,
+    /// Agreed to marketing mail.
+    pub marketing_opt_in: bool,
+    /// When consent was last given or withdrawn (RFC 3339); `null` when never given.
+    #[schema(required = true)]
+    pub marketing_opt_in_at: Option<String>,
+    /// The app's own preferences, by key: strings, numbers and booleans.
+    #[schema(value_type = Object)]
+    pub preferences: BTreeMap<String, Value>,
 }
 
 impl From<Settings> for SettingsView {
@@ -100,6 +110,9 @@ impl From<Settings> for SettingsView {
                 push: s.notifications.push,
                 sms: s.notifications.sms,
             },
+            marketing_opt_in: s.marketing_opt_in,
+            marketing_opt_in_at: s.marketing_opt_in_at,
+            preferences: s.preferences,
         }
     }
 }

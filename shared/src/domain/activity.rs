@@ -1,6 +1,6 @@
 //! The activity log: what happened to an account and from where (sign-ins, failed sign-ins,
 //! credential changes, sessions ended, devices trusted and revoked, apps connected and
-//! revoked, points moved). Each user pages through their own; admins through everyone's.
+//! revoked, points moved, marketing consent given and withdrawn). Each user pages through their own; admins through everyone's.
 //! Entries expire after the retention.
 //!
 //! An entry lives in its user's partition; for the admin list it is also indexed on GSI1 in
@@ -47,10 +47,12 @@ pub enum ActivityKind {
     AccountEnabled,
     ProviderLinked,
     ProviderUnlinked,
+    MarketingConsentGiven,
+    MarketingConsentWithdrawn,
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 17] = [
+    pub const ALL: [ActivityKind; 19] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -68,6 +70,8 @@ impl ActivityKind {
         ActivityKind::AccountEnabled,
         ActivityKind::ProviderLinked,
         ActivityKind::ProviderUnlinked,
+        ActivityKind::MarketingConsentGiven,
+        ActivityKind::MarketingConsentWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +93,8 @@ impl ActivityKind {
             ActivityKind::AccountEnabled => "account_enabled",
             ActivityKind::ProviderLinked => "provider_linked",
             ActivityKind::ProviderUnlinked => "provider_unlinked",
+            ActivityKind::MarketingConsentGiven => "marketing_consent_given",
+            ActivityKind::MarketingConsentWithdrawn => "marketing_consent_withdrawn",
         }
     }
 
