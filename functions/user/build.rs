@@ -4,7 +4,10 @@
 use std::path::Path;
 
 fn main() {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    // The crate being built, read when the script runs: a script binary built for one checkout
+    // and reused by another (a shared target directory) still reads its own checkout's file.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let source = Path::new(&manifest_dir).join("../../docs/openapi.json");
     println!("cargo:rerun-if-changed={}", source.display());
     let text = std::fs::read_to_string(&source).expect("docs/openapi.json");
     let document: serde_json::Value =

@@ -120,6 +120,18 @@ pub fn trusted_device(user_id: &str, device_id: &str) -> Key {
     )
 }
 
+pub const PUSH_DEVICE_PREFIX: &str = "PUSHDEV#";
+
+/// A device that receives the user's push notifications.
+pub fn push_device(user_id: &str, device_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{PUSH_DEVICE_PREFIX}{device_id}"))
+}
+
+/// Uniqueness marker and lookup: a push token (by its hash) → the one device that holds it.
+pub fn push_token(token_hash: &str) -> Key {
+    Key::new(format!("PUSHTOKEN#{token_hash}"), "PUSHTOKEN")
+}
+
 pub const LEDGER_PREFIX: &str = "LEDGER#";
 
 /// `at` is an RFC 3339 timestamp so entries sort by time.

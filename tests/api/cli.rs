@@ -67,6 +67,7 @@ async fn register(table: SharedTable, email: &str) -> String {
         username: Username::parse("cliuser").unwrap(),
         password: Password::parse("password", "correct horse battery").unwrap(),
         referral_code: None,
+        marketing_opt_in: false,
     };
     accounts::register(&state, registration, &RequestMeta::default())
         .await

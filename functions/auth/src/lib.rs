@@ -110,6 +110,9 @@ struct RegistrationBody {
     /// Another user's referral code, which credits them (any case; empty is none).
     #[serde(default)]
     referral_code: Option<String>,
+    /// Agrees to marketing mail (recorded with its time; withdraw it in the settings).
+    #[serde(default)]
+    marketing_opt_in: bool,
 }
 
 /// Registers an account and mails a link to verify its address.
@@ -130,6 +133,7 @@ async fn register(
         username: Username::parse(&body.username)?,
         password: Password::parse("password", &body.password)?,
         referral_code: body.referral_code,
+        marketing_opt_in: body.marketing_opt_in,
     };
     let user = accounts::register(&state, registration, &meta).await?;
     let user = RegisteredUser::new(&user, &state.config);

@@ -1,19 +1,20 @@
-//! `/api/user/*`: the signed-in user's own things (profile, settings, activity, connected
-//! apps, points history, deleting the account); `/api/users/*`: other users' public profiles
+//! `/api/user/*`: the signed-in user's own things (profile, settings, push devices, activity,
+//! connected apps, points history, deleting the account); `/api/users/*`: other users' public profiles
 //! and search; `/api/health`; and the API's description (`/api/openapi.json`, `/api/docs`).
 
 mod billing;
 mod views;
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use buddo_shared::domain::account::devices::{self, DeviceChanges};
 use buddo_shared::domain::account::profile::{self, ProfileChanges};
-use buddo_shared::domain::account::settings::{self, SettingsChanges};
+use buddo_shared::domain::account::settings::{self, SentSettings, SettingsChanges};
 use buddo_shared::domain::account::{deletion, directory, health};
 use buddo_shared::domain::activity::{self, ActivityKind};
 use buddo_shared::domain::billing::subscriptions;
@@ -39,6 +40,10 @@ pub fn routes() -> Routes {
         .patch("/api/user/profile", update_profile)
         .get("/api/user/settings", get_settings)
         .patch("/api/user/settings", update_settings)
+        .get("/api/user/devices", list_devices)
+        .post("/api/user/devices", register_device)
+        .patch("/api/user/devices/{id}", update_device)
+        .delete("/api/user/devices/{id}", remove_device)
         .get("/api/user/activity", my_activity)
         .delete("/api/user/me", delete_account)
         .get("/api/user/connected-apps", connected_apps)
@@ -67,6 +72,10 @@ pub fn routes() -> Routes {
     update_profile,
     get_settings,
     update_settings,
+    list_devices,
+    register_device,
+    update_device,
+    remove_device,
     my_activity,
     delete_account,
     connected_apps,
@@ -162,7 +171,7 @@ async fn get_settings(
     auth: AuthUser,
 ) -> ApiResult<Json<SettingsView>> {
     Ok(Json(SettingsView::from(
-        settings::get(&state, &auth.user.id).await?,
+        settings::get(&state, &auth.user).await?,
     )))
 }
 
@@ -190,15 +199,29 @@ struct SettingsBody {
     theme: Option<String>,
     #[serde(default)]
     notifications: Option<NotificationsBody>,
+    /// Gives (`true`) or withdraws (`false`) consent to marketing mail; the time of the change
+    /// is kept, and the change is in your activity.
+    #[serde(default)]
+    marketing_opt_in: Option<bool>,
+    /// The app's own preferences to set, merged into those set before; `null` removes one.
+    /// Keys are 1 to 64 of `A-Z a-z 0-9 _ . -`, at most 32 in all; values a string of at
+    /// most 256 characters, a number (at most 1e15 either way) or a boolean.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    preferences: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes your settings.
 #[utoipa::path(patch, path = "/api/user/settings", tag = "account",
     security(("user_jwt" = [])), request_body = SettingsBody,
-    responses((status = 200, description = "The settings as they are now", body = SettingsView)))]
+    responses(
+        (status = 200, description = "The settings as they are now", body = SettingsView),
+        (status = 409, description = "`settings_changed`: the preferences kept changing meanwhile; try again", body = ErrorBody),
+    ))]
 async fn update_settings(
     State(state): State<AppState>,
     auth: AuthUser,
+    meta: RequestMeta,
     Json(body): Json<SettingsBody>,
 ) -> ApiResult<Json<SettingsView>> {
     let n = body.notifications.unwrap_or(NotificationsBody {
@@ -206,15 +229,120 @@ async fn update_settings(
         push: None,
         sms: None,
     });
-    let changes = SettingsChanges::parse(
-        body.timezone,
-        body.language,
-        body.theme,
-        [n.email, n.push, n.sms],
-    )?;
+    let changes = SettingsChanges::parse(SentSettings {
+        timezone: body.timezone,
+        language: body.language,
+        theme: body.theme,
+        notifications: [n.email, n.push, n.sms],
+        marketing_opt_in: body.marketing_opt_in,
+        preferences: body.preferences,
+    })?;
     Ok(Json(SettingsView::from(
-        settings::update(&state, &auth.user.id, changes).await?,
+        settings::update(&state, &auth.user, changes, &meta).await?,
     )))
+}
+
+// ---- push devices ----
+
+/// The devices that receive your push notifications, oldest first.
+#[utoipa::path(get, path = "/api/user/devices", tag = "account",
+    security(("user_jwt" = [])),
+    responses((status = 200, description = "Your devices (never their tokens)", body = DevicesView)))]
+async fn list_devices(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<DevicesView>> {
+    let devices = devices::list(&state, &auth.user.id).await?;
+    Ok(Json(DevicesView {
+        devices: devices.iter().map(DeviceView::new).collect(),
+    }))
+}
+
+/// A push token to register.
+#[derive(Deserialize, ToSchema)]
+struct DeviceBody {
+    /// The token the platform's push service gave the app: 1 to 4096 printable ASCII
+    /// characters, no whitespace.
+    #[schema(min_length = 1, max_length = 4096)]
+    token: String,
+    #[schema(value_type = PlatformView)]
+    platform: String,
+}
+
+/// Registers a push token for you. The same token again returns the same device (200); a
+/// token another user registered moves to you. At most 20 devices: a new token beyond them
+/// replaces the one registered least recently.
+#[utoipa::path(post, path = "/api/user/devices", tag = "account",
+    security(("user_jwt" = [])), request_body = DeviceBody,
+    responses(
+        (status = 201, description = "A new device", body = DeviceView),
+        (status = 200, description = "You had registered this token already: that device", body = DeviceView),
+        (status = 400, description = "`validation_failed` (a reason per field in `fields`), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 409, description = "`device_busy`: the token kept changing hands meanwhile; try again", body = ErrorBody),
+    ))]
+async fn register_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Json(body): Json<DeviceBody>,
+) -> ApiResult<(StatusCode, Json<DeviceView>)> {
+    let registration = devices::Registration::parse(&body.token, &body.platform)?;
+    let (device, created) = devices::register(&state, &auth.user.id, registration).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(DeviceView::new(&device))))
+}
+
+/// Changes to a device: what is left out stays.
+#[derive(Deserialize, ToSchema)]
+struct DeviceChangesBody {
+    /// Off: the device gets no notification at all.
+    #[serde(default)]
+    enabled: Option<bool>,
+    /// The categories the device wants (empty: every category): at most 16, each 1 to 32 of
+    /// `a-z 0-9 _ . -`; repeats count once.
+    #[serde(default)]
+    #[schema(max_items = 16)]
+    categories: Option<Vec<String>>,
+}
+
+/// Changes one of your devices.
+#[utoipa::path(patch, path = "/api/user/devices/{id}", tag = "account",
+    security(("user_jwt" = [])), request_body = DeviceChangesBody,
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The device as it is now", body = DeviceView),
+        (status = 400, description = "`validation_failed` (a reason per field in `fields`), `malformed_json`, `invalid_request`", body = ErrorBody),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+    ))]
+async fn update_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    Json(body): Json<DeviceChangesBody>,
+) -> ApiResult<Json<DeviceView>> {
+    let changes = DeviceChanges::parse(body.enabled, body.categories)?;
+    let device = devices::update(&state, &auth.user.id, &id, changes).await?;
+    Ok(Json(DeviceView::new(&device)))
+}
+
+/// Removes one of your devices: it gets no more notifications, and its token is free.
+#[utoipa::path(delete, path = "/api/user/devices/{id}", tag = "account",
+    security(("user_jwt" = [])),
+    params(("id" = String, Path, description = "The device's id")),
+    responses(
+        (status = 200, description = "The device is removed", body = Message),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+    ))]
+async fn remove_device(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Message>> {
+    devices::remove(&state, &auth.user.id, &id).await?;
+    Ok(message("The device is removed"))
 }
 
 // ---- activity ----

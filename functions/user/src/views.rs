@@ -1,9 +1,12 @@
 //! The shapes this group answers in.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use buddo_shared::domain::account::devices::{Platform, PushDevice};
 use buddo_shared::domain::account::settings::{Settings, Theme};
 use buddo_shared::domain::activity::Activity;
 use buddo_shared::domain::identity::users::User;
@@ -91,6 +94,14 @@ pub struct SettingsView {
     pub language: String,
     pub theme: ThemeView,
     pub notifications: NotificationsView,
+    /// Agreed to marketing mail.
+    pub marketing_opt_in: bool,
+    /// When consent was last given or withdrawn (RFC 3339); `null` when never given.
+    #[schema(required = true)]
+    pub marketing_opt_in_at: Option<String>,
+    /// The app's own preferences, by key: strings, numbers and booleans.
+    #[schema(value_type = Object)]
+    pub preferences: BTreeMap<String, Value>,
 }
 
 impl From<Settings> for SettingsView {
@@ -108,8 +119,65 @@ impl From<Settings> for SettingsView {
                 push: s.notifications.push,
                 sms: s.notifications.sms,
             },
+            marketing_opt_in: s.marketing_opt_in,
+            marketing_opt_in_at: s.marketing_opt_in_at,
+            preferences: s.preferences,
         }
     }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformView {
+    Ios,
+    Android,
+    Web,
+}
+
+impl From<Platform> for PlatformView {
+    fn from(p: Platform) -> Self {
+        match p {
+            Platform::Ios => PlatformView::Ios,
+            Platform::Android => PlatformView::Android,
+            Platform::Web => PlatformView::Web,
+        }
+    }
+}
+
+/// A device that receives your push notifications; its token is never shown again.
+#[derive(Serialize, ToSchema)]
+pub struct DeviceView {
+    pub id: String,
+    pub platform: PlatformView,
+    /// Off: the device gets no notification at all.
+    pub enabled: bool,
+    /// The categories the device wants; empty means every category.
+    pub categories: Vec<String>,
+    /// The last 4 characters of the token, to tell devices apart.
+    pub token_hint: String,
+    /// When the device was added (RFC 3339).
+    pub created_at: String,
+    /// When its token was last registered (RFC 3339).
+    pub last_registered_at: String,
+}
+
+impl DeviceView {
+    pub fn new(d: &PushDevice) -> Self {
+        DeviceView {
+            id: d.id.clone(),
+            platform: d.platform.into(),
+            enabled: d.enabled,
+            categories: d.categories.clone(),
+            token_hint: d.token_hint(),
+            created_at: d.created_at.clone(),
+            last_registered_at: d.last_registered_at.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DevicesView {
+    pub devices: Vec<DeviceView>,
 }
 
 /// One event of an account.

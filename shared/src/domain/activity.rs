@@ -1,6 +1,6 @@
 //! The activity log: what happened to an account and from where (sign-ins, failed sign-ins,
 //! credential changes, sessions ended, devices trusted and revoked, apps connected and
-//! revoked, points moved). Each user pages through their own; admins through everyone's.
+//! revoked, points moved, marketing consent given and withdrawn). Each user pages through their own; admins through everyone's.
 //! Entries expire after the retention.
 //!
 //! An entry lives in its user's partition; for the admin list it is also indexed on GSI1 in
@@ -48,10 +48,12 @@ pub enum ActivityKind {
     ProviderLinked,
     ProviderUnlinked,
     SubscriptionChanged,
+    MarketingConsentGiven,
+    MarketingConsentWithdrawn,
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 18] = [
+    pub const ALL: [ActivityKind; 20] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -70,6 +72,8 @@ impl ActivityKind {
         ActivityKind::ProviderLinked,
         ActivityKind::ProviderUnlinked,
         ActivityKind::SubscriptionChanged,
+        ActivityKind::MarketingConsentGiven,
+        ActivityKind::MarketingConsentWithdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +96,8 @@ impl ActivityKind {
             ActivityKind::ProviderLinked => "provider_linked",
             ActivityKind::ProviderUnlinked => "provider_unlinked",
             ActivityKind::SubscriptionChanged => "subscription_changed",
+            ActivityKind::MarketingConsentGiven => "marketing_consent_given",
+            ActivityKind::MarketingConsentWithdrawn => "marketing_consent_withdrawn",
         }
     }
 

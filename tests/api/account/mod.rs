@@ -1,9 +1,10 @@
-//! Accounts beyond signing in: profiles, settings, other users, the activity log, deleting
+//! Accounts beyond signing in: profiles, settings, push devices, other users, the activity log, deleting
 //! and disabling accounts, health, and the API's OpenAPI description.
 
 mod activity;
 mod cross_user;
 mod deletion;
+mod devices;
 mod directory;
 mod disabling;
 mod health;

@@ -229,6 +229,8 @@ async fn sign_up(visit: &Visit, body: &Bytes) -> PageResult {
         username,
         password,
         referral_code,
+        // The page does not ask yet; consent is given in the settings.
+        marketing_opt_in: false,
     };
     let user = accounts::register(&visit.state, registration, &visit.meta)
         .await

@@ -2,14 +2,15 @@
 //! the operator command).
 //!
 //! Deletion takes the user item and its email, username, referral-code and provider-identity
-//! markers away in one atomic write: from then on no token works and the address, name and
-//! provider accounts are free. What else lived in the user's partition — sessions, trusted
-//! devices, grants and token families, app sessions, recovery codes, settings, activity, ad
-//! markers — is deleted after it; ledger entries stay, without their free-text descriptions, so
+//! markers away in one atomic write, with the push devices and their tokens' markers: from then
+//! on no token works, the address, name and provider accounts are free and no notification is
+//! sent. What else lived in the user's partition — sessions, trusted devices, grants and token
+//! families, app sessions, recovery codes, settings, activity, ad markers — is deleted after it; ledger entries stay, without their free-text descriptions, so
 //! that balances elsewhere (a transfer's other side, an app's balance) still add up.
 
 use serde_json::json;
 
+use super::devices;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
@@ -45,7 +46,11 @@ pub async fn delete_account(
     }
     let user_key = keys::user(&user.id);
     // The provider identities go with the account: they may sign up again.
-    let identities = social::identity_deletes(state, &user.id).await?;
+    let (identities, devices) = tokio::join!(
+        social::identity_deletes(state, &user.id),
+        devices::account_deletes(state, &user.id),
+    );
+    let (identities, devices) = (identities?, devices?);
     let mut ops = vec![
         WriteOp::Delete {
             key: user_key.clone(),
@@ -62,6 +67,7 @@ pub async fn delete_account(
         WriteOp::delete(keys::referral_code(&user.referral_code)),
     ];
     ops.extend(identities);
+    ops.extend(devices);
     state.table.write(ops).await.on_any_condition(|| {
         ApiError::conflict(
             "account_changed",
@@ -122,6 +128,10 @@ fn tidy_op(item: &Item) -> Option<Vec<WriteOp>> {
         if let Ok(session) = store::from_item::<LoginSession>(item.clone()) {
             ops.push(WriteOp::delete(keys::refresh_token(&session.refresh_hash)));
         }
+    }
+    // A device registered while the account was being deleted: its token is free again.
+    if sk.starts_with(keys::PUSH_DEVICE_PREFIX) {
+        ops.extend(devices::leftover_marker_delete(item));
     }
     Some(ops)
 }

@@ -1,7 +1,8 @@
-//! Accounts beyond signing in: the public profile, settings, finding other users, the activity
-//! log, deleting an account, admins disabling one.
+//! Accounts beyond signing in: the public profile, settings, push devices, finding other users,
+//! the activity log, deleting an account, admins disabling one.
 
 pub mod deletion;
+pub mod devices;
 pub mod directory;
 pub mod health;
 pub mod profile;

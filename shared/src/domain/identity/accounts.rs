@@ -29,6 +29,8 @@ pub struct Registration {
     pub username: Username,
     pub password: Password,
     pub referral_code: Option<String>,
+    /// Agrees to marketing mail (recorded with its time).
+    pub marketing_opt_in: bool,
 }
 
 const REFERRAL_CODE_LEN: usize = 8;
@@ -110,6 +112,10 @@ pub async fn register(state: &AppState, reg: Registration, meta: &RequestMeta) -
         referrer.as_ref(),
         registration_number,
     );
+    if reg.marketing_opt_in {
+        user.marketing_opt_in = true;
+        user.marketing_opt_in_at = Some(user.created_at.clone());
+    }
     let referrer_check = referrer
         .as_ref()
         .map(|r| WriteOp::check(keys::user(&r.id), Cond::Exists));

@@ -75,7 +75,7 @@ pub struct User {
     /// in, of which the last may not be taken away.
     #[serde(default)]
     pub linked_providers: i64,
-    /// Agreed to marketing mail, and when (RFC 3339).
+    /// Agreed to marketing mail, and when that was last given or withdrawn (RFC 3339).
     #[serde(default)]
     pub marketing_opt_in: bool,
     #[serde(default)]
