@@ -27,7 +27,7 @@ const EXPECTED: &[Cost] = &[
     ("GET /api/auth/me", "auth", 1, 2, 0, 0, 0, 2.0, 0.0),
     ("GET /api/auth/sessions", "auth", 2, 2, 1, 0, 0, 3.0, 0.0),
     ("GET /api/user/profile", "user", 2, 3, 0, 0, 0, 3.0, 0.0),
-    ("PATCH /api/user/profile", "user", 2, 2, 0, 1, 1, 2.0, 1.0),
+    ("PATCH /api/user/profile", "user", 2, 3, 0, 1, 1, 3.0, 1.0),
     ("GET /api/user/settings", "user", 2, 3, 0, 0, 0, 3.0, 0.0),
     ("PATCH /api/user/settings", "user", 3, 3, 0, 1, 2, 3.0, 4.0),
     ("GET /api/user/activity", "user", 2, 2, 1, 0, 0, 3.0, 0.0),

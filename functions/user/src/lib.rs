@@ -143,12 +143,12 @@ struct ProfileBody {
 /// Changes your public profile.
 #[utoipa::path(patch, path = "/api/user/profile", tag = "account",
     security(("user_jwt" = [])), request_body = ProfileBody,
-    responses((status = 200, description = "The profile as it is now", body = ProfileView)))]
+    responses((status = 200, description = "Your profile as it is now", body = OwnProfileView)))]
 async fn update_profile(
     State(state): State<AppState>,
     auth: AuthUser,
     Json(body): Json<ProfileBody>,
-) -> ApiResult<Json<ProfileView>> {
+) -> ApiResult<Json<OwnProfileView>> {
     let changes = ProfileChanges {
         display_name: body.display_name,
         bio: body.bio,
@@ -156,8 +156,14 @@ async fn update_profile(
         banner_url: body.banner_url,
     }
     .parse()?;
-    let user = profile::update(&state, &auth.user, changes).await?;
-    Ok(Json(ProfileView::new(&user)))
+    let (user, live) = tokio::join!(
+        profile::update(&state, &auth.user, changes),
+        subscriptions::live(&state, &auth.user.id)
+    );
+    Ok(Json(OwnProfileView {
+        profile: ProfileView::new(&user?),
+        subscription: live?.as_ref().map(billing::SubscriptionSummary::new),
+    }))
 }
 
 // ---- settings ----

@@ -15,7 +15,9 @@ backend_tests! {
         let session = app.login_ok(&user).await;
         let resp = app.get_auth(PROFILE, &session.token).await;
         let body = resp.assert_status(200);
-        assert_keys(body, PROFILE_KEYS);
+        // What others see, and one's live subscription (none yet).
+        assert_keys(body, &[PROFILE_KEYS, &["subscription"]].concat());
+        assert_eq!(body["subscription"], serde_json::Value::Null);
         assert_eq!(body["id"], user.id.as_str());
         assert_eq!(body["username"], user.username.as_str());
         for field in ["display_name", "bio", "avatar_url", "banner_url"] {
@@ -48,7 +50,9 @@ backend_tests! {
         // What a reader sees afterwards, here and publicly.
         let mine = app.get_auth(PROFILE, &session.token).await;
         let public = app.get(&format!("/api/users/{}", user.username)).await;
-        assert_eq!(mine.assert_status(200), public.assert_status(200));
+        let mut own = mine.assert_status(200).clone();
+        own.as_object_mut().unwrap().remove("subscription");
+        assert_eq!(&own, public.assert_status(200));
 
         // An empty change changes nothing; unknown fields are ignored.
         let same = app.patch_auth(PROFILE, &session.token, json!({ "favourite_colour": "blue" })).await;
