@@ -355,6 +355,26 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item)).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Every item `query` matches, page after page (for a user's few items of a kind: sessions,
+/// devices, subscriptions), decoded.
+pub async fn query_all<T: DeserializeOwned>(
+    table: &dyn Table,
+    query: Query,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = table.query(&query.clone().cursor(cursor)).await?;
+        for item in page.items {
+            out.push(from_item(item)?);
+        }
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
 pub(crate) fn encode_cursor(item: &Item, index: Index) -> String {
     let mut key = serde_json::Map::new();
     let names: &[&str] = match index {

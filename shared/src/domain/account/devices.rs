@@ -240,26 +240,10 @@ impl DeviceChanges {
 
 /// The user's devices, oldest first.
 pub async fn list(state: &AppState, user_id: &str) -> ApiResult<Vec<PushDevice>> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .table
-            .query(
-                &Query::partition(keys::user_pk(user_id))
-                    .sk(SortKey::BeginsWith(keys::PUSH_DEVICE_PREFIX.into()))
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            out.push(store::from_item(item)?);
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    let query = Query::partition(keys::user_pk(user_id))
+        .sk(SortKey::BeginsWith(keys::PUSH_DEVICE_PREFIX.into()))
+        .limit(100);
+    Ok(store::query_all(state.table.as_ref(), query).await?)
 }
 
 async fn read_marker(state: &AppState, token_hash: &str) -> ApiResult<Option<TokenMarker>> {

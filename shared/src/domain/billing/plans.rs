@@ -221,27 +221,8 @@ pub async fn open_for_subscribers(state: &AppState, plan_id: &str) -> ApiResult<
 
 /// Every plan (`active_only`: those open to subscribers), by id.
 pub async fn list(state: &AppState, active_only: bool) -> ApiResult<Vec<Plan>> {
-    let mut plans = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .table
-            .query(
-                &Query::gsi1(keys::PLANS_INDEX)
-                    .sk(SortKey::Any)
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            let plan: Plan = store::from_item(item)?;
-            if plan.active || !active_only {
-                plans.push(plan);
-            }
-        }
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(plans),
-        }
-    }
+    let query = Query::gsi1(keys::PLANS_INDEX).sk(SortKey::Any).limit(100);
+    let mut plans: Vec<Plan> = store::query_all(state.table.as_ref(), query).await?;
+    plans.retain(|plan| plan.active || !active_only);
+    Ok(plans)
 }

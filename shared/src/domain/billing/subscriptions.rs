@@ -304,27 +304,11 @@ pub async fn subscribe(
 
 /// Every subscription of the user, newest first.
 pub async fn list(state: &AppState, user_id: &str) -> ApiResult<Vec<Subscription>> {
-    let mut subs = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .table
-            .query(
-                &Query::partition(keys::user_pk(user_id))
-                    .sk(SortKey::BeginsWith(keys::SUBSCRIPTION_PREFIX.into()))
-                    .reverse()
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            subs.push(store::from_item(item)?);
-        }
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(subs),
-        }
-    }
+    let query = Query::partition(keys::user_pk(user_id))
+        .sk(SortKey::BeginsWith(keys::SUBSCRIPTION_PREFIX.into()))
+        .reverse()
+        .limit(100);
+    Ok(store::query_all(state.table.as_ref(), query).await?)
 }
 
 /// The user's subscription with that id (none of anyone else's: the key holds the user).
@@ -368,6 +352,14 @@ struct Effects {
 }
 
 impl Effects {
+    /// Ends `sub` now: canceled, its marker freed.
+    fn ended(sub: &mut Subscription, now: OffsetDateTime) -> Self {
+        sub.end(now);
+        Effects {
+            change: Some("canceled"),
+            ops: vec![release_marker(sub)],
+        }
+    }
     fn none() -> Self {
         Effects {
             change: None,
@@ -460,11 +452,7 @@ pub async fn cancel(
                 Ok(Effects::named("cancel_scheduled"))
             }
             SubscriptionStatus::Paused | SubscriptionStatus::PastDue => {
-                sub.end(now);
-                Ok(Effects {
-                    change: Some("canceled"),
-                    ops: vec![release_marker(sub)],
-                })
+                Ok(Effects::ended(sub, now))
             }
         }
     })
@@ -520,11 +508,7 @@ pub async fn unpause(
                     return Ok(Effects::named("resumed"));
                 }
                 if sub.cancel_at_period_end {
-                    sub.end(now);
-                    return Ok(Effects {
-                        change: Some("canceled"),
-                        ops: vec![release_marker(sub)],
-                    });
+                    return Ok(Effects::ended(sub, now));
                 }
                 let plan = next_plan
                     .as_ref()

@@ -451,26 +451,10 @@ pub async fn revoke_by_owner(
 }
 
 async fn list_all(state: &AppState, user_id: &str) -> ApiResult<Vec<LoginSession>> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .table
-            .query(
-                &Query::partition(keys::user_pk(user_id))
-                    .sk(SortKey::BeginsWith(keys::LOGIN_PREFIX.into()))
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            out.push(store::from_item::<LoginSession>(item)?);
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    let query = Query::partition(keys::user_pk(user_id))
+        .sk(SortKey::BeginsWith(keys::LOGIN_PREFIX.into()))
+        .limit(100);
+    Ok(store::query_all(state.table.as_ref(), query).await?)
 }
 
 /// The user's sessions that still count: sessions of an older generation are refused even

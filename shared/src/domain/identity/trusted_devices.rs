@@ -193,29 +193,11 @@ pub(super) async fn trust(
 /// refused even before their items expire, so they are not listed either.
 pub async fn list_live(state: &AppState, user: &User) -> ApiResult<Vec<TrustedDevice>> {
     let now = state.now();
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .table
-            .query(
-                &Query::partition(keys::user_pk(&user.id))
-                    .sk(SortKey::BeginsWith(keys::TRUSTED_DEVICE_PREFIX.into()))
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            let device: TrustedDevice = store::from_item(item)?;
-            if device.is_live(user, now) {
-                out.push(device);
-            }
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let query = Query::partition(keys::user_pk(&user.id))
+        .sk(SortKey::BeginsWith(keys::TRUSTED_DEVICE_PREFIX.into()))
+        .limit(100);
+    let mut out: Vec<TrustedDevice> = store::query_all(state.table.as_ref(), query).await?;
+    out.retain(|device| device.is_live(user, now));
     out.reverse();
     Ok(out)
 }
