@@ -120,6 +120,16 @@ pub fn trusted_device(user_id: &str, device_id: &str) -> Key {
     )
 }
 
+pub const IMAGE_UPLOAD_PREFIX: &str = "IMGUPLOAD#";
+
+/// A profile image upload handed out and not yet completed (single use, with a `ttl`).
+pub fn image_upload(user_id: &str, upload_id: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("{IMAGE_UPLOAD_PREFIX}{upload_id}"),
+    )
+}
+
 pub const LEDGER_PREFIX: &str = "LEDGER#";
 
 /// `at` is an RFC 3339 timestamp so entries sort by time.

@@ -1,4 +1,4 @@
-//! Accounts beyond signing in: profiles, settings, other users, the activity log, deleting
+//! Accounts beyond signing in: profiles and their images, settings, other users, the activity log, deleting
 //! and disabling accounts, health, and the API's OpenAPI description.
 
 mod activity;
@@ -7,6 +7,7 @@ mod deletion;
 mod directory;
 mod disabling;
 mod health;
+mod images;
 mod openapi;
 mod profile;
 mod settings;

@@ -1,8 +1,10 @@
-//! Accounts beyond signing in: the public profile, settings, finding other users, the activity
+//! Accounts beyond signing in: the public profile and its images, settings, finding other users, the activity
 //! log, deleting an account, admins disabling one.
 
 pub mod deletion;
 pub mod directory;
 pub mod health;
+#[cfg(feature = "images")]
+pub mod images;
 pub mod profile;
 pub mod settings;
