@@ -197,6 +197,12 @@ impl ImageStore for S3Images {
         {
             Ok(object) => Ok(Some(object.content_length().unwrap_or(0).max(0) as u64)),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            // Without s3:ListBucket (the function may only touch objects) S3 answers a HEAD
+            // of a missing key 403, not 404.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
+                tracing::warn!(key, "HeadObject answered 403: taken as no such object");
+                Ok(None)
+            }
             Err(e) => Err(sdk_error("HeadObject")(e)),
         }
     }
