@@ -19,9 +19,11 @@ pub fn routes() -> Routes {
         .merge(buddo_stream::routes())
 }
 
-/// Every group's routes with the common layers.
+/// Every group's routes with the common layers, and the local image store's own routes
+/// when it is the one in use.
 pub fn app(state: AppState) -> Router {
-    buddo_shared::http::finish(routes(), state)
+    let routes = buddo_shared::images::mount_local(routes(), &state);
+    buddo_shared::http::finish(routes, state)
 }
 
 const TAGS: &[(&str, &str)] = &[

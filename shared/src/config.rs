@@ -350,6 +350,76 @@ pub struct StreamConfig {
     pub keep_alive: Duration,
 }
 
+/// Where profile images are kept (docs/architecture.md, "Profile images").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageStoreConfig {
+    /// Files under `<data dir>/images`, uploaded to and served by the local server itself.
+    Local,
+    /// An S3 bucket (`IMAGES_BUCKET`), uploaded to by presigned POST.
+    S3 {
+        bucket: String,
+        /// `IMAGES_S3_ENDPOINT`: an S3-compatible service instead of AWS's (moto, MinIO),
+        /// addressed path-style since such endpoints have no per-bucket host names.
+        endpoint: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImagesConfig {
+    pub store: ImageStoreConfig,
+    /// `IMAGES_PUBLIC_URL`: where the published images are read (the CDN in front of the
+    /// bucket); `None` for the local store's own `/local/images`.
+    pub public_url: Option<String>,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig {
+            store: ImageStoreConfig::Local,
+            public_url: None,
+        }
+    }
+}
+
+impl ImagesConfig {
+    fn parse(env: &Env) -> Result<Self, ConfigError> {
+        // Every variable is read whatever the others say (`Config::variables`).
+        let bucket = env.raw("IMAGES_BUCKET");
+        let endpoint = match env.raw("IMAGES_S3_ENDPOINT") {
+            Some(_) => Some(env.base_url("IMAGES_S3_ENDPOINT", String::new())?),
+            None => None,
+        };
+        let public_url = match env.raw("IMAGES_PUBLIC_URL") {
+            Some(_) => Some(env.base_url("IMAGES_PUBLIC_URL", String::new())?),
+            None => None,
+        };
+        let store = match bucket {
+            None => ImageStoreConfig::Local,
+            Some(bucket) => {
+                // A URL nobody can read the images at would publish broken profiles.
+                if public_url.is_none() {
+                    return Err(ConfigError {
+                        name: "IMAGES_PUBLIC_URL".into(),
+                        reason: "is required with IMAGES_BUCKET (the CDN serving the bucket)"
+                            .into(),
+                    });
+                }
+                ImageStoreConfig::S3 { bucket, endpoint }
+            }
+        };
+        Ok(ImagesConfig { store, public_url })
+    }
+
+    /// The base URL of published images, given the API's own public URL (the local store
+    /// serves them at `<api>/local/images`).
+    pub fn public_base(&self, api_url: &str) -> String {
+        match &self.public_url {
+            Some(url) => url.clone(),
+            None => format!("{}/local/images", api_url.trim_end_matches('/')),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub stage: String,
@@ -400,6 +470,8 @@ pub struct Config {
     pub deadlines: Deadlines,
     /// Sign-in with Google and GitHub.
     pub social: SocialConfig,
+    /// Profile and banner images.
+    pub images: ImagesConfig,
 }
 
 fn default_tiers() -> Vec<Tier> {
@@ -488,6 +560,7 @@ impl Default for Config {
             cors_allowed_origins: vec!["*".into()],
             deadlines: Deadlines::default(),
             social: SocialConfig::default(),
+            images: ImagesConfig::default(),
         }
     }
 }
@@ -814,6 +887,7 @@ impl Config {
             },
             deadlines: parse_deadlines(&env)?,
             social: SocialConfig::parse(&env)?,
+            images: ImagesConfig::parse(&env)?,
         })
     }
 
@@ -932,6 +1006,14 @@ impl Config {
                 );
             }
         }
+        if built.images && !built.server && self.images.store == ImageStoreConfig::Local {
+            return missing(
+                "IMAGES_BUCKET",
+                "the local image store is served by the local server, which this binary is \
+                 built without (cargo feature `server`): set IMAGES_BUCKET"
+                    .into(),
+            );
+        }
         if sends_mail && !built.ses && self.mail_backend == MailBackend::Ses {
             return missing(
                 "MAIL_BACKEND",
@@ -961,6 +1043,8 @@ pub struct Features {
     pub secrets: bool,
     /// Signing in with Google and GitHub.
     pub social: bool,
+    /// Profile images (S3, and checking uploads are images).
+    pub images: bool,
 }
 
 impl Features {
@@ -972,6 +1056,7 @@ impl Features {
         ses: cfg!(feature = "ses"),
         secrets: cfg!(feature = "secrets"),
         social: cfg!(feature = "social"),
+        images: cfg!(feature = "images"),
     };
     /// Everything (the `local` feature).
     pub const ALL: Features = Features {
@@ -981,6 +1066,7 @@ impl Features {
         ses: true,
         secrets: true,
         social: true,
+        images: true,
     };
     /// Nothing beyond DynamoDB and the Lambda runtime.
     pub const NONE: Features = Features {
@@ -990,6 +1076,7 @@ impl Features {
         ses: false,
         secrets: false,
         social: false,
+        images: false,
     };
 }
 
@@ -1152,6 +1239,33 @@ mod tests {
         for (i, (name, field)) in RateLimits::VARIABLES.iter().enumerate() {
             assert_eq!(*field(&mut limits), Limit::new(i as u32 + 1, 60), "{name}");
         }
+    }
+
+    #[test]
+    fn images_go_to_s3_with_a_bucket_and_its_public_url() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.images.store, ImageStoreConfig::Local);
+        assert_eq!(
+            c.images.public_base("http://localhost:3000/"),
+            "http://localhost:3000/local/images"
+        );
+        let err = parse(&[("IMAGES_BUCKET", "b")]).unwrap_err();
+        assert_eq!(err.name, "IMAGES_PUBLIC_URL");
+        let c = parse(&[
+            ("IMAGES_BUCKET", "b"),
+            ("IMAGES_PUBLIC_URL", "https://cdn.example.com/"),
+            ("IMAGES_S3_ENDPOINT", "http://127.0.0.1:5000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.images.store,
+            ImageStoreConfig::S3 {
+                bucket: "b".into(),
+                endpoint: Some("http://127.0.0.1:5000".into())
+            }
+        );
+        assert_eq!(c.images.public_base("x"), "https://cdn.example.com");
+        assert!(parse(&[("IMAGES_PUBLIC_URL", "ftp://x")]).is_err());
     }
 
     #[test]

@@ -132,6 +132,16 @@ pub fn push_token(token_hash: &str) -> Key {
     Key::new(format!("PUSHTOKEN#{token_hash}"), "PUSHTOKEN")
 }
 
+pub const IMAGE_UPLOAD_PREFIX: &str = "IMGUPLOAD#";
+
+/// A profile image upload handed out and not yet completed (single use, with a `ttl`).
+pub fn image_upload(user_id: &str, upload_id: &str) -> Key {
+    Key::new(
+        user_pk(user_id),
+        format!("{IMAGE_UPLOAD_PREFIX}{upload_id}"),
+    )
+}
+
 pub const LEDGER_PREFIX: &str = "LEDGER#";
 
 /// `at` is an RFC 3339 timestamp so entries sort by time.

@@ -10,6 +10,8 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod id_token;
+#[cfg(feature = "images")]
+pub mod images;
 pub mod jwt;
 pub mod keys;
 pub mod mail;

@@ -23,6 +23,9 @@ pub struct Services {
     pub limiter: RateLimiter,
     /// The sign-in providers configured (Google, GitHub).
     pub providers: Providers,
+    /// Where profile images are kept.
+    #[cfg(feature = "images")]
+    pub images: crate::images::Images,
 }
 
 #[derive(Clone)]
@@ -93,6 +96,8 @@ impl AppState {
         }
         let passwords = PasswordHashing::new(&config.password)?;
         let providers = Providers::new(&config.social, &config.deadlines)?;
+        #[cfg(feature = "images")]
+        let images = crate::images::Images::new(&config)?;
         // Every store call, whichever backend, answers within its deadline.
         let table: SharedTable = Arc::new(store::Deadline::new(table, config.deadlines.store_call));
         let limiter = RateLimiter::new(table.clone(), clock.clone());
@@ -105,6 +110,8 @@ impl AppState {
             clock,
             limiter,
             providers,
+            #[cfg(feature = "images")]
+            images,
         })))
     }
 

@@ -1,8 +1,10 @@
-//! `/api/user/*`: the signed-in user's own things (profile, settings, push devices, activity,
-//! connected apps, points history, deleting the account); `/api/users/*`: other users' public profiles
+//! `/api/user/*`: the signed-in user's own things (profile and its images, settings, push
+//! devices, activity, connected apps, points history, subscriptions, deleting the account);
+//! `/api/users/*`: other users' public profiles
 //! and search; `/api/health`; and the API's description (`/api/openapi.json`, `/api/docs`).
 
 mod billing;
+mod images;
 mod views;
 
 use axum::extract::{Path, State};
@@ -30,7 +32,8 @@ use views::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
-    buddo_shared::http::finish(routes(), state)
+    let routes = buddo_shared::images::mount_local(routes(), &state);
+    buddo_shared::http::finish(routes, state)
 }
 
 /// The group's routes, for the Lambda router, the local server and the route list.
@@ -38,6 +41,12 @@ pub fn routes() -> Routes {
     Routes::new()
         .get("/api/user/profile", get_profile)
         .patch("/api/user/profile", update_profile)
+        .post("/api/user/profile/avatar", images::start_avatar)
+        .post("/api/user/profile/avatar/complete", images::complete_avatar)
+        .delete("/api/user/profile/avatar", images::remove_avatar)
+        .post("/api/user/profile/banner", images::start_banner)
+        .post("/api/user/profile/banner/complete", images::complete_banner)
+        .delete("/api/user/profile/banner", images::remove_banner)
         .get("/api/user/settings", get_settings)
         .patch("/api/user/settings", update_settings)
         .get("/api/user/devices", list_devices)
@@ -70,6 +79,12 @@ pub fn routes() -> Routes {
 #[openapi(paths(
     get_profile,
     update_profile,
+    images::start_avatar,
+    images::complete_avatar,
+    images::remove_avatar,
+    images::start_banner,
+    images::complete_banner,
+    images::remove_banner,
     get_settings,
     update_settings,
     list_devices,

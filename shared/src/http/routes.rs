@@ -32,6 +32,11 @@ impl Routes {
         self
     }
 
+    /// A route whose method router carries layers of its own (a larger body limit).
+    pub fn route(self, method: Method, path: &'static str, route: MethodRouter<AppState>) -> Self {
+        self.add(method, path, route)
+    }
+
     pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add(Method::GET, path, routing::get(h))
     }

@@ -1,4 +1,5 @@
-//! Accounts beyond signing in: profiles, settings, push devices, other users, the activity log, deleting
+//! Accounts beyond signing in: profiles and their images, settings, push devices, other
+//! users, the activity log, deleting
 //! and disabling accounts, health, and the API's OpenAPI description.
 
 mod activity;
@@ -8,6 +9,7 @@ mod devices;
 mod directory;
 mod disabling;
 mod health;
+mod images;
 mod openapi;
 mod profile;
 mod settings;

@@ -1,9 +1,11 @@
-//! Accounts beyond signing in: the public profile, settings, push devices, finding other users,
-//! the activity log, deleting an account, admins disabling one.
+//! Accounts beyond signing in: the public profile and its images, settings, push devices,
+//! finding other users, the activity log, deleting an account, admins disabling one.
 
 pub mod deletion;
 pub mod devices;
 pub mod directory;
 pub mod health;
+#[cfg(feature = "images")]
+pub mod images;
 pub mod profile;
 pub mod settings;
