@@ -446,7 +446,35 @@ async fn keys_are_single_use_and_their_owners(backend: Backend, store: Store) {
         .assert_error(400, "upload_not_found");
 }
 
+/// Deleting the account deletes its images.
+async fn gone_with_the_account(backend: Backend, store: Store) {
+    let app = spawn(backend, store).await;
+    let (user, token) = signed_in(&app).await;
+    let avatar = upload(&app, &token, "avatar", "image/png", png(32, 32)).await;
+    let avatar = avatar.assert_status(200)["avatar_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let banner = upload(&app, &token, "banner", "image/png", png(400, 100)).await;
+    let banner = banner.assert_status(200)["banner_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(fetch(&app, store, &avatar).await.0, StatusCode::OK);
+    app.delete_with("/api/user/me", &token, json!({ "password": user.password }))
+        .await
+        .assert_status(200);
+    assert_eq!(fetch(&app, store, &avatar).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(fetch(&app, store, &banner).await.0, StatusCode::NOT_FOUND);
+}
+
 backend_tests! {
+    async fn images_go_with_the_account(backend) {
+        for store in STORES {
+            gone_with_the_account(backend, store).await;
+        }
+    }
+
     async fn images_are_published_replaced_and_removed(backend) {
         for store in STORES {
             published_and_replaced(backend, store).await;

@@ -75,6 +75,8 @@ pub async fn delete_account(
         )
     })?;
     tidy_up(state, &user.id).await;
+    #[cfg(feature = "images")]
+    super::images::discard_all(state, user).await;
     Ok(())
 }
 

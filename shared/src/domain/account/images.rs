@@ -357,6 +357,19 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Deletes the published images of a deleted account (failures are logged: nothing links to
+/// them any more).
+pub async fn discard_all(state: &AppState, user: &User) {
+    for slot in [Slot::Avatar, Slot::Banner] {
+        if let Some(key) = slot
+            .current(user)
+            .and_then(|url| own_image_key(state, user, slot, url))
+        {
+            discard(state, key).await;
+        }
+    }
+}
+
 /// Removes the image of `slot` from the profile, and deletes it when it is one of ours.
 pub async fn remove(state: &AppState, user: &User, slot: Slot) -> ApiResult<User> {
     let Some(current) = slot.current(user) else {
