@@ -196,13 +196,9 @@ impl ImageStore for S3Images {
             .await
         {
             Ok(object) => Ok(Some(object.content_length().unwrap_or(0).max(0) as u64)),
+            // S3 answers a missing key 404 to a caller that may list the bucket (the template
+            // grants the user function s3:ListBucket for that); a 403 is a real error.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            // Without s3:ListBucket (the function may only touch objects) S3 answers a HEAD
-            // of a missing key 403, not 404.
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => {
-                tracing::warn!(key, "HeadObject answered 403: taken as no such object");
-                Ok(None)
-            }
             Err(e) => Err(sdk_error("HeadObject")(e)),
         }
     }
