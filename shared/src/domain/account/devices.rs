@@ -270,12 +270,28 @@ pub async fn register(
         let (marker, mine) = tokio::join!(read_marker(state, &token_hash), list(state, user_id));
         let (marker, mine) = (marker?, mine?);
         let now = rfc3339(state.now());
-        let held = marker
+        let mut held = marker
             .as_ref()
             .filter(|m| m.user_id == user_id)
-            .and_then(|m| mine.iter().find(|d| d.id == m.device_id));
+            .and_then(|m| mine.iter().find(|d| d.id == m.device_id))
+            .cloned();
+        if let Some(m) = marker
+            .as_ref()
+            .filter(|m| m.user_id == user_id && held.is_none())
+        {
+            // The marker names a device of this user the list (read at the same time) did not
+            // show yet: a parallel registration of the same token just made it. That device
+            // is the answer, not a second one.
+            if let Some(item) = state
+                .table
+                .get(&keys::push_device(user_id, &m.device_id))
+                .await?
+            {
+                held = Some(store::from_item(item)?);
+            }
+        }
         let (ops, result) = if let Some(device) = held {
-            let mut device = device.clone();
+            let mut device = device;
             device.platform = reg.platform;
             device.last_registered_at = now;
             let ops = vec![
