@@ -43,7 +43,9 @@ impl Person {
     pub fn new(login: &str) -> Person {
         let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
         Person {
-            subject: format!("{}", u64::from_str_radix(unique, 16).unwrap()),
+            // At least 10 digits (a small number padded on the right): tests take the first 8
+            // for usernames.
+            subject: format!("{:0<10}", u64::from_str_radix(unique, 16).unwrap()),
             email: format!("{login}.{unique}@mail.test"),
             verified: true,
             login: format!("{login}{unique}"),
