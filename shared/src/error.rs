@@ -107,6 +107,14 @@ impl ApiError {
             message: message.into(),
         }
     }
+    /// 503 `service_unavailable`: a dependency (other than the table) does not answer.
+    pub fn unavailable(message: impl Into<Msg>) -> Self {
+        ApiError::Status {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "service_unavailable",
+            message: message.into(),
+        }
+    }
     /// 402: the user's points do not cover what they asked for.
     pub fn payment_required(code: &'static str, message: impl Into<Msg>) -> Self {
         ApiError::Status {

@@ -202,11 +202,7 @@ fn upload_id<'k>(user_id: &str, key: &'k str) -> Option<&'k str> {
 
 fn storage_error(e: anyhow::Error) -> ApiError {
     tracing::error!(error = %format!("{e:#}"), "image store");
-    ApiError::Status {
-        status: http::StatusCode::SERVICE_UNAVAILABLE,
-        code: "service_unavailable",
-        message: "Image storage is unavailable; try again".into(),
-    }
+    ApiError::unavailable("Image storage is unavailable; try again")
 }
 
 fn upload_not_found() -> ApiError {
