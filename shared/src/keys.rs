@@ -79,6 +79,14 @@ pub fn email_token(token_hash: &str) -> Key {
     Key::new(format!("EMAILTOKEN#{token_hash}"), "EMAILTOKEN")
 }
 
+pub const EMAIL_UNDO_PREFIX: &str = "EMAILUNDO#";
+
+/// An undo link of a confirmed email change, in the user's partition by the time of the change
+/// (a UUIDv7): using one ends the links of every change after it.
+pub fn email_undo(user_id: &str, change_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{EMAIL_UNDO_PREFIX}{change_id}"))
+}
+
 // ---- sign-in with Google and GitHub ----
 
 /// A sign-in sent to a provider, by the hash of its `state`: the PKCE verifier and nonce it

@@ -46,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     change_password,
     change_email,
     confirm_email_change,
+    undo_email_change,
     totp_setup,
     totp_enable,
     totp_verify,
@@ -74,6 +75,7 @@ pub fn routes() -> Routes {
         .post("/api/auth/change-password", change_password)
         .post("/api/auth/change-email", change_email)
         .post("/api/auth/change-email/confirm", confirm_email_change)
+        .post("/api/auth/change-email/undo", undo_email_change)
         .post("/api/auth/totp/setup", totp_setup)
         .post("/api/auth/totp/enable", totp_enable)
         .post("/api/auth/totp/verify", totp_verify)
@@ -518,6 +520,30 @@ async fn confirm_email_change(
     let token = input::token("token", &body.token)?;
     accounts::confirm_email_change(&state, &ReferralCredits, &token, &meta).await?;
     Ok(message("Email address changed"))
+}
+
+/// Takes the account back to the address a confirmed change moved it from, with the token of
+/// the notice mailed there (valid 7 days, once).
+///
+/// The address is the account's again; every login session and trusted device ends, every
+/// app's tokens die and its grant is revoked, TOTP turned on since the change is turned off,
+/// and the undo links of later changes end. A password-reset link goes to the restored address.
+#[utoipa::path(post, path = "/api/auth/change-email/undo", tag = "auth",
+    request_body = MailTokenBody,
+    responses(
+        (status = 200, description = "The address is restored; a password-reset link is on its way to it", body = Message),
+        (status = 400, description = "`invalid_token`: the token is invalid, expired or already used, or an earlier change was undone since; `validation_failed`, `malformed_json`, `invalid_request`", body = ErrorBody),
+    ))]
+async fn undo_email_change(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Json(body): Json<MailTokenBody>,
+) -> ApiResult<Json<Message>> {
+    let token = input::token("token", &body.token)?;
+    accounts::undo_email_change(&state, &token, &meta).await?;
+    Ok(message(
+        "Email address restored; every session was signed out and a password-reset link was sent to it",
+    ))
 }
 
 /// Starts turning on two-factor authentication.

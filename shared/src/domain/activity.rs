@@ -35,6 +35,7 @@ pub enum ActivityKind {
     PasswordChanged,
     PasswordReset,
     EmailChanged,
+    EmailChangeUndone,
     TotpEnabled,
     TotpDisabled,
     SessionRevoked,
@@ -53,12 +54,13 @@ pub enum ActivityKind {
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 20] = [
+    pub const ALL: [ActivityKind; 21] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
         ActivityKind::PasswordReset,
         ActivityKind::EmailChanged,
+        ActivityKind::EmailChangeUndone,
         ActivityKind::TotpEnabled,
         ActivityKind::TotpDisabled,
         ActivityKind::SessionRevoked,
@@ -83,6 +85,7 @@ impl ActivityKind {
             ActivityKind::PasswordChanged => "password_changed",
             ActivityKind::PasswordReset => "password_reset",
             ActivityKind::EmailChanged => "email_changed",
+            ActivityKind::EmailChangeUndone => "email_change_undone",
             ActivityKind::TotpEnabled => "totp_enabled",
             ActivityKind::TotpDisabled => "totp_disabled",
             ActivityKind::SessionRevoked => "session_revoked",

@@ -58,6 +58,17 @@ pub fn email_change_requested(to: &str, new_email: &str) -> Mail {
     )
 }
 
+/// To the address an account just left, with the link that takes it back.
+pub fn email_changed_undo(to: &str, new_email: &str, web_url: &str, token: &str, days: u64) -> Mail {
+    mail(
+        to,
+        "Your Buddo email address was changed",
+        format!(
+            "The email address of your Buddo account was changed to {new_email}.\n\nIf this was not you, take your account back here:\n{web_url}/undo-email-change?token={token}\n\nThe link works once within {days} days. It restores this address, signs out every session and disconnects every app; then choose a new password with the link we send to this address."
+        ),
+    )
+}
+
 /// To an address someone tried to move another account to: it is taken, so no link.
 pub fn email_in_use(to: &str) -> Mail {
     mail(

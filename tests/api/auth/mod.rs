@@ -1,3 +1,4 @@
+mod email_change;
 mod errors;
 mod jwt;
 mod login;

@@ -74,8 +74,9 @@ backend_tests! {
         assert_eq!(me.body["user"]["email_verified"], true);
         app.login("new@example.com", &user.password, None).await.assert_status(200);
         app.login(&user.email, &user.password, None).await.assert_error(401, "invalid_credentials");
-        // The old address is free again; the token is spent.
-        app.register(&user.email, "reuser", "correct horse battery").await.assert_status(201);
+        // The old address is held for the change's undo (tests/api/auth/email_change.rs); the
+        // token is spent.
+        app.register(&user.email, "reuser", "correct horse battery").await.assert_error(409, "email_taken");
         app.post("/api/auth/change-email/confirm", json!({ "token": token })).await.assert_error(400, "invalid_token");
     }
 

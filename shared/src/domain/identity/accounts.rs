@@ -14,6 +14,7 @@ use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::usernames;
+use crate::domain::oauth::grants;
 use crate::domain::input::{Email, OtpCode, Password, Username};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
@@ -724,7 +725,7 @@ pub async fn change_email(
             "is already your email address",
         ));
     }
-    let taken = users::email_taken(state.table.as_ref(), new_email.as_str()).await?;
+    let taken = users::email_taken(state.table.as_ref(), new_email.as_str(), &user.id).await?;
     let mut ops = Vec::new();
     if taken {
         ops.push(mail::enqueue(
@@ -746,6 +747,11 @@ pub async fn change_email(
 
 /// Moves the account to the confirmed new address, which counts as verified (paying a pending
 /// referral bonus). Every login session but the one that asked for the change ends.
+///
+/// The address left behind gets a link that takes the account back for
+/// [`UNDO_EMAIL_CHANGE_DAYS`](mail_tokens::UNDO_EMAIL_CHANGE_DAYS) days
+/// ([`undo_email_change`]); its marker stays the account's as long, so no one else can take the
+/// address meanwhile, while it no longer signs anyone in.
 pub async fn confirm_email_change(
     state: &AppState,
     credit: &dyn ReferralCredit,
@@ -774,18 +780,22 @@ pub async fn confirm_email_change(
     let user_key = keys::user(&user.id);
     let new_marker = keys::email_marker(&new_email);
     let old_marker = keys::email_marker(&token.email);
+    let undo_until = state.now_unix() + undo_seconds();
+    let change_id = uuid::Uuid::now_v7().to_string();
     write_verifying(state, credit, user, |user, payout| {
         let update = Update::new(user_key.clone())
             .set("email", new_email.clone())
             .set("email_verified", true)
             .when(token.still_current());
+        let mut undo = MailToken::new(Purpose::UndoEmailChange, user);
+        undo.change_id = Some(change_id.clone());
+        undo.moved_to = Some(new_email.clone());
+        let (undo_key, undo_ops) = mail_tokens::issue_keyed(state, undo);
         let mut ops = vec![
             WriteOp::delete_existing(token_key.clone()),
-            WriteOp::put_new(users::marker_item(&new_marker, &user.id)),
-            WriteOp::Delete {
-                key: old_marker.clone(),
-                cond: Cond::eq("user_id", user.id.clone()),
-            },
+            users::claim_marker(&new_email, &user.id),
+            users::held_marker(&token.email, &user.id, undo_until),
+            undo_link_item(&user.id, &change_id, &token.email, &undo_key, undo_until),
             activity::record(
                 state,
                 &user.id,
@@ -794,6 +804,7 @@ pub async fn confirm_email_change(
                 Value::Null,
             )?,
         ];
+        ops.extend(undo_ops);
         ops.extend(sessions::end_other_sessions(
             user,
             payout.on_user(update),
@@ -807,6 +818,137 @@ pub async fn confirm_email_change(
     .on_condition(&old_marker, mail_tokens::invalid)
     .on_condition(&user_key, mail_tokens::invalid)?;
     sessions::remove_stale(state, &user_id, keep).await;
+    Ok(())
+}
+
+fn undo_seconds() -> i64 {
+    (mail_tokens::UNDO_EMAIL_CHANGE_DAYS * 24 * 3600) as i64
+}
+
+/// The `EMAILUNDO#` item of a change's undo link: lists the link in the user's partition, so
+/// the undo of an earlier change can end it.
+fn undo_link_item(
+    user_id: &str,
+    change_id: &str,
+    restores: &str,
+    token_key: &store::Key,
+    until: i64,
+) -> WriteOp {
+    let mut item = store::Item::new();
+    let key = keys::email_undo(user_id, change_id);
+    item.insert(store::PK.into(), key.pk.clone().into());
+    item.insert(store::SK.into(), key.sk.clone().into());
+    item.insert("user_id".into(), user_id.into());
+    item.insert("restores".into(), restores.into());
+    item.insert("token_pk".into(), token_key.pk.clone().into());
+    item.insert(store::TTL.into(), until.into());
+    WriteOp::put_new(item)
+}
+
+/// Takes the account back to the address a confirmed change moved it from, with the link mailed
+/// there: whoever moved the account cannot keep it. In one write: the address is the
+/// account's again (verified), the address it had is released, every login session and trusted
+/// device ends, every token issued to apps dies with the credential generation, TOTP turned on
+/// since the change is turned off, and the undo links of every later change end (a chain of
+/// changes cannot be used to take the account back again). A password-reset link goes to the
+/// restored address. The apps' grants are then revoked one by one.
+pub async fn undo_email_change(
+    state: &AppState,
+    raw_token: &str,
+    meta: &RequestMeta,
+) -> ApiResult<()> {
+    let (token, token_key) =
+        mail_tokens::find(state, raw_token, Purpose::UndoEmailChange).await?;
+    let change_id = token.change_id.clone().ok_or_else(mail_tokens::invalid)?;
+    let table = state.table.as_ref();
+    let user = users::get(table, &token.user_id)
+        .await?
+        .ok_or_else(mail_tokens::invalid)?;
+    if user.email == token.email {
+        return Err(mail_tokens::invalid());
+    }
+    let user_key = keys::user(&user.id);
+    let this_link = keys::email_undo(&user.id, &change_id);
+    let links: Vec<store::Item> = store::query_all(
+        table,
+        store::Query::partition(keys::user_pk(&user.id))
+            .sk(store::SortKey::BeginsWith(keys::EMAIL_UNDO_PREFIX.into())),
+    )
+    .await?;
+    let mut ops = vec![WriteOp::delete_existing(token_key.clone())];
+    let mut found = false;
+    for link in &links {
+        let key = store::item_key(link)?;
+        if key.sk < this_link.sk {
+            continue;
+        }
+        found |= key == this_link;
+        let token_pk = link.get("token_pk").and_then(Value::as_str);
+        ops.push(WriteOp::delete_existing(key));
+        if let Some(pk) = token_pk.filter(|pk| *pk != token_key.pk) {
+            ops.push(WriteOp::delete(store::Key::new(pk, &token_key.sk)));
+        }
+    }
+    if !found {
+        return Err(mail_tokens::invalid());
+    }
+    let restored = token.email.clone();
+    let restored_marker = keys::email_marker(&restored);
+    let left_marker = keys::email_marker(&user.email);
+    ops.push(
+        Update::new(restored_marker.clone())
+            .remove(store::TTL)
+            .when(Cond::eq("user_id", user.id.clone()))
+            .into_op(),
+    );
+    ops.push(WriteOp::Delete {
+        key: left_marker,
+        cond: Cond::eq("user_id", user.id.clone()),
+    });
+    let mut update = Update::new(user_key.clone())
+        .set("email", restored.clone())
+        .set("email_verified", true)
+        .add("credential_generation", 1)
+        .when(Cond::eq("email", user.email.clone()));
+    if user.totp_enabled && !token.totp_was_enabled {
+        update = update
+            .set("totp_enabled", false)
+            .remove("totp_secret")
+            .remove("totp_pending_secret");
+        ops.extend(
+            mfa::recovery_keys(state, &user.id)
+                .await?
+                .into_iter()
+                .map(WriteOp::delete),
+        );
+    }
+    ops.extend(sessions::end_other_sessions(&user, update, None));
+    let mut restored_user = user.clone();
+    restored_user.email = restored.clone();
+    restored_user.credential_generation += 1;
+    ops.extend(mail_tokens::issue(
+        state,
+        MailToken::new(Purpose::ResetPassword, &restored_user),
+    ));
+    ops.push(activity::record(
+        state,
+        &user.id,
+        ActivityKind::EmailChangeUndone,
+        Some(meta),
+        json!({ "restored": restored }),
+    )?);
+    table
+        .write(ops)
+        .await
+        .on_any_condition(mail_tokens::invalid)?;
+    sessions::remove_stale(state, &user.id, None).await;
+    for connected in grants::connected_apps(state, &user.id).await.unwrap_or_default() {
+        let app_id = &connected.grant.app_id;
+        if let Err(e) = grants::revoke(state, &user.id, app_id, meta).await {
+            // The apps' tokens are already dead (credential generation); this tidies the grant.
+            tracing::warn!(error = %e, "revoking a grant after an email change undo");
+        }
+    }
     Ok(())
 }
 

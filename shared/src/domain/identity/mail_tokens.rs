@@ -1,4 +1,5 @@
-//! Single-use tokens sent by mail: email verification, password reset, email change.
+//! Single-use tokens sent by mail: email verification, password reset, email change and its
+//! undo.
 //!
 //! Stored by hash with an expiry. Each is bound to the state it was issued for — the user's
 //! address and credential generation at the time — and is refused once either has moved on:
@@ -23,7 +24,12 @@ pub enum Purpose {
     VerifyEmail,
     ResetPassword,
     ChangeEmail,
+    /// Sent to the address an account left: takes it back (see `accounts::undo_email_change`).
+    UndoEmailChange,
 }
+
+/// How long the address an account left can take it back.
+pub const UNDO_EMAIL_CHANGE_DAYS: u64 = 7;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct MailToken {
@@ -40,6 +46,14 @@ pub struct MailToken {
     /// Email change: the login session that asked, which stays signed in.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Email change undo: the change it undoes (a UUIDv7, the sort key of its `EMAILUNDO#`
+    /// item), the address the account moved to, and whether TOTP was on before it.
+    #[serde(default)]
+    pub change_id: Option<String>,
+    #[serde(default)]
+    pub moved_to: Option<String>,
+    #[serde(default)]
+    pub totp_was_enabled: bool,
 }
 
 impl MailToken {
@@ -51,6 +65,9 @@ impl MailToken {
             credential_generation: user.credential_generation,
             new_email: None,
             session_id: None,
+            change_id: None,
+            moved_to: None,
+            totp_was_enabled: user.totp_enabled,
         }
     }
 
@@ -97,6 +114,11 @@ pub async fn write_counting_mail(
 /// A new token and the mail that carries it: the writes that store the token's hash and
 /// queue the mail, to go into one atomic write with whatever else the caller changes.
 pub fn issue(state: &AppState, token: MailToken) -> [WriteOp; 2] {
+    issue_keyed(state, token).1
+}
+
+/// [`issue`], also answering the key the token is stored under.
+pub fn issue_keyed(state: &AppState, token: MailToken) -> (Key, [WriteOp; 2]) {
     let config = &state.config;
     let raw = random_token();
     let to = token.recipient();
@@ -128,11 +150,21 @@ pub fn issue(state: &AppState, token: MailToken) -> [WriteOp; 2] {
                 config.email_change_ttl.as_secs() / 60,
             ),
         ),
+        Purpose::UndoEmailChange => (
+            std::time::Duration::from_secs(UNDO_EMAIL_CHANGE_DAYS * 24 * 3600),
+            templates::email_changed_undo(
+                to,
+                token.moved_to.as_deref().unwrap_or_default(),
+                &config.public_web_url,
+                &raw,
+                UNDO_EMAIL_CHANGE_DAYS,
+            ),
+        ),
     };
-    let mut item =
-        store::to_item(&keys::email_token(&hash_secret(&raw)), &token).expect("token is an object");
+    let key = keys::email_token(&hash_secret(&raw));
+    let mut item = store::to_item(&key, &token).expect("token is an object");
     item.insert(TTL.into(), (state.now_unix() + ttl.as_secs() as i64).into());
-    [WriteOp::put_new(item), mail::enqueue(mail, state.now())]
+    (key, [WriteOp::put_new(item), mail::enqueue(mail, state.now())])
 }
 
 /// Finds a live token of the given purpose; the key is for the consuming delete.

@@ -116,7 +116,7 @@ fn normalize_recovery(code: &str) -> Option<String> {
     .then_some(normalized)
 }
 
-async fn recovery_keys(state: &AppState, user_id: &str) -> ApiResult<Vec<store::Key>> {
+pub(super) async fn recovery_keys(state: &AppState, user_id: &str) -> ApiResult<Vec<store::Key>> {
     let page = state
         .table
         .query(

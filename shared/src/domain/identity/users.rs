@@ -117,8 +117,11 @@ async fn by_marker(table: &dyn Table, marker: &store::Key) -> ApiResult<Option<U
     get(table, &marker.user_id).await
 }
 
+/// The user whose address this is. An address an account has left stays marked for it while
+/// the change can be undone ([`held_marker`]); it names no one meanwhile.
 pub async fn find_by_email(table: &dyn Table, email_lower: &str) -> ApiResult<Option<User>> {
-    by_marker(table, &keys::email_marker(email_lower)).await
+    let user = by_marker(table, &keys::email_marker(email_lower)).await?;
+    Ok(user.filter(|u| u.email == email_lower))
 }
 
 /// Like [`find_by_email`], but an unknown address costs the same reads as a known one, so
@@ -127,7 +130,8 @@ pub async fn find_by_email_evenly(table: &dyn Table, email_lower: &str) -> ApiRe
     match table.get(&keys::email_marker(email_lower)).await? {
         Some(item) => {
             let marker: Marker = store::from_item(item)?;
-            get(table, &marker.user_id).await
+            let user = get(table, &marker.user_id).await?;
+            Ok(user.filter(|u| u.email == email_lower))
         }
         None => {
             table.get(&keys::user(keys::NO_USER)).await?;
@@ -140,8 +144,30 @@ pub async fn find_by_referral_code(table: &dyn Table, code: &str) -> ApiResult<O
     by_marker(table, &keys::referral_code(code)).await
 }
 
-pub async fn email_taken(table: &dyn Table, email_lower: &str) -> ApiResult<bool> {
-    Ok(table.get(&keys::email_marker(email_lower)).await?.is_some())
+/// Whether the address is marked for an account other than `user_id`'s: in use, or held for
+/// the undo of a change away from it. An account may move back to an address it holds.
+pub async fn email_taken(table: &dyn Table, email_lower: &str, user_id: &str) -> ApiResult<bool> {
+    Ok(match table.get(&keys::email_marker(email_lower)).await? {
+        Some(item) => store::from_item::<Marker>(item)?.user_id != user_id,
+        None => false,
+    })
+}
+
+/// The write that keeps the marker of an address the account is leaving, for `user_id` alone,
+/// until `until` (epoch seconds): the undo link can then always take the address back.
+pub fn held_marker(email_lower: &str, user_id: &str, until: i64) -> store::WriteOp {
+    store::Update::new(keys::email_marker(email_lower))
+        .set(store::TTL, until)
+        .when(store::Cond::eq("user_id", user_id))
+        .into_op()
+}
+
+/// The write that marks an address as the account's: new, or one it holds since a change.
+pub fn claim_marker(email_lower: &str, user_id: &str) -> store::WriteOp {
+    store::WriteOp::Put {
+        item: marker_item(&keys::email_marker(email_lower), user_id),
+        cond: store::Cond::NotExists.or(store::Cond::eq("user_id", user_id)),
+    }
 }
 
 pub fn marker_item(key: &store::Key, user_id: &str) -> store::Item {

@@ -47,11 +47,13 @@ impl Expr {
     pub fn condition(&mut self, cond: &Cond, now: i64) -> Option<String> {
         match cond {
             Cond::Always => None,
-            Cond::NotExists => {
-                let pk = self.name(PK);
+            // Holds for an absent item, so for an expired one too: `NotExists`, or an `Or`
+            // with it (an address marker that may be claimed by its own user).
+            other if other.holds(None) => {
+                let body = self.compile(other);
                 let ttl = self.name(TTL);
                 let now = self.value(AttributeValue::N(now.to_string()));
-                Some(format!("(attribute_not_exists({pk}) OR {ttl} <= {now})"))
+                Some(format!("({body}) OR {ttl} <= {now}"))
             }
             other => {
                 let body = self.compile(other);
