@@ -81,6 +81,8 @@ fn groups() -> Vec<Group> {
                 "POST /verify-email",
                 "GET /confirm-email-change",
                 "POST /confirm-email-change",
+                "GET /undo-email-change",
+                "POST /undo-email-change",
                 "GET /assets/{proxy+}",
             ],
             oauth: false,

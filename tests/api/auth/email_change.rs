@@ -10,11 +10,20 @@ const UNDO: &str = "/api/auth/change-email/undo";
 
 /// Asks for and confirms a change of `user`'s address (signed in with `token`) to `to`.
 async fn move_to(app: &TestApp, token: &str, password: &str, to: &str) {
-    app.post_auth("/api/auth/change-email", token, Some(json!({ "new_email": to, "password": password })))
-        .await
-        .assert_status(200);
+    app.post_auth(
+        "/api/auth/change-email",
+        token,
+        Some(json!({ "new_email": to, "password": password })),
+    )
+    .await
+    .assert_status(200);
     let confirm = app.token_from_mail(to, "/confirm-email-change").await;
-    app.post("/api/auth/change-email/confirm", json!({ "token": confirm })).await.assert_status(200);
+    app.post(
+        "/api/auth/change-email/confirm",
+        json!({ "token": confirm }),
+    )
+    .await
+    .assert_status(200);
 }
 
 async fn undo_link(app: &TestApp, address: &str) -> String {
@@ -180,6 +189,7 @@ backend_tests! {
         let app = TestApp::spawn(backend).await;
         let (user, token) = user_with_session(&app).await;
         let (secret, _) = app.enable_totp(&token).await;
+        app.next_totp_step();
         let token = app.login(&user.email, &user.password, Some(&app.totp_now(&secret))).await.assert_status(200)["token"].as_str().unwrap().to_string();
         move_to(&app, &token, &user.password, "moved@example.com").await;
         app.post(UNDO, json!({ "token": undo_link(&app, &user.email).await })).await.assert_status(200);

@@ -269,6 +269,32 @@ backend_tests! {
         assert_eq!(browser.get(&format!("/confirm-email-change?token={verify}")).await.status, 400);
     }
 
+    async fn the_email_undo_link_restores_the_address_on_post(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_user().await;
+        let session = app.login_ok(&user).await;
+        let moved = format!("gone-{}", user.email);
+        app.post_auth("/api/auth/change-email", &session.token, Some(json!({ "new_email": moved, "password": user.password })))
+            .await
+            .assert_status(200);
+        let confirm = app.token_from_mail(&moved, "/confirm-email-change").await;
+        app.post("/api/auth/change-email/confirm", json!({ "token": confirm })).await.assert_status(200);
+        let undo = app.token_from_mail(&user.email, "/undo-email-change").await;
+        let browser = app.browser();
+        let page = browser.get(&format!("/undo-email-change?token={undo}")).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert!(page.body.contains("id=\"submit\""));
+        assert_eq!(me(&app, &moved, &user.password).await, (true, moved.clone()), "a GET changes nothing");
+        let done = browser.submit(&page, &[]).await;
+        assert_eq!(done.status, 200, "{}", done.body);
+        assert!(done.body.contains("Your account is back"));
+        assert_eq!(me(&app, &user.email, &user.password).await, (true, user.email.clone()));
+        assert_ne!(app.login(&moved, &user.password, None).await.status, 200, "the other address is released");
+        assert_eq!(browser.submit(&page, &[]).await.status, 400, "once");
+        // A confirmation link is not an undo link.
+        assert_eq!(browser.get(&format!("/undo-email-change?token={confirm}")).await.status, 400);
+    }
+
     async fn every_account_form_wants_its_csrf_token_and_origin(backend) {
         let app = TestApp::spawn(backend).await;
         let user = app.new_user().await;

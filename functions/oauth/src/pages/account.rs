@@ -31,6 +31,8 @@ pub fn routes() -> Routes {
         .post("/verify-email", submit_verify)
         .get("/confirm-email-change", show_email_change)
         .post("/confirm-email-change", submit_email_change)
+        .get("/undo-email-change", show_email_undo)
+        .post("/undo-email-change", submit_email_undo)
 }
 
 /// What went wrong with a form: a sentence for the alert, and the fields it is about.
@@ -465,6 +467,14 @@ const EMAIL_CHANGE: Confirmation = Confirmation {
     button: "Confirm the new address",
 };
 
+const EMAIL_UNDO: Confirmation = Confirmation {
+    purpose: Purpose::UndoEmailChange,
+    title: "Take your account back",
+    text: "This gives your Buddo account this email address back, signs out every device, disconnects every app and mails this address a link to set a new password.",
+    action: "/undo-email-change",
+    button: "Restore this address",
+};
+
 async fn confirm_page(visit: &Visit, raw: &str, what: &Confirmation) -> PageResult {
     let token = live_token(visit, raw, what.purpose).await?;
     Ok(visit.page(
@@ -529,6 +539,28 @@ async fn email_change(visit: &Visit, body: &Bytes) -> PageResult {
         "Your Buddo account has its new email address; sign in with it from now on.",
         "/account",
         "Go to your account",
+    ))
+}
+
+/// `GET /undo-email-change?token=…`: the button that takes the account back to this address.
+pub async fn show_email_undo(visit: Visit, Query(q): Query<TokenQuery>) -> Answer {
+    settle(confirm_page(&visit, &q.token, &EMAIL_UNDO).await)
+}
+
+/// `POST /undo-email-change`.
+pub async fn submit_email_undo(visit: Visit, body: Bytes) -> Answer {
+    settle(email_undo(&visit, &body).await)
+}
+
+async fn email_undo(visit: &Visit, body: &Bytes) -> PageResult {
+    let token = posted_token(visit, body)?;
+    accounts::undo_email_change(&visit.state, &token, &visit.meta)
+        .await
+        .map_err(|e| visit.failed(e))?;
+    Ok(visit.message(
+        StatusCode::OK,
+        "Your account is back",
+        "The email address is restored and every session has ended. A link to set a new password is on its way to this address.",
     ))
 }
 

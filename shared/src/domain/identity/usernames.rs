@@ -93,6 +93,7 @@ const RESERVED: &[&str] = &[
     "transfer",
     "unapprove",
     "undefined",
+    "undo",
     "unpause",
     "uploads",
     "user",
