@@ -11,6 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use buddo_shared::domain::account::recovery;
 use buddo_shared::domain::identity::accounts::{self, LoginAttempt, Registration, SecondFactor};
 use buddo_shared::domain::identity::{mfa, sessions, trusted_devices};
 use buddo_shared::domain::input::{self, Email, OtpCode, Password, Username};
@@ -540,7 +541,7 @@ async fn undo_email_change(
     Json(body): Json<MailTokenBody>,
 ) -> ApiResult<Json<Message>> {
     let token = input::token("token", &body.token)?;
-    accounts::undo_email_change(&state, &token, &meta).await?;
+    recovery::undo_email_change(&state, &token, &meta).await?;
     Ok(message(
         "Email address restored; every session was signed out and a password-reset link was sent to it",
     ))

@@ -8,6 +8,7 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use buddo_shared::domain::account::recovery;
 use buddo_shared::domain::identity::accounts::{self, Registration};
 use buddo_shared::domain::identity::mail_tokens::{self, Purpose};
 use buddo_shared::domain::identity::sessions::{self, Proof};
@@ -554,7 +555,7 @@ pub async fn submit_email_undo(visit: Visit, body: Bytes) -> Answer {
 
 async fn email_undo(visit: &Visit, body: &Bytes) -> PageResult {
     let token = posted_token(visit, body)?;
-    accounts::undo_email_change(&visit.state, &token, &visit.meta)
+    recovery::undo_email_change(&visit.state, &token, &visit.meta)
         .await
         .map_err(|e| visit.failed(e))?;
     Ok(visit.message(

@@ -1,5 +1,6 @@
 //! Accounts beyond signing in: the public profile and its images, settings, push devices,
-//! finding other users, the activity log, deleting an account, admins disabling one.
+//! finding other users, the activity log, deleting an account, admins disabling one, taking
+//! an account back after an email change.
 
 pub mod deletion;
 pub mod devices;
@@ -8,4 +9,5 @@ pub mod health;
 #[cfg(feature = "images")]
 pub mod images;
 pub mod profile;
+pub mod recovery;
 pub mod settings;
