@@ -643,26 +643,55 @@ async fn admin_import_and_export_move_users_with_their_passwords() {
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&file, text).unwrap();
 
-    let out = admin_in(&dir, &["import", file.to_str().unwrap()]).output().unwrap();
+    let out = admin_in(&dir, &["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "a failed line fails the command: {stdout}");
-    assert!(stdout.contains("line 2: invalid_password_hash: bcrypt cost 31"), "{stdout}");
-    assert!(stdout.contains("2 imported, 0 skipped (already there), 1 failed"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed line fails the command: {stdout}"
+    );
+    assert!(
+        stdout.contains("line 2: invalid_password_hash: bcrypt cost 31"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 imported, 0 skipped (already there), 1 failed"),
+        "{stdout}"
+    );
 
     let exported = dir.join("export.jsonl");
-    let out = admin_in(&dir, &["export", exported.to_str().unwrap()]).output().unwrap();
+    let out = admin_in(&dir, &["export", exported.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_succeeded(&out);
     let written = std::fs::read_to_string(&exported).unwrap();
-    let users: Vec<serde_json::Value> = written.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let users: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(users.len(), 3, "{written}");
-    let bcrypt = users.iter().find(|u| u["email"] == "bcrypt@example.com").unwrap();
+    let bcrypt = users
+        .iter()
+        .find(|u| u["email"] == "bcrypt@example.com")
+        .unwrap();
     assert_eq!(bcrypt["password_hash"], BCRYPT);
     assert_eq!(bcrypt["email_verified"], true);
-    let nohash = users.iter().find(|u| u["email"] == "nohash@example.com").unwrap();
+    let nohash = users
+        .iter()
+        .find(|u| u["email"] == "nohash@example.com")
+        .unwrap();
     assert_eq!(nohash["created_at"], "2021-02-03T04:05:06Z");
     assert!(nohash.get("password_hash").is_none());
-    let registered = users.iter().find(|u| u["email"] == "cli@example.com").unwrap();
-    assert!(registered["password_hash"].as_str().unwrap().starts_with("$argon2id$"));
+    let registered = users
+        .iter()
+        .find(|u| u["email"] == "cli@example.com")
+        .unwrap();
+    assert!(registered["password_hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("$argon2id$"));
     // To standard output too.
     let out = admin_in(&dir, &["export"]).output().unwrap();
     assert_succeeded(&out);
@@ -678,7 +707,12 @@ async fn admin_import_and_export_move_users_with_their_passwords() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(written.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(written.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         assert_succeeded(&out);
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -687,12 +721,28 @@ async fn admin_import_and_export_move_users_with_their_passwords() {
     let table: SharedTable =
         Arc::new(EmbeddedTable::open(&target.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
     let state = state_over(table.clone());
-    let moved = users::find_by_email(table.as_ref(), "bcrypt@example.com").await.unwrap().unwrap();
+    let moved = users::find_by_email(table.as_ref(), "bcrypt@example.com")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(moved.email_verified);
-    assert!(matches!(state.passwords.verify("U*U", &moved.password_hash), Verified::YesRehashed(h) if h.starts_with("$argon2id$")));
-    assert_eq!(state.passwords.verify("U*V", &moved.password_hash), Verified::No);
-    let registered = users::find_by_email(table.as_ref(), "cli@example.com").await.unwrap().unwrap();
-    assert_ne!(state.passwords.verify("correct horse battery", &registered.password_hash), Verified::No);
+    assert!(
+        matches!(state.passwords.verify("U*U", &moved.password_hash), Verified::YesRehashed(h) if h.starts_with("$argon2id$"))
+    );
+    assert_eq!(
+        state.passwords.verify("U*V", &moved.password_hash),
+        Verified::No
+    );
+    let registered = users::find_by_email(table.as_ref(), "cli@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        state
+            .passwords
+            .verify("correct horse battery", &registered.password_hash),
+        Verified::No
+    );
     let _ = std::fs::remove_dir_all(dir);
     let _ = std::fs::remove_dir_all(target);
 }
@@ -701,7 +751,9 @@ async fn admin_import_and_export_move_users_with_their_passwords() {
 fn admin_import_names_a_missing_file() {
     let dir = temp_dir();
     drop(EmbeddedTable::open(&dir.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
-    let out = admin_in(&dir, &["import", "/nonexistent/users.jsonl"]).output().unwrap();
+    let out = admin_in(&dir, &["import", "/nonexistent/users.jsonl"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/users.jsonl"));
     let _ = std::fs::remove_dir_all(dir);

@@ -10,9 +10,9 @@ mod users;
 mod views;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
 use axum::routing;
 use axum::Router;
-use axum::http::Method;
 
 use buddo_shared::http::Routes;
 use buddo_shared::AppState;

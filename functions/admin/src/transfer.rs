@@ -15,7 +15,11 @@ use crate::views::{ExportedUser, ImportReport, UserExport};
 pub const MAX_IMPORT_BYTES: usize = 256 * 1024;
 
 /// The media types an import body may be sent as.
-const JSON_LINES: &[&str] = &["application/x-ndjson", "application/jsonl", "application/json-lines"];
+const JSON_LINES: &[&str] = &[
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json-lines",
+];
 
 /// Imports users from JSON lines (one user per line, at most 200 lines, 256 KiB), each all or
 /// nothing, with their password hashes: bcrypt, scrypt, Firebase's scrypt, Argon2, Django's

@@ -109,7 +109,8 @@ pub(super) fn verify(password: &str, stored: &str) -> bool {
                 return false;
             };
             let mut block = signer_key;
-            let mut cipher = ctr::Ctr128BE::<aes::Aes256>::new(key.as_slice().into(), &[0u8; 16].into());
+            let mut cipher =
+                ctr::Ctr128BE::<aes::Aes256>::new(key.as_slice().into(), &[0u8; 16].into());
             cipher.apply_keystream(&mut block);
             constant_time_eq(&block, &hash)
         }
@@ -125,7 +126,14 @@ pub(super) fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
-fn scrypt_key(password: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32, len: usize) -> Option<Vec<u8>> {
+fn scrypt_key(
+    password: &[u8],
+    salt: &[u8],
+    log_n: u8,
+    r: u32,
+    p: u32,
+    len: usize,
+) -> Option<Vec<u8>> {
     let params = scrypt::Params::new(log_n, r, p, len).ok()?;
     let mut out = vec![0u8; len];
     scrypt::scrypt(password, salt, &params, &mut out).ok()?;
@@ -162,7 +170,9 @@ fn bcrypt_hash(stored: &str) -> Result<Parsed<'_>, String> {
         .and_then(|c| c.parse().ok())
         .ok_or("a bcrypt hash is $2b$<cost>$ and 53 characters")?;
     if !(4..=BCRYPT_MAX_COST).contains(&cost) {
-        return Err(format!("bcrypt cost {cost} is outside 4..={BCRYPT_MAX_COST}"));
+        return Err(format!(
+            "bcrypt cost {cost} is outside 4..={BCRYPT_MAX_COST}"
+        ));
     }
     Ok(Parsed::Bcrypt(stored))
 }
@@ -170,7 +180,8 @@ fn bcrypt_hash(stored: &str) -> Result<Parsed<'_>, String> {
 fn argon2_hash(stored: &str) -> Result<Parsed<'_>, String> {
     use argon2::password_hash::PasswordHash;
     let parsed = PasswordHash::new(stored).map_err(|e| format!("argon2 hash: {e}"))?;
-    let params = argon2::Params::try_from(&parsed).map_err(|e| format!("argon2 parameters: {e}"))?;
+    let params =
+        argon2::Params::try_from(&parsed).map_err(|e| format!("argon2 parameters: {e}"))?;
     if parsed.salt.is_none() || parsed.hash.is_none() {
         return Err("an argon2 hash needs its salt and hash".into());
     }
@@ -229,7 +240,9 @@ fn params(text: &str, names: &[&str]) -> Result<Vec<u64>, String> {
 /// scrypt's bounds on log2 N, r and p.
 fn scrypt_bounds(log_n: u64, r: u64, p: u64) -> Result<(u8, u32, u32), String> {
     if !(1..=SCRYPT_MAX_LOG_N as u64).contains(&log_n) {
-        return Err(format!("scrypt log2 N {log_n} is outside 1..={SCRYPT_MAX_LOG_N}"));
+        return Err(format!(
+            "scrypt log2 N {log_n} is outside 1..={SCRYPT_MAX_LOG_N}"
+        ));
     }
     if r == 0 || p == 0 {
         return Err("scrypt r and p must be at least 1".into());
@@ -243,7 +256,9 @@ fn scrypt_bounds(log_n: u64, r: u64, p: u64) -> Result<(u8, u32, u32), String> {
     }
     let work = n.saturating_mul(r).saturating_mul(p);
     if work > SCRYPT_MAX_WORK {
-        return Err(format!("scrypt work N*r*p = {work} exceeds {SCRYPT_MAX_WORK}"));
+        return Err(format!(
+            "scrypt work N*r*p = {work} exceeds {SCRYPT_MAX_WORK}"
+        ));
     }
     Ok((log_n as u8, r as u32, p as u32))
 }
@@ -350,9 +365,11 @@ mod tests {
         assert!(!verify("U*V", hash));
         let y = "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
         assert!(verify("U*U", y));
-        assert!(validate("$2b$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
-            .unwrap_err()
-            .contains("cost 17"));
+        assert!(
+            validate("$2b$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW")
+                .unwrap_err()
+                .contains("cost 17")
+        );
     }
 
     #[test]
@@ -362,8 +379,10 @@ mod tests {
         assert_eq!(validate(hash), Ok(Kind::DjangoPbkdf2));
         assert!(verify("password", hash));
         assert!(!verify("passwore", hash));
-        assert!(validate("pbkdf2_sha256$10000001$salt$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs=")
-            .is_err());
+        assert!(validate(
+            "pbkdf2_sha256$10000001$salt$Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs="
+        )
+        .is_err());
     }
 
     #[test]
@@ -375,7 +394,10 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&hash[i..i + 2], 16).unwrap())
             .collect();
-        let stored = format!("$scrypt$ln=10,r=8,p=16${salt}${}", STANDARD_NO_PAD.encode(bytes));
+        let stored = format!(
+            "$scrypt$ln=10,r=8,p=16${salt}${}",
+            STANDARD_NO_PAD.encode(bytes)
+        );
         assert_eq!(validate(&stored), Ok(Kind::Scrypt));
         assert!(verify("password", &stored));
         assert!(!verify("Password", &stored));
@@ -387,10 +409,12 @@ mod tests {
 
     #[test]
     fn argon2_bounds() {
-        let ok = "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        let ok =
+            "$argon2i$v=19$m=4096,t=3,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
         assert_eq!(validate(ok), Ok(Kind::Argon2));
         // The reference implementation's README: `argon2 somesalt -t 2 -m 16 -p 4 -l 24`.
-        let reference = "$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
+        let reference =
+            "$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG";
         assert_eq!(validate(reference), Ok(Kind::Argon2));
         let hashing = super::super::PasswordHashing::new(&crate::config::PasswordConfig {
             memory_kib: 1024,

@@ -39,15 +39,16 @@ else:
         .args(["-c", script, kind, password])
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn lines(users: &[Value]) -> String {
-    users
-        .iter()
-        .map(|u| format!("{u}\n"))
-        .collect()
+    users.iter().map(|u| format!("{u}\n")).collect()
 }
 
 fn unique(name: &str) -> String {
@@ -80,7 +81,10 @@ impl TestApp {
         loop {
             let mut path = format!("{EXPORT}?limit={limit}");
             if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={}", url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()));
+                path.push_str(&format!(
+                    "&cursor={}",
+                    url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>()
+                ));
             }
             let resp = self.get_auth(&path, token).await;
             let body = resp.assert_status(200);
@@ -129,9 +133,9 @@ backend_tests! {
             app.login(&email, "not the password", None).await.assert_error(401, "invalid_credentials");
             assert_eq!(&app.stored_hash(&email).await, hash, "a wrong password changes nothing");
             let session = app.login(&email, password, None).await;
-            let token = session.assert_status(200)["access_token"].as_str().unwrap().to_string();
+            let token = session.assert_status(200)["token"].as_str().unwrap().to_string();
             let me = app.me(&token).await;
-            let me = me.assert_status(200);
+            let me = &me.assert_status(200)["user"];
             assert_eq!(me["username"], name.as_str());
             assert_eq!(me["email_verified"], true);
             let upgraded = app.stored_hash(&email).await;
@@ -306,7 +310,7 @@ backend_tests! {
         // Registered users (Argon2id), one with TOTP on and one disabled, and imported ones
         // still on their old hashes.
         let plain = app.new_verified_user().await;
-        let with_totp = app.new_user().await;
+        let with_totp = app.new_verified_user().await;
         let session = app.login_ok(&with_totp).await;
         let (secret, _) = app.enable_totp(&session.token).await;
         let disabled = app.new_user().await;

@@ -58,10 +58,7 @@ impl UserLine {
             username: user.username.clone(),
             email_verified: user.email_verified,
             created_at: Some(user.created_at.clone()),
-            totp_secret: user
-                .totp_secret
-                .clone()
-                .filter(|_| user.totp_enabled),
+            totp_secret: user.totp_secret.clone().filter(|_| user.totp_enabled),
             password_hash: Some(user.password_hash.clone()).filter(|h| !h.is_empty()),
             disabled: user.disabled,
         }
@@ -236,7 +233,10 @@ async fn import_one(state: &AppState, line: UserLine) -> Result<Outcome, Failure
         ));
     }
     if by_username?.is_some() {
-        return Err(Failure::new("username_taken", "another user has this username"));
+        return Err(Failure::new(
+            "username_taken",
+            "another user has this username",
+        ));
     }
     let counter = table
         .update_returning(Update::new(keys::counter("registrations")).add("value", 1))
