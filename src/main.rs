@@ -8,7 +8,7 @@ use std::time::Duration;
 use buddo_shared::clock::{Clock, ManualClock, SystemClock};
 use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::domain::account::deletion;
-use buddo_shared::domain::identity::accounts;
+use buddo_shared::domain::identity::{accounts, transfer};
 use buddo_shared::domain::input::Email;
 use buddo_shared::id_token::IdTokenKeys;
 use buddo_shared::jwt::SigningKeyPair;
@@ -51,7 +51,7 @@ enum Command {
     /// Serve every endpoint group on 127.0.0.1 (what `buddo` alone does)
     Serve,
     /// Administer the store: admin promote <EMAIL>, admin enable <EMAIL>, admin mail retry,
-    /// admin create-table, admin renew [--at TIME]
+    /// admin create-table, admin renew [--at TIME], admin import <FILE>, admin export [FILE]
     #[command(subcommand)]
     Admin(Admin),
     /// Print a new JWT signing key and its JWKS (with --id-token: new ID-token keys)
@@ -94,6 +94,20 @@ enum Admin {
         /// renewals of a later day happen now
         #[arg(long, value_name = "TIME", value_parser = rfc3339_time)]
         at: Option<time::OffsetDateTime>,
+    },
+    /// Import users with their password hashes from JSON lines (README, "Moving users in"):
+    /// each user all or nothing, users already there skipped; prints a report and fails if
+    /// any line failed
+    Import {
+        /// The file, or - for standard input
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Export every user in the import's format (JSON lines, password hashes as stored)
+    Export {
+        /// Where to write [default: standard output]
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
     },
 }
 
@@ -282,6 +296,8 @@ async fn admin(command: Admin, options: &Options) -> anyhow::Result<()> {
                 report.renewed, report.past_due, report.canceled, report.failed
             );
         }
+        Admin::Import { file } => import(existing_state(config).await?, &file).await?,
+        Admin::Export { file } => export(existing_state(config).await?, file.as_deref()).await?,
         Admin::Mail(MailCommand::Retry) => mail_retry(existing_state(config).await?).await?,
         Admin::Promote { email } => {
             let state = existing_state(config).await?;
@@ -298,6 +314,61 @@ async fn admin(command: Admin, options: &Options) -> anyhow::Result<()> {
             println!("{} ({}) is enabled", user.email, user.id);
         }
     }
+    Ok(())
+}
+
+async fn import(state: AppState, file: &Path) -> anyhow::Result<()> {
+    let text = if file == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| anyhow::anyhow!("reading standard input: {e}"))?
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?
+    };
+    let report = transfer::import(&state, transfer::parse_lines(&text)).await;
+    for failure in &report.failures {
+        println!(
+            "line {}: {}: {}",
+            failure.line, failure.code, failure.reason
+        );
+    }
+    println!(
+        "{} imported, {} skipped (already there), {} failed",
+        report.imported, report.skipped, report.failed
+    );
+    if report.failed > 0 {
+        anyhow::bail!("{} line(s) failed; see above", report.failed);
+    }
+    Ok(())
+}
+
+async fn export(state: AppState, file: Option<&Path>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out: Box<dyn Write> = match file {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("creating {}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut cursor = None;
+    let mut count = 0;
+    loop {
+        let page = transfer::export_page(&state, 100, cursor)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for user in &page.users {
+            serde_json::to_writer(&mut out, user)?;
+            out.write_all(b"\n")?;
+        }
+        count += page.users.len();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.flush()?;
+    eprintln!("{count} user(s) exported");
     Ok(())
 }
 

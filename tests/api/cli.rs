@@ -1,5 +1,5 @@
-//! The `buddo` binary: help, the local server with console mail, and `admin promote` and
-//! `admin enable` on both backends.
+//! The `buddo` binary: help, the local server with console mail, `admin promote` and
+//! `admin enable` on both backends, and `admin import` and `admin export`.
 
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -616,5 +616,145 @@ fn a_port_in_use_is_named() {
     );
     assert!(stderr.contains("-p/--port or PORT"), "{stderr}");
     drop(taken);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `buddo admin <args> --data-dir <dir>`.
+fn admin_in(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    all.extend(["--data-dir", dir.to_str().unwrap()]);
+    buddo(&all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_import_and_export_move_users_with_their_passwords() {
+    use buddo_shared::password::Verified;
+    use std::io::Write;
+
+    const BCRYPT: &str = "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW";
+    let (dir, _) = data_dir_with_user("cli@example.com", false).await;
+    let file = dir.join("users.jsonl");
+    let lines = [
+        json!({ "email": "bcrypt@example.com", "username": "bcryptuser", "password_hash": BCRYPT, "email_verified": true }),
+        json!({ "email": "greedy@example.com", "username": "greedyuser", "password_hash": BCRYPT.replace("$05$", "$31$") }),
+        json!({ "email": "nohash@example.com", "username": "nohashuser", "created_at": "2021-02-03T04:05:06Z" }),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+
+    let out = admin_in(&dir, &["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failed line fails the command: {stdout}"
+    );
+    assert!(
+        stdout.contains("line 2: invalid_password_hash: bcrypt cost 31"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 imported, 0 skipped (already there), 1 failed"),
+        "{stdout}"
+    );
+
+    let exported = dir.join("export.jsonl");
+    let out = admin_in(&dir, &["export", exported.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_succeeded(&out);
+    let written = std::fs::read_to_string(&exported).unwrap();
+    let users: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(users.len(), 3, "{written}");
+    let bcrypt = users
+        .iter()
+        .find(|u| u["email"] == "bcrypt@example.com")
+        .unwrap();
+    assert_eq!(bcrypt["password_hash"], BCRYPT);
+    assert_eq!(bcrypt["email_verified"], true);
+    let nohash = users
+        .iter()
+        .find(|u| u["email"] == "nohash@example.com")
+        .unwrap();
+    assert_eq!(nohash["created_at"], "2021-02-03T04:05:06Z");
+    assert!(nohash.get("password_hash").is_none());
+    let registered = users
+        .iter()
+        .find(|u| u["email"] == "cli@example.com")
+        .unwrap();
+    assert!(registered["password_hash"]
+        .as_str()
+        .unwrap()
+        .starts_with("$argon2id$"));
+    // To standard output too.
+    let out = admin_in(&dir, &["export"]).output().unwrap();
+    assert_succeeded(&out);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), written);
+
+    // Into an empty store, from standard input; again, everyone is skipped.
+    let target = temp_dir();
+    drop(EmbeddedTable::open(&target.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
+    for expected in ["3 imported, 0 skipped", "0 imported, 3 skipped"] {
+        let mut child = admin_in(&target, &["import", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(written.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_succeeded(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(expected), "{stdout}");
+    }
+    let table: SharedTable =
+        Arc::new(EmbeddedTable::open(&target.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
+    let state = state_over(table.clone());
+    let moved = users::find_by_email(table.as_ref(), "bcrypt@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(moved.email_verified);
+    assert!(
+        matches!(state.passwords.verify("U*U", &moved.password_hash), Verified::YesRehashed(h) if h.starts_with("$argon2id$"))
+    );
+    assert_eq!(
+        state.passwords.verify("U*V", &moved.password_hash),
+        Verified::No
+    );
+    let registered = users::find_by_email(table.as_ref(), "cli@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        state
+            .passwords
+            .verify("correct horse battery", &registered.password_hash),
+        Verified::No
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_dir_all(target);
+}
+
+#[test]
+fn admin_import_names_a_missing_file() {
+    let dir = temp_dir();
+    drop(EmbeddedTable::open(&dir.join("buddo.redb"), Arc::new(SystemClock)).unwrap());
+    let out = admin_in(&dir, &["import", "/nonexistent/users.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent/users.jsonl"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -297,7 +297,15 @@ fn assert_http_api_shape(
         "{name}: an authorization header exactly when the route needs one"
     );
     match event.get("body") {
-        // A page's form, or JSON.
+        // A page's form, JSON lines (a user import), or JSON.
+        Some(body) if headers["content-type"] == "application/x-ndjson" => {
+            let body = body.as_str().expect("body is a string");
+            for line in body.lines().filter(|l| !l.trim().is_empty()) {
+                let line: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("{name}: a line is not JSON: {e}"));
+                assert!(line.is_object(), "{name}: each line is a JSON object");
+            }
+        }
         Some(body) if headers["content-type"] == "application/x-www-form-urlencoded" => {
             let body = body.as_str().expect("body is a string");
             assert!(

@@ -1,13 +1,17 @@
-//! `/api/admin/*`: app review, scope requests, ad campaigns, points and accounts. Admins only
-//! (403 `forbidden` for others).
+//! `/api/admin/*`: app review, scope requests, ad campaigns, points and accounts, users moved
+//! in and out. Admins only (403 `forbidden` for others).
 
 mod activity;
 mod apps;
 mod campaigns;
 mod plans;
+mod transfer;
 mod users;
 mod views;
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
+use axum::routing;
 use axum::Router;
 
 use buddo_shared::http::Routes;
@@ -17,6 +21,7 @@ use activity::*;
 use apps::*;
 use campaigns::*;
 use plans::*;
+use transfer::*;
 use users::*;
 
 /// The group as a Lambda function serves it.
@@ -46,6 +51,8 @@ pub fn router(state: AppState) -> Router {
     disable_user,
     enable_user,
     everyones_activity,
+    import_users,
+    export_users,
 ))]
 pub struct Api;
 
@@ -71,4 +78,10 @@ pub fn routes() -> Routes {
         .post("/api/admin/users/{id}/disable", disable_user)
         .post("/api/admin/users/{id}/enable", enable_user)
         .get("/api/admin/activity", everyones_activity)
+        .route(
+            Method::POST,
+            "/api/admin/users/import",
+            routing::post(import_users).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .get("/api/admin/users/export", export_users)
 }

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use buddo_shared::domain::activity::Activity;
 use buddo_shared::domain::ads::{Campaign, CampaignStats};
+use buddo_shared::domain::identity::transfer::{self, UserLine};
 use buddo_shared::domain::oauth::apps::{OAuthApp, Presentation, ScopeRequest};
 use buddo_shared::http::openapi::{
     activity_kind, campaign_status, scope_list, scope_request_status, surface,
@@ -249,3 +250,87 @@ impl Listed for AdminActivity {
 
 /// A page of activity.
 pub type AdminActivityPage = Page<AdminActivity>;
+
+/// A user as exported, one line of an import file: the same fields both ways.
+#[derive(Serialize, ToSchema)]
+pub struct ExportedUser {
+    pub email: String,
+    pub username: String,
+    pub email_verified: bool,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    /// Base32; present when TOTP is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totp_secret: Option<String>,
+    /// A PHC string (`$argon2id$…`), or the hash as imported until the user's first sign-in;
+    /// absent when the account has no password (made through a sign-in provider).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+}
+
+impl From<UserLine> for ExportedUser {
+    fn from(line: UserLine) -> Self {
+        ExportedUser {
+            email: line.email,
+            username: line.username,
+            email_verified: line.email_verified,
+            created_at: line.created_at,
+            totp_secret: line.totp_secret,
+            password_hash: line.password_hash,
+            disabled: line.disabled,
+        }
+    }
+}
+
+impl Listed for ExportedUser {
+    const FIELD: &'static str = "users";
+    const PAGE: &'static str = "UserExport";
+    const NOUN: &'static str = "Users";
+    const DEFAULT_LIMIT: usize = 100;
+}
+
+/// A page of exported users.
+pub type UserExport = Page<ExportedUser>;
+
+/// What an import did: counts, the lines skipped (users already there) and every line that
+/// failed with why.
+#[derive(Serialize, ToSchema)]
+pub struct ImportReport {
+    pub imported: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub skipped_lines: Vec<usize>,
+    pub failures: Vec<ImportFailure>,
+}
+
+/// A line that was not imported; nothing of it was written.
+#[derive(Serialize, ToSchema)]
+pub struct ImportFailure {
+    /// The line's number, from 1.
+    pub line: usize,
+    /// `malformed_line`, `validation_failed`, `invalid_password_hash`, `invalid_totp_secret`,
+    /// `email_taken`, `username_taken`, or a store error's code.
+    pub code: String,
+    pub reason: String,
+}
+
+impl ImportReport {
+    pub fn new(report: transfer::ImportReport) -> Self {
+        ImportReport {
+            imported: report.imported,
+            skipped: report.skipped,
+            failed: report.failed,
+            skipped_lines: report.skipped_lines,
+            failures: report
+                .failures
+                .into_iter()
+                .map(|f| ImportFailure {
+                    line: f.line,
+                    code: f.code,
+                    reason: f.reason,
+                })
+                .collect(),
+        }
+    }
+}

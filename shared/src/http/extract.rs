@@ -102,7 +102,7 @@ fn too_large() -> ApiError {
     ApiError::Status {
         status: StatusCode::PAYLOAD_TOO_LARGE,
         code: "payload_too_large",
-        message: "The request body is larger than 64 KiB".into(),
+        message: "The request body is larger than this endpoint accepts (64 KiB; 256 KiB for a user import)".into(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Accounts beyond signing in: profiles and their images, settings, push devices, other
 //! users, the activity log, deleting
-//! and disabling accounts, health, and the API's OpenAPI description.
+//! and disabling accounts, moving users in and out, health, and the API's OpenAPI description.
 
 mod activity;
 mod cross_user;
@@ -10,6 +10,7 @@ mod directory;
 mod disabling;
 mod health;
 mod images;
+mod import_export;
 mod openapi;
 mod profile;
 mod settings;

@@ -15,6 +15,7 @@ use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::usernames;
 use crate::domain::input::{Email, OtpCode, Password, Username};
+use crate::domain::oauth::grants;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -144,12 +145,24 @@ pub(super) async fn create(
     username: &Username,
     extra: Vec<WriteOp>,
 ) -> ApiResult<()> {
+    write_new(state, user, username, extra, true).await
+}
+
+/// [`create`], with or without the verification mail of an unverified address (users moved in
+/// from elsewhere are not mailed: `transfer`).
+pub(super) async fn write_new(
+    state: &AppState,
+    user: &mut User,
+    username: &Username,
+    extra: Vec<WriteOp>,
+    verification_mail: bool,
+) -> ApiResult<()> {
     let email_key = keys::email_marker(&user.email);
     let username_key = keys::username_marker(&username.lower());
     for _ in 0..REFERRAL_CODE_TRIES {
         user.referral_code = random_code(REFERRAL_CODE_LEN);
         let referral_key = keys::referral_code(&user.referral_code);
-        let mut ops = registration_ops(state, user, username)?;
+        let mut ops = registration_ops(state, user, username, verification_mail)?;
         ops.extend(extra.iter().cloned());
         let written = state.table.write(ops).await;
         if written.as_ref().err().and_then(|e| e.failed_key()) == Some(&referral_key) {
@@ -210,7 +223,12 @@ pub(super) fn new_account(
 /// The writes that create `user`: the account, the markers of its address, username and
 /// referral code (each a conditional put, so a taken one fails the write), and the
 /// verification mail when the address is not verified yet.
-fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiResult<Vec<WriteOp>> {
+fn registration_ops(
+    state: &AppState,
+    user: &User,
+    username: &Username,
+    verification_mail: bool,
+) -> ApiResult<Vec<WriteOp>> {
     let mut ops = vec![
         WriteOp::put_new(store::to_item(&keys::user(&user.id), user)?),
         WriteOp::put_new(users::marker_item(
@@ -223,7 +241,7 @@ fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiRe
             &user.id,
         )),
     ];
-    if !user.email_verified {
+    if verification_mail && !user.email_verified {
         ops.extend(mail_tokens::issue(
             state,
             MailToken::new(Purpose::VerifyEmail, user),
@@ -294,12 +312,7 @@ async fn password_step(
     match (user, verified) {
         (Some(user), Verified::Yes) => Ok((user, reservation)),
         (Some(user), Verified::YesRehashed(new_hash)) => {
-            let update = Update::new(keys::user(&user.id))
-                .set("password_hash", new_hash)
-                .when(Cond::eq("password_hash", user.password_hash.clone()));
-            if let Err(e) = state.table.write(vec![update.into_op()]).await {
-                tracing::warn!(error = %e, "storing a rehashed password");
-            }
+            attempts::keep_rehashed(state, &user, new_hash).await;
             Ok((user, reservation))
         }
         (Some(user), Verified::No) => {

@@ -16,6 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::password::Verified;
 use crate::ratelimit::{Counter, Reservation};
 use crate::state::AppState;
+use crate::store::{Cond, Update};
 
 /// Checks `password` against `stored` (`None`: no such account, which costs the same work)
 /// for the account named by `account` (its lower-case email). 429 when the account's
@@ -79,7 +80,23 @@ pub async fn confirm_password(
     let stored = Some(user.password_hash.clone());
     match check_password(state, &user.email, meta, stored, password).await? {
         Verified::No => Err(invalid_password()),
-        Verified::Yes | Verified::YesRehashed(_) => Ok(()),
+        Verified::Yes => Ok(()),
+        Verified::YesRehashed(new_hash) => {
+            keep_rehashed(state, user, new_hash).await;
+            Ok(())
+        }
+    }
+}
+
+/// Stores the hash a right password was rehashed to (other Argon2 parameters, or a hash
+/// imported from elsewhere), unless the password changed meanwhile. Best effort: the old
+/// hash still verifies, so a failed write only delays the upgrade to the next check.
+pub async fn keep_rehashed(state: &AppState, user: &User, new_hash: String) {
+    let update = Update::new(crate::keys::user(&user.id))
+        .set("password_hash", new_hash)
+        .when(Cond::eq("password_hash", user.password_hash.clone()));
+    if let Err(e) = state.table.write(vec![update.into_op()]).await {
+        tracing::warn!(error = %e, "storing a rehashed password");
     }
 }
 

@@ -1,5 +1,5 @@
 //! Identity: accounts, login sessions, second factors and trusted devices, mail tokens and
-//! the limits on guessing credentials.
+//! the limits on guessing credentials; users moved in and out.
 
 pub mod accounts;
 pub mod attempts;
@@ -8,6 +8,7 @@ pub mod mfa;
 pub mod referrals;
 pub mod sessions;
 pub mod social;
+pub mod transfer;
 pub mod trusted_devices;
 pub mod usernames;
 pub mod users;

@@ -1,4 +1,8 @@
 //! Argon2id password hashing (OWASP: m=19 MiB, t=2, p=1 by default), PHC strings at rest.
+//! Hashes made elsewhere (imported users) are checked by [`foreign`] and replaced by ours at
+//! the first right password: every check of a password goes through [`PasswordHashing::verify`].
+
+pub mod foreign;
 
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
@@ -75,9 +79,23 @@ impl PasswordHashing {
     }
 
     pub fn verify(&self, password: &str, stored: &str) -> Verified {
+        if !stored.starts_with("$argon2") {
+            // bcrypt, scrypt, Firebase, Django: right once, then ours.
+            if !foreign::verify(password, stored) {
+                return Verified::No;
+            }
+            return match self.hash(password) {
+                Ok(new_hash) => Verified::YesRehashed(new_hash),
+                Err(_) => Verified::Yes,
+            };
+        }
         let Ok(parsed) = PasswordHash::new(stored) else {
             return Verified::No;
         };
+        // Argon2 of other parameters only within the bounds an import is held to (or ours).
+        if !self.is_current(&parsed) && foreign::validate(stored).is_err() {
+            return Verified::No;
+        }
         // Verify with the parameters recorded in the hash, whatever the current ones are.
         if !matches_stored(password, &parsed) {
             return Verified::No;
