@@ -7,6 +7,7 @@ mod campaigns;
 mod plans;
 mod users;
 mod views;
+mod webhooks;
 
 use axum::Router;
 
@@ -18,6 +19,7 @@ use apps::*;
 use campaigns::*;
 use plans::*;
 use users::*;
+use webhooks::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
@@ -46,6 +48,14 @@ pub fn router(state: AppState) -> Router {
     disable_user,
     enable_user,
     everyones_activity,
+    admin_create_webhook,
+    admin_list_webhooks,
+    admin_get_webhook,
+    admin_update_webhook,
+    admin_delete_webhook,
+    admin_rotate_webhook_secret,
+    admin_webhook_deliveries,
+    admin_replay_webhook_delivery,
 ))]
 pub struct Api;
 
@@ -71,4 +81,21 @@ pub fn routes() -> Routes {
         .post("/api/admin/users/{id}/disable", disable_user)
         .post("/api/admin/users/{id}/enable", enable_user)
         .get("/api/admin/activity", everyones_activity)
+        .post("/api/admin/webhooks", admin_create_webhook)
+        .get("/api/admin/webhooks", admin_list_webhooks)
+        .get("/api/admin/webhooks/{endpoint_id}", admin_get_webhook)
+        .patch("/api/admin/webhooks/{endpoint_id}", admin_update_webhook)
+        .delete("/api/admin/webhooks/{endpoint_id}", admin_delete_webhook)
+        .post(
+            "/api/admin/webhooks/{endpoint_id}/rotate-secret",
+            admin_rotate_webhook_secret,
+        )
+        .get(
+            "/api/admin/webhooks/{endpoint_id}/deliveries",
+            admin_webhook_deliveries,
+        )
+        .post(
+            "/api/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            admin_replay_webhook_delivery,
+        )
 }

@@ -13,6 +13,7 @@ use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::identity::usernames;
 use crate::domain::oauth::grants;
 use crate::domain::input::{Email, OtpCode, Password, Username};
@@ -223,6 +224,18 @@ fn registration_ops(state: &AppState, user: &User, username: &Username) -> ApiRe
             &keys::referral_code(&user.referral_code),
             &user.id,
         )),
+        webhooks::announce(
+            state.now(),
+            EventType::UserCreated,
+            &user.id,
+            Vec::new(),
+            json!({
+                "email": user.email,
+                "username": user.username,
+                "email_verified": user.email_verified,
+                "created_at": user.created_at,
+            }),
+        ),
     ];
     if !user.email_verified {
         ops.extend(mail_tokens::issue(
@@ -591,12 +604,13 @@ pub async fn reset_password(
             Some(meta),
             Value::Null,
         )?;
+        let announced = password_event(state, &user.id, true);
         Ok(password_ops(
             state,
             user,
             hash.clone(),
             payout.on_user(update),
-            vec![consume, logged],
+            vec![consume, logged, announced],
             None,
         ))
     })
@@ -693,7 +707,8 @@ pub async fn change_password(
         Value::Null,
     )?;
     let keep = Some(auth.session.id.as_str());
-    let ops = password_ops(state, user, hash, update, vec![logged], keep);
+    let announced = password_event(state, &user.id, false);
+    let ops = password_ops(state, user, hash, update, vec![logged, announced], keep);
     state
         .table
         .write(ops)
@@ -803,6 +818,13 @@ pub async fn confirm_email_change(
                 Some(meta),
                 Value::Null,
             )?,
+            webhooks::announce(
+                state.now(),
+                EventType::UserEmailChanged,
+                &user.id,
+                Vec::new(),
+                json!({ "email": new_email, "previous_email": token.email, "undone": false }),
+            ),
         ];
         ops.extend(undo_ops);
         ops.extend(sessions::end_other_sessions(
@@ -937,6 +959,13 @@ pub async fn undo_email_change(
         Some(meta),
         json!({ "restored": restored }),
     )?);
+    ops.push(webhooks::announce(
+        state.now(),
+        EventType::UserEmailChanged,
+        &user.id,
+        Vec::new(),
+        json!({ "email": restored, "previous_email": user.email, "undone": true }),
+    ));
     table
         .write(ops)
         .await
@@ -965,4 +994,15 @@ pub async fn promote_admin(state: &AppState, email: &Email) -> ApiResult<User> {
         is_admin: true,
         ..user
     })
+}
+
+/// The `user.password_changed` event of a change (`reset`: through a reset link).
+fn password_event(state: &AppState, user_id: &str, reset: bool) -> WriteOp {
+    webhooks::announce(
+        state.now(),
+        EventType::UserPasswordChanged,
+        user_id,
+        Vec::new(),
+        json!({ "reset": reset }),
+    )
 }
