@@ -496,7 +496,10 @@ const WEBHOOK_EVENT_SK: &str = "WHEVENT";
 
 /// A lifecycle event in the webhook outbox, written with the change it reports.
 pub fn webhook_event(event_id: &str) -> Key {
-    Key::new(format!("{WEBHOOK_EVENT_PREFIX}{event_id}"), WEBHOOK_EVENT_SK)
+    Key::new(
+        format!("{WEBHOOK_EVENT_PREFIX}{event_id}"),
+        WEBHOOK_EVENT_SK,
+    )
 }
 
 /// The key, when `(pk, sk)` is a webhook event's.

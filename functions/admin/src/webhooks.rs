@@ -4,12 +4,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use buddo_shared::domain::webhooks::endpoints::{self, NewEndpoint, Owner};
-use buddo_shared::http::openapi::ErrorBody;
+use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::webhooks::{
     CreatedEndpoint, DeliveryList, DeliveryView, EndpointChangesBody, EndpointList, EndpointView,
     NewEndpointBody,
 };
-use buddo_shared::http::{AdminUser, Json, Page, PageQuery, Query};
+use buddo_shared::http::{message, AdminUser, Json, Page, PageQuery, Query};
 use buddo_shared::{ApiResult, AppState};
 
 /// Registers a webhook endpoint for every user's events; the answer shows its signing secret,
@@ -63,7 +63,7 @@ pub(crate) async fn admin_list_webhooks(
     params(("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn admin_get_webhook(
     State(state): State<AppState>,
@@ -82,7 +82,7 @@ pub(crate) async fn admin_get_webhook(
     responses(
         (status = 200, description = "The endpoint as it is now", body = EndpointView),
         (status = 400, description = "`validation_failed`", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn admin_update_webhook(
     State(state): State<AppState>,
@@ -100,17 +100,17 @@ pub(crate) async fn admin_update_webhook(
     security(("user_jwt" = [])),
     params(("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 200, description = "Deleted", body = Message),
+        (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn admin_delete_webhook(
     State(state): State<AppState>,
     _admin: AdminUser,
     Path(endpoint_id): Path<String>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<Message>> {
     let owner = Owner::Admin;
     endpoints::delete(&state, &owner, &endpoint_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(message("The webhook endpoint is deleted"))
 }
 
 /// A new signing secret for a webhook endpoint (admins); the one it replaces keeps
@@ -120,7 +120,7 @@ pub(crate) async fn admin_delete_webhook(
     params(("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint and its new secret", body = CreatedEndpoint),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
         (status = 409, description = "`endpoint_changed`: rotated meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn admin_rotate_webhook_secret(
@@ -141,7 +141,7 @@ pub(crate) async fn admin_rotate_webhook_secret(
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryList),
         (status = 400, description = "`validation_failed`: `limit`, `cursor`", body = ErrorBody),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn admin_webhook_deliveries(
     State(state): State<AppState>,
@@ -151,8 +151,8 @@ pub(crate) async fn admin_webhook_deliveries(
 ) -> ApiResult<Json<DeliveryList>> {
     let (limit, cursor) = page.read()?;
     let owner = Owner::Admin;
-    let page = endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor)
-        .await?;
+    let page =
+        endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor).await?;
     Ok(Json(Page {
         items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
         next_cursor: page.next_cursor,
@@ -167,7 +167,7 @@ pub(crate) async fn admin_webhook_deliveries(
         ("delivery_id" = String, Path, description = "The delivery's id (the event's)")),
     responses(
         (status = 202, description = "Queued: sent within a minute", body = DeliveryView),
-        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 404, description = "`endpoint_not_found`, `delivery_not_found`", body = ErrorBody),
         (status = 409, description = "`delivery_in_progress`", body = ErrorBody),
     ))]
 pub(crate) async fn admin_replay_webhook_delivery(

@@ -89,9 +89,18 @@ pub fn routes() -> Routes {
         .get("/api/oauth/my-apps/{id}/scope-requests", scope_requests)
         .post("/api/oauth/my-apps/{id}/webhooks", create_webhook)
         .get("/api/oauth/my-apps/{id}/webhooks", list_webhooks)
-        .get("/api/oauth/my-apps/{id}/webhooks/{endpoint_id}", get_webhook)
-        .patch("/api/oauth/my-apps/{id}/webhooks/{endpoint_id}", update_webhook)
-        .delete("/api/oauth/my-apps/{id}/webhooks/{endpoint_id}", delete_webhook)
+        .get(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            get_webhook,
+        )
+        .patch(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            update_webhook,
+        )
+        .delete(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            delete_webhook,
+        )
         .post(
             "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}/rotate-secret",
             rotate_webhook_secret,

@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 
 use buddo_shared::domain::oauth::apps;
 use buddo_shared::domain::webhooks::endpoints::{self, NewEndpoint, Owner};
-use buddo_shared::http::openapi::ErrorBody;
+use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::webhooks::{
     CreatedEndpoint, DeliveryList, DeliveryView, EndpointChangesBody, EndpointList, EndpointView,
     NewEndpointBody,
 };
-use buddo_shared::http::{AuthUser, Json, Page, PageQuery, Query};
+use buddo_shared::http::{message, AuthUser, Json, Page, PageQuery, Query};
 use buddo_shared::{ApiResult, AppState};
 
 /// The owner of the app's endpoints, once the caller is found to own the app.
@@ -78,7 +78,7 @@ pub(crate) async fn list_webhooks(
         ("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn get_webhook(
     State(state): State<AppState>,
@@ -98,7 +98,7 @@ pub(crate) async fn get_webhook(
     responses(
         (status = 200, description = "The endpoint as it is now", body = EndpointView),
         (status = 400, description = "`validation_failed`", body = ErrorBody),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn update_webhook(
     State(state): State<AppState>,
@@ -117,17 +117,17 @@ pub(crate) async fn update_webhook(
     params(("id" = String, Path, description = "The app's id"),
         ("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
-        (status = 204, description = "Deleted"),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 200, description = "Deleted", body = Message),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn delete_webhook(
     State(state): State<AppState>,
     auth: AuthUser,
     Path((id, endpoint_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<Message>> {
     let owner = app_owner(&state, &auth, &id).await?;
     endpoints::delete(&state, &owner, &endpoint_id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(message("The webhook endpoint is deleted"))
 }
 
 /// A new signing secret for a webhook endpoint of one of your apps; the one it replaces keeps
@@ -138,7 +138,7 @@ pub(crate) async fn delete_webhook(
         ("endpoint_id" = String, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint and its new secret", body = CreatedEndpoint),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
         (status = 409, description = "`endpoint_changed`: rotated meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn rotate_webhook_secret(
@@ -160,7 +160,7 @@ pub(crate) async fn rotate_webhook_secret(
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryList),
         (status = 400, description = "`validation_failed`: `limit`, `cursor`", body = ErrorBody),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
     ))]
 pub(crate) async fn webhook_deliveries(
     State(state): State<AppState>,
@@ -170,8 +170,8 @@ pub(crate) async fn webhook_deliveries(
 ) -> ApiResult<Json<DeliveryList>> {
     let (limit, cursor) = page.read()?;
     let owner = app_owner(&state, &auth, &id).await?;
-    let page = endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor)
-        .await?;
+    let page =
+        endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor).await?;
     Ok(Json(Page {
         items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
         next_cursor: page.next_cursor,
@@ -187,7 +187,7 @@ pub(crate) async fn webhook_deliveries(
         ("delivery_id" = String, Path, description = "The delivery's id (the event's)")),
     responses(
         (status = 202, description = "Queued: sent within a minute", body = DeliveryView),
-        (status = 404, description = "`app_not_found`, `not_found`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `endpoint_not_found`, `delivery_not_found`", body = ErrorBody),
         (status = 409, description = "`delivery_in_progress`", body = ErrorBody),
     ))]
 pub(crate) async fn replay_webhook_delivery(

@@ -139,7 +139,7 @@ backend_tests! {
         // A replay of a delivered message is allowed too; an unknown one is 404.
         app.post_auth(&format!("{ADMIN}/{id}/deliveries/msg_0000/replay"), &admin, None)
             .await
-            .assert_error(404, "not_found");
+            .assert_error(404, "delivery_not_found");
     }
 
     async fn a_rolled_back_change_writes_no_event(backend) {

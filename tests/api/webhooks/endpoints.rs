@@ -72,9 +72,9 @@ backend_tests! {
         let admin = app.admin_token().await;
         let listed = app.get_auth("/api/admin/webhooks", &admin).await;
         assert_eq!(listed.assert_status(200)["endpoints"].as_array().unwrap().len(), 0);
-        app.get_auth(&format!("/api/admin/webhooks/{id}"), &admin).await.assert_error(404, "not_found");
+        app.get_auth(&format!("/api/admin/webhooks/{id}"), &admin).await.assert_error(404, "endpoint_not_found");
         // Another of the owner's apps does not reach it either.
-        app.get_auth(&format!("{base}/not-a-uuid"), &client.owner_token).await.assert_error(404, "not_found");
+        app.get_auth(&format!("{base}/not-a-uuid"), &client.owner_token).await.assert_error(404, "endpoint_not_found");
     }
 
     async fn endpoints_are_listed_changed_and_deleted(backend) {
@@ -114,9 +114,9 @@ backend_tests! {
         app.get_auth(&format!("{base}/{id}/deliveries?limit=0"), &admin).await.assert_error(400, "validation_failed");
         app.get_auth(&format!("{base}/{id}/deliveries?cursor=junk"), &admin).await.assert_error(400, "validation_failed");
 
-        app.delete_auth(&format!("{base}/{id}"), &admin).await.assert_status(204);
-        app.get_auth(&format!("{base}/{id}"), &admin).await.assert_error(404, "not_found");
-        app.delete_auth(&format!("{base}/{id}"), &admin).await.assert_error(404, "not_found");
+        app.delete_auth(&format!("{base}/{id}"), &admin).await.assert_status(200);
+        app.get_auth(&format!("{base}/{id}"), &admin).await.assert_error(404, "endpoint_not_found");
+        app.delete_auth(&format!("{base}/{id}"), &admin).await.assert_error(404, "endpoint_not_found");
     }
 
     async fn a_rotated_secret_signs_beside_the_new_one_for_a_day(backend) {

@@ -145,7 +145,11 @@ pub fn signed_by(received: &Received, secret: &str) -> bool {
 /// Asserts the request is a well-formed Standard Webhooks message signed by `secret`, sent at
 /// `now` (epoch seconds).
 pub fn assert_signed(received: &Received, secret: &str, now: i64) {
-    assert!(received.id.starts_with("msg_"), "webhook-id {}", received.id);
+    assert!(
+        received.id.starts_with("msg_"),
+        "webhook-id {}",
+        received.id
+    );
     assert!(
         (received.timestamp - now).abs() <= 300,
         "webhook-timestamp {} is not now ({now})",

@@ -21,7 +21,8 @@ fn loopback_name() -> String {
         .filter_map(|l| {
             let mut words = l.split_whitespace();
             let ip: std::net::IpAddr = words.next()?.parse().ok()?;
-            ip.is_loopback().then(|| words.map(str::to_string).collect::<Vec<_>>())
+            ip.is_loopback()
+                .then(|| words.map(str::to_string).collect::<Vec<_>>())
         })
         .flatten()
         .find(|name| name != "localhost" && !name.ends_with(".localhost") && !name.contains(':'))

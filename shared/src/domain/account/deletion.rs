@@ -12,12 +12,12 @@ use serde_json::json;
 
 use super::devices;
 use crate::domain::activity::{self, ActivityKind};
-use crate::domain::oauth::grants;
-use crate::domain::webhooks::{self, EventType};
 use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
 use crate::domain::identity::{mfa, social, users};
 use crate::domain::input::{Email, OtpCode};
+use crate::domain::oauth::grants;
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;

@@ -13,10 +13,10 @@ use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
-use crate::domain::webhooks::{self, EventType};
 use crate::domain::identity::usernames;
-use crate::domain::oauth::grants;
 use crate::domain::input::{Email, OtpCode, Password, Username};
+use crate::domain::oauth::grants;
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -879,8 +879,7 @@ pub async fn undo_email_change(
     raw_token: &str,
     meta: &RequestMeta,
 ) -> ApiResult<()> {
-    let (token, token_key) =
-        mail_tokens::find(state, raw_token, Purpose::UndoEmailChange).await?;
+    let (token, token_key) = mail_tokens::find(state, raw_token, Purpose::UndoEmailChange).await?;
     let change_id = token.change_id.clone().ok_or_else(mail_tokens::invalid)?;
     let table = state.table.as_ref();
     let user = users::get(table, &token.user_id)
@@ -971,7 +970,10 @@ pub async fn undo_email_change(
         .await
         .on_any_condition(mail_tokens::invalid)?;
     sessions::remove_stale(state, &user.id, None).await;
-    for connected in grants::connected_apps(state, &user.id).await.unwrap_or_default() {
+    for connected in grants::connected_apps(state, &user.id)
+        .await
+        .unwrap_or_default()
+    {
         let app_id = &connected.grant.app_id;
         if let Err(e) = grants::revoke(state, &user.id, app_id, meta).await {
             // The apps' tokens are already dead (credential generation); this tidies the grant.

@@ -123,11 +123,11 @@ pub struct Delivery {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "No such webhook endpoint")
+    ApiError::not_found("endpoint_not_found", "No such webhook endpoint")
 }
 
 fn delivery_not_found() -> ApiError {
-    ApiError::not_found("not_found", "No such delivery")
+    ApiError::not_found("delivery_not_found", "No such delivery")
 }
 
 /// A new secret: `whsec_` and 24 random bytes in base64 (Standard Webhooks).
@@ -240,9 +240,10 @@ async fn checked_url(state: &AppState, raw: &str) -> ApiResult<String> {
 
 fn description(raw: Option<String>) -> ApiResult<Option<String>> {
     match raw {
-        Some(d) if d.chars().count() > 200 => {
-            Err(ApiError::field("description", "must be at most 200 characters"))
-        }
+        Some(d) if d.chars().count() > 200 => Err(ApiError::field(
+            "description",
+            "must be at most 200 characters",
+        )),
         Some(d) if d.trim().is_empty() => Ok(None),
         other => Ok(other.map(|d| d.trim().to_string())),
     }
@@ -336,7 +337,10 @@ pub async fn update(
         endpoint.description = description(d)?;
         update = update.set(
             "description",
-            endpoint.description.clone().map_or(Value::Null, Value::from),
+            endpoint
+                .description
+                .clone()
+                .map_or(Value::Null, Value::from),
         );
     }
     if let Some(enabled) = changes.enabled {
@@ -355,7 +359,13 @@ pub async fn update(
         .table
         .write(vec![update.into_op()])
         .await
-        .map_err(|e| if e.is_condition_failed() { not_found() } else { e.into() })?;
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                not_found()
+            } else {
+                e.into()
+            }
+        })?;
     Ok(endpoint)
 }
 
@@ -370,7 +380,13 @@ pub async fn delete(state: &AppState, owner: &Owner, id: &str) -> ApiResult<()> 
             cond: Cond::eq("owner", endpoint.owner),
         }])
         .await
-        .map_err(|e| if e.is_condition_failed() { not_found() } else { e.into() })
+        .map_err(|e| {
+            if e.is_condition_failed() {
+                not_found()
+            } else {
+                e.into()
+            }
+        })
 }
 
 /// A new secret for the endpoint; the one it replaces keeps signing beside it for a day.
@@ -395,7 +411,10 @@ pub async fn rotate_secret(state: &AppState, owner: &Owner, id: &str) -> ApiResu
         .await
         .map_err(|e| {
             if e.is_condition_failed() {
-                ApiError::conflict("endpoint_changed", "The secret changed meanwhile; try again")
+                ApiError::conflict(
+                    "endpoint_changed",
+                    "The secret changed meanwhile; try again",
+                )
             } else {
                 e.into()
             }
@@ -466,7 +485,11 @@ pub async fn replay(
     let item = match state.table.update_returning(update).await {
         Ok(item) => item,
         Err(e) if e.is_condition_failed() => {
-            return match state.table.get(&keys::webhook_delivery(id, delivery_id)).await? {
+            return match state
+                .table
+                .get(&keys::webhook_delivery(id, delivery_id))
+                .await?
+            {
                 Some(_) => Err(ApiError::conflict(
                     "delivery_in_progress",
                     "The delivery is being sent right now; try again in a moment",

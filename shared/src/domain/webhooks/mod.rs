@@ -10,9 +10,9 @@
 //! Endpoints belong to an admin's list (every user's events) or to an app (its users' events:
 //! the users with a grant to the app, or who had one when the event happened).
 
-pub mod endpoints;
 #[cfg(feature = "webhooks")]
 pub mod delivery;
+pub mod endpoints;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -140,7 +140,10 @@ pub fn parse_filter(field: &'static str, raw: &[String]) -> ApiResult<Vec<String
                 || name.ends_with(".*")
                 || EventType::ALL.iter().any(|t| t.as_str() == name));
         if !known {
-            return Err(ApiError::field(field, format!("{name:?} is not an event type")));
+            return Err(ApiError::field(
+                field,
+                format!("{name:?} is not an event type"),
+            ));
         }
         if !out.iter().any(|n| n == name) {
             out.push(name.to_string());
@@ -187,7 +190,11 @@ pub fn due_shard(id: &str) -> u32 {
 /// A delivery's place on the due index (the shard by endpoint and event, so one event's
 /// deliveries spread over the shards).
 pub fn delivery_due_index(endpoint_id: &str, event_id: &str, due_at: &str) -> keys::IndexKey {
-    keys::webhook_due_index(due_shard(&format!("{endpoint_id}/{event_id}")), due_at, event_id)
+    keys::webhook_due_index(
+        due_shard(&format!("{endpoint_id}/{event_id}")),
+        due_at,
+        event_id,
+    )
 }
 
 /// The write that puts an event in the outbox: put it in the same atomic write as the change
@@ -215,7 +222,8 @@ pub fn announce(
         created_at: created_at.clone(),
         status: "pending".into(),
     };
-    let mut item = store::to_item(&keys::webhook_event(&id), &event).expect("an event is an object");
+    let mut item =
+        store::to_item(&keys::webhook_event(&id), &event).expect("an event is an object");
     keys::webhook_due_index(due_shard(&id), &created_at, &id).put_on(&mut item);
     item.insert(
         TTL.into(),
