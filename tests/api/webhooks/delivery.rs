@@ -204,4 +204,67 @@ backend_tests! {
         let revoked = grants.of_type("grant.revoked");
         assert_eq!(revoked[0].json()["data"]["app_id"], operated.client.id.as_str());
     }
+
+    async fn email_changes_their_undo_and_deletion_are_announced(backend) {
+        let app = spawn(backend).await;
+        let receiver = Receiver::start().await;
+        let client = app.new_client(&["profile:read"], true).await;
+        let admin = app.admin_token().await;
+        let (_, secret) = register(&app, ADMIN, &admin, &receiver.url(), &["user.email_changed", "user.deleted", "session.revoked"]).await;
+        let app_receiver = Receiver::start().await;
+        let app_base = format!("/api/oauth/my-apps/{}/webhooks", client.id);
+        register(&app, &app_base, &client.owner_token, &app_receiver.url(), &["user.deleted"]).await;
+
+        let user = app.new_verified_user().await;
+        let token = app.login_ok(&user).await.token;
+        let moved = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
+        app.post_auth("/api/auth/change-email", &token, Some(json!({ "new_email": moved, "password": user.password })))
+            .await
+            .assert_status(200);
+        let confirm = app.token_from_mail(&moved, "/confirm-email-change").await;
+        app.post("/api/auth/change-email/confirm", json!({ "token": confirm })).await.assert_status(200);
+        let undo = app.token_from_mail(&user.email, "/undo-email-change").await;
+        app.post("/api/auth/change-email/undo", json!({ "token": undo })).await.assert_status(200);
+        deliver(&app).await;
+
+        let now = app.clock.now().unix_timestamp();
+        let changes = receiver.of_type("user.email_changed");
+        assert_eq!(changes.len(), 2, "the change and its undo");
+        for change in &changes {
+            assert_signed(change, &secret, now);
+            assert_eq!(change.user_id(), user.id);
+        }
+        let data: Vec<_> = changes.iter().map(|c| c.json()["data"].clone()).collect();
+        assert!(data.iter().any(|d| d["email"] == moved.as_str() && d["previous_email"] == user.email.as_str() && d["undone"] == false), "{data:?}");
+        assert!(data.iter().any(|d| d["email"] == user.email.as_str() && d["previous_email"] == moved.as_str() && d["undone"] == true), "{data:?}");
+
+        // A session revoked from the list.
+        let user = app.new_user().await;
+        let first = app.login_ok(&user).await.token;
+        app.login_ok(&user).await;
+        let sessions = app.get_auth("/api/auth/sessions", &first).await;
+        let other = sessions.assert_status(200)["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == false)
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .unwrap();
+        app.delete_auth(&format!("/api/auth/sessions/{other}"), &first).await.assert_status(200);
+
+        // The user connects the app, then deletes the account: the app hears of it (the grant
+        // goes with the account).
+        let connected = app.operated_by(&client, &["profile:read"]).await;
+        deliver(&app).await;
+        app.delete_with("/api/user/me", &connected.jwt, json!({ "password": connected.user.password }))
+            .await
+            .assert_status(200);
+        deliver(&app).await;
+        let revoked = receiver.of_type("session.revoked");
+        assert!(revoked.iter().any(|r| r.user_id() == user.id && r.json()["data"]["session_id"] == other.as_str()));
+        let deleted = app_receiver.of_type("user.deleted");
+        assert_eq!(deleted.len(), 1);
+        assert_eq!(deleted[0].user_id(), connected.user.id);
+        assert_eq!(receiver.of_type("user.deleted").len(), 1);
+    }
 }
