@@ -59,7 +59,13 @@ pub fn email_change_requested(to: &str, new_email: &str) -> Mail {
 }
 
 /// To the address an account just left, with the link that takes it back.
-pub fn email_changed_undo(to: &str, new_email: &str, web_url: &str, token: &str, days: u64) -> Mail {
+pub fn email_changed_undo(
+    to: &str,
+    new_email: &str,
+    web_url: &str,
+    token: &str,
+    days: u64,
+) -> Mail {
     mail(
         to,
         "Your Buddo email address was changed",

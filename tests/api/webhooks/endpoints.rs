@@ -41,7 +41,9 @@ backend_tests! {
         }
         // After the revocation the user is no longer the app's: a later change is not sent.
         let before = receiver.all().len();
-        app.post_auth("/api/auth/change-password", &app.login(&connected.user.email, "brand new secret", None).await.body["token"].as_str().unwrap().to_string(), Some(json!({ "current_password": "brand new secret", "new_password": "another new secret" })))
+        let again = app.login(&connected.user.email, "brand new secret", None).await;
+        let again = again.assert_status(200)["token"].as_str().unwrap();
+        app.post_auth("/api/auth/change-password", again, Some(json!({ "current_password": "brand new secret", "new_password": "another new secret" })))
             .await
             .assert_status(200);
         deliver(&app).await;

@@ -164,7 +164,10 @@ pub fn issue_keyed(state: &AppState, token: MailToken) -> (Key, [WriteOp; 2]) {
     let key = keys::email_token(&hash_secret(&raw));
     let mut item = store::to_item(&key, &token).expect("token is an object");
     item.insert(TTL.into(), (state.now_unix() + ttl.as_secs() as i64).into());
-    (key, [WriteOp::put_new(item), mail::enqueue(mail, state.now())])
+    (
+        key,
+        [WriteOp::put_new(item), mail::enqueue(mail, state.now())],
+    )
 }
 
 /// Finds a live token of the given purpose; the key is for the consuming delete.
