@@ -10,6 +10,7 @@ use buddo_shared::config::{Config, MailBackend};
 use buddo_shared::domain::account::deletion;
 use buddo_shared::domain::identity::{accounts, transfer};
 use buddo_shared::domain::input::Email;
+use buddo_shared::domain::webhooks;
 use buddo_shared::id_token::IdTokenKeys;
 use buddo_shared::jwt::SigningKeyPair;
 use buddo_shared::mail::{self, LocalMailer, MailSender, SesMailer};
@@ -215,6 +216,7 @@ async fn serve(options: &Options) -> anyhow::Result<()> {
     let state = state(config.clone()).await?;
     spawn_mail_dispatcher(&state, &config).await;
     spawn_renewals(&state);
+    spawn_webhooks(&state)?;
     let port = options.port;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     match buddo_shared::http::serve(buddo::app(state), addr).await {
@@ -247,6 +249,25 @@ async fn spawn_mail_dispatcher(state: &AppState, config: &Config) {
             }
         }
     });
+}
+
+/// Locally there is no stream or schedule: a task fans out and delivers what is due on the
+/// webhooks' due index every second.
+fn spawn_webhooks(state: &AppState) -> anyhow::Result<()> {
+    let state = state.clone();
+    let sender = webhooks::delivery::Sender::new(&state.config)?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) =
+                webhooks::delivery::run_due(state.table.as_ref(), &sender, state.now()).await
+            {
+                tracing::warn!(error = %e, "webhooks");
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Locally there is no schedule: a task renews what is due every RENEWAL_INTERVAL_SECONDS.

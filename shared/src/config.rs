@@ -472,6 +472,9 @@ pub struct Config {
     pub social: SocialConfig,
     /// Profile and banner images.
     pub images: ImagesConfig,
+    /// Webhook endpoints may be `http://` and on loopback or private addresses (local runs and
+    /// tests only: `WEBHOOKS_ALLOW_PRIVATE`).
+    pub webhooks_allow_private: bool,
 }
 
 fn default_tiers() -> Vec<Tier> {
@@ -561,6 +564,7 @@ impl Default for Config {
             deadlines: Deadlines::default(),
             social: SocialConfig::default(),
             images: ImagesConfig::default(),
+            webhooks_allow_private: false,
         }
     }
 }
@@ -888,6 +892,7 @@ impl Config {
             deadlines: parse_deadlines(&env)?,
             social: SocialConfig::parse(&env)?,
             images: ImagesConfig::parse(&env)?,
+            webhooks_allow_private: env.bool("WEBHOOKS_ALLOW_PRIVATE", false)?,
         })
     }
 

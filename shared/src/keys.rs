@@ -488,3 +488,69 @@ pub const OUTBOX_FAILED: &str = "OUTBOX#FAILED";
 pub fn outbox_index(created_at: &str, message_id: &str) -> IndexKey {
     IndexKey::new(OUTBOX_PENDING, format!("{created_at}#{message_id}"))
 }
+
+// ---- webhooks ----
+
+const WEBHOOK_EVENT_PREFIX: &str = "WHEVENT#";
+const WEBHOOK_EVENT_SK: &str = "WHEVENT";
+
+/// A lifecycle event in the webhook outbox, written with the change it reports.
+pub fn webhook_event(event_id: &str) -> Key {
+    Key::new(
+        format!("{WEBHOOK_EVENT_PREFIX}{event_id}"),
+        WEBHOOK_EVENT_SK,
+    )
+}
+
+/// The key, when `(pk, sk)` is a webhook event's.
+pub fn as_webhook_event(pk: &str, sk: &str) -> Option<Key> {
+    (pk.starts_with(WEBHOOK_EVENT_PREFIX) && sk == WEBHOOK_EVENT_SK).then(|| Key::new(pk, sk))
+}
+
+const WEBHOOK_ENDPOINT_PREFIX: &str = "WHEP#";
+const WEBHOOK_ENDPOINT_SK: &str = "ENDPOINT";
+pub const WEBHOOK_DELIVERY_PREFIX: &str = "DELIVERY#";
+
+pub fn webhook_endpoint_pk(endpoint_id: &str) -> String {
+    format!("{WEBHOOK_ENDPOINT_PREFIX}{endpoint_id}")
+}
+
+/// A webhook endpoint; its deliveries share its partition.
+pub fn webhook_endpoint(endpoint_id: &str) -> Key {
+    Key::new(webhook_endpoint_pk(endpoint_id), WEBHOOK_ENDPOINT_SK)
+}
+
+/// The delivery of one event to one endpoint (one per pair: fanning out twice writes it once).
+pub fn webhook_delivery(endpoint_id: &str, event_id: &str) -> Key {
+    Key::new(
+        webhook_endpoint_pk(endpoint_id),
+        format!("{WEBHOOK_DELIVERY_PREFIX}{event_id}"),
+    )
+}
+
+/// The key, when `(pk, sk)` is a webhook delivery's.
+pub fn as_webhook_delivery(pk: &str, sk: &str) -> Option<Key> {
+    (pk.starts_with(WEBHOOK_ENDPOINT_PREFIX) && sk.starts_with(WEBHOOK_DELIVERY_PREFIX))
+        .then(|| Key::new(pk, sk))
+}
+
+/// GSI1 partition of the endpoints of one owner (`admin`, or `app#<app id>`).
+pub fn webhook_owner(owner: &str) -> String {
+    format!("WHOWNER#{owner}")
+}
+
+/// An endpoint on its owner's GSI1 partition, oldest first.
+pub fn webhook_owner_index(owner: &str, created_at: &str, endpoint_id: &str) -> IndexKey {
+    IndexKey::new(webhook_owner(owner), format!("{created_at}#{endpoint_id}"))
+}
+
+/// GSI1 partition of one shard of the webhook work that is due (events to fan out,
+/// deliveries to try).
+pub fn webhook_due_shard(shard: u32) -> String {
+    format!("WHDUE#{shard}")
+}
+
+/// Work on its shard of the due index, sorted by when it is due.
+pub fn webhook_due_index(shard: u32, due_at: &str, id: &str) -> IndexKey {
+    IndexKey::new(webhook_due_shard(shard), format!("{due_at}#{id}"))
+}

@@ -20,3 +20,4 @@ mod pages;
 mod readme;
 mod smoke;
 mod store;
+mod webhooks;

@@ -174,21 +174,25 @@ ensure_moto() {
     with_lock install_moto_locked
 }
 
-# Off-the-shelf clients: an OAuth client (Authlib) for the end-to-end test of the provider, and
-# an SSE client (httpx-sse) for the live activity stream.
+# Off-the-shelf clients: an OAuth client (Authlib) for the end-to-end test of the provider, an
+# SSE client (httpx-sse) for the live activity stream, and the Standard Webhooks library
+# (standardwebhooks) that verifies a delivered webhook.
 AUTHLIB_VERSION="${BUDDO_AUTHLIB_VERSION:-1.9.6}"
 HTTPX_SSE_VERSION="${BUDDO_HTTPX_SSE_VERSION:-0.4.3}"
-CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION-httpx-sse-$HTTPX_SSE_VERSION"
+STANDARDWEBHOOKS_VERSION="${BUDDO_STANDARDWEBHOOKS_VERSION:-1.0.0}"
+CLIENT_DIR="$TOOLS_DIR/authlib-$AUTHLIB_VERSION-httpx-sse-$HTTPX_SSE_VERSION-standardwebhooks-$STANDARDWEBHOOKS_VERSION"
 
 install_oauth_client_locked() {
     [[ -f "$CLIENT_DIR/.installed" && -x "$CLIENT_DIR/venv/bin/python" ]] && return 0
-    log "installing authlib==$AUTHLIB_VERSION and httpx-sse==$HTTPX_SSE_VERSION into $CLIENT_DIR/venv"
+    log "installing authlib==$AUTHLIB_VERSION, httpx-sse==$HTTPX_SSE_VERSION and standardwebhooks==$STANDARDWEBHOOKS_VERSION into $CLIENT_DIR/venv"
     install_venv "$CLIENT_DIR" "authlib==$AUTHLIB_VERSION" "requests>=2.32" \
-        "httpx-sse==$HTTPX_SSE_VERSION" "httpx>=0.27"
+        "httpx-sse==$HTTPX_SSE_VERSION" "httpx>=0.27" \
+        "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
     touch "$CLIENT_DIR/.installed"
 }
 
-# Sets BUDDO_TEST_OAUTH_CLIENT_PYTHON to a Python that has Authlib and httpx-sse.
+# Sets BUDDO_TEST_OAUTH_CLIENT_PYTHON to a Python that has Authlib, httpx-sse and
+# standardwebhooks.
 ensure_oauth_client() {
     with_lock install_oauth_client_locked
     export BUDDO_TEST_OAUTH_CLIENT_PYTHON="$CLIENT_DIR/venv/bin/python"

@@ -8,6 +8,7 @@ mod plans;
 mod transfer;
 mod users;
 mod views;
+mod webhooks;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
@@ -23,6 +24,7 @@ use campaigns::*;
 use plans::*;
 use transfer::*;
 use users::*;
+use webhooks::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
@@ -53,6 +55,14 @@ pub fn router(state: AppState) -> Router {
     everyones_activity,
     import_users,
     export_users,
+    admin_create_webhook,
+    admin_list_webhooks,
+    admin_get_webhook,
+    admin_update_webhook,
+    admin_delete_webhook,
+    admin_rotate_webhook_secret,
+    admin_webhook_deliveries,
+    admin_replay_webhook_delivery,
 ))]
 pub struct Api;
 
@@ -84,4 +94,21 @@ pub fn routes() -> Routes {
             routing::post(import_users).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .get("/api/admin/users/export", export_users)
+        .post("/api/admin/webhooks", admin_create_webhook)
+        .get("/api/admin/webhooks", admin_list_webhooks)
+        .get("/api/admin/webhooks/{endpoint_id}", admin_get_webhook)
+        .patch("/api/admin/webhooks/{endpoint_id}", admin_update_webhook)
+        .delete("/api/admin/webhooks/{endpoint_id}", admin_delete_webhook)
+        .post(
+            "/api/admin/webhooks/{endpoint_id}/rotate-secret",
+            admin_rotate_webhook_secret,
+        )
+        .get(
+            "/api/admin/webhooks/{endpoint_id}/deliveries",
+            admin_webhook_deliveries,
+        )
+        .post(
+            "/api/admin/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            admin_replay_webhook_delivery,
+        )
 }

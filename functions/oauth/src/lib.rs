@@ -6,6 +6,7 @@ mod oidc;
 mod pages;
 mod params;
 mod views;
+mod webhooks;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -34,6 +35,7 @@ use buddo_shared::{ApiError, ApiResult, AppState};
 
 use params::{IntrospectionForm, RevokeForm, TokenForm};
 use views::*;
+use webhooks::*;
 
 /// The group as a Lambda function serves it.
 pub fn router(state: AppState) -> Router {
@@ -50,6 +52,14 @@ pub fn router(state: AppState) -> Router {
     update_app,
     request_scopes,
     scope_requests,
+    create_webhook,
+    list_webhooks,
+    get_webhook,
+    update_webhook,
+    delete_webhook,
+    rotate_webhook_secret,
+    webhook_deliveries,
+    replay_webhook_delivery,
     token,
     introspect,
     revoke,
@@ -77,6 +87,32 @@ pub fn routes() -> Routes {
         .put("/api/oauth/my-apps/{id}", update_app)
         .post("/api/oauth/my-apps/{id}/scope-request", request_scopes)
         .get("/api/oauth/my-apps/{id}/scope-requests", scope_requests)
+        .post("/api/oauth/my-apps/{id}/webhooks", create_webhook)
+        .get("/api/oauth/my-apps/{id}/webhooks", list_webhooks)
+        .get(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            get_webhook,
+        )
+        .patch(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            update_webhook,
+        )
+        .delete(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}",
+            delete_webhook,
+        )
+        .post(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}/rotate-secret",
+            rotate_webhook_secret,
+        )
+        .get(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}/deliveries",
+            webhook_deliveries,
+        )
+        .post(
+            "/api/oauth/my-apps/{id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
+            replay_webhook_delivery,
+        )
         .merge(
             Routes::new()
                 .post("/api/oauth/token", token)

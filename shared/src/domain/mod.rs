@@ -11,6 +11,7 @@ pub mod identity;
 pub mod input;
 pub mod ledger;
 pub mod oauth;
+pub mod webhooks;
 
 use std::net::IpAddr;
 

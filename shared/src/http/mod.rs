@@ -8,6 +8,7 @@ pub mod openapi;
 mod page;
 mod routes;
 mod runtime;
+pub mod webhooks;
 
 pub use answers::message;
 pub use extract::{nullable, AdminUser, AppCaller, AuthUser, Json, Query, RawBody};

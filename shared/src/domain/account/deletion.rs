@@ -16,6 +16,8 @@ use crate::domain::identity::attempts;
 use crate::domain::identity::sessions::{self, Authenticated, LoginSession};
 use crate::domain::identity::{mfa, social, users};
 use crate::domain::input::{Email, OtpCode};
+use crate::domain::oauth::grants;
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -46,11 +48,17 @@ pub async fn delete_account(
     }
     let user_key = keys::user(&user.id);
     // The provider identities go with the account: they may sign up again.
-    let (identities, devices) = tokio::join!(
+    // The apps the user had a grant to hear of the deletion (the grants go with the account).
+    let (identities, devices, grants) = tokio::join!(
         social::identity_deletes(state, &user.id),
         devices::account_deletes(state, &user.id),
+        store::query_all::<grants::Grant>(
+            state.table.as_ref(),
+            Query::partition(keys::user_pk(&user.id))
+                .sk(SortKey::BeginsWith(keys::GRANT_PREFIX.into())),
+        ),
     );
-    let (identities, devices) = (identities?, devices?);
+    let (identities, devices, grants) = (identities?, devices?, grants?);
     let mut ops = vec![
         WriteOp::Delete {
             key: user_key.clone(),
@@ -65,6 +73,13 @@ pub async fn delete_account(
             cond: Cond::eq("user_id", user.id.clone()),
         },
         WriteOp::delete(keys::referral_code(&user.referral_code)),
+        webhooks::announce(
+            state.now(),
+            EventType::UserDeleted,
+            &user.id,
+            grants.into_iter().map(|g| g.app_id).collect(),
+            json!({ "email": user.email, "username": user.username }),
+        ),
     ];
     ops.extend(identities);
     ops.extend(devices);

@@ -166,7 +166,7 @@ async fn renew(state: &AppState, mut sub: Subscription) -> ApiResult<RenewalRepo
         };
         next.touched(now);
         ops.insert(0, next.put_op(Some(read))?);
-        ops.push(noted(state, &next, change, None)?);
+        ops.extend(noted(state, &next, change, None)?);
         if let Some(to) = &email {
             ops.push(mailed(state, to, &next, change));
         }
@@ -216,10 +216,8 @@ async fn mark_past_due(
     next.status = SubscriptionStatus::PastDue;
     next.past_due_since = Some(rfc3339(now));
     next.touched(now);
-    let mut ops = vec![
-        next.put_op(Some(sub.version))?,
-        noted(state, &next, "past_due", None)?,
-    ];
+    let mut ops = vec![next.put_op(Some(sub.version))?];
+    ops.extend(noted(state, &next, "past_due", None)?);
     if let Some(to) = email {
         ops.push(mailed(state, to, &next, "past_due"));
     }

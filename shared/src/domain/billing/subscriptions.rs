@@ -13,6 +13,7 @@ use crate::crypto::hash_secret;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::User;
 use crate::domain::ledger::{EntryKind, Movement};
+use crate::domain::webhooks;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -206,7 +207,7 @@ pub(crate) fn charge(
     sub: &Subscription,
     plan: &Plan,
     now: OffsetDateTime,
-) -> ApiResult<[WriteOp; 2]> {
+) -> ApiResult<[WriteOp; 3]> {
     Ok(Movement {
         user_id: &sub.user_id,
         amount: -plan.price,
@@ -218,14 +219,14 @@ pub(crate) fn charge(
     .ops(now)?)
 }
 
-/// The activity entry of a change of `sub` (`change` names it).
+/// The activity entry of a change of `sub` (`change` names it), and its webhook event.
 pub(crate) fn noted(
     state: &AppState,
     sub: &Subscription,
     change: &str,
     meta: Option<&RequestMeta>,
-) -> Result<WriteOp, StoreError> {
-    activity::record(
+) -> Result<Vec<WriteOp>, StoreError> {
+    let mut ops = vec![activity::record(
         state,
         &sub.user_id,
         ActivityKind::SubscriptionChanged,
@@ -236,7 +237,23 @@ pub(crate) fn noted(
             "change": change,
             "status": sub.status.as_str(),
         }),
-    )
+    )?];
+    if let Some(event_type) = webhooks::EventType::of_subscription_change(change) {
+        ops.push(webhooks::announce(
+            state.now(),
+            event_type,
+            &sub.user_id,
+            Vec::new(),
+            json!({
+                "subscription_id": sub.id,
+                "plan_id": sub.plan_id,
+                "change": change,
+                "status": sub.status.as_str(),
+                "current_period_end": sub.current_period_end,
+            }),
+        ));
+    }
+    Ok(ops)
 }
 
 /// The mail telling the user about a change.
@@ -289,7 +306,7 @@ pub async fn subscribe(
     let marker_item = store::to_item(&marker, &json!({ "subscription_id": sub.id }))?;
     let mut ops = vec![WriteOp::put_new(marker_item), sub.put_op(None)?];
     ops.extend(charge(&sub, &plan, now)?);
-    ops.push(noted(state, &sub, "created", Some(meta))?);
+    ops.extend(noted(state, &sub, "created", Some(meta))?);
     ops.push(mailed(state, &user.email, &sub, "created"));
     match state.table.write(ops).await {
         Ok(()) => Ok(sub),
@@ -399,7 +416,7 @@ where
         sub.touched(now);
         let mut ops = vec![sub.put_op(Some(read.version))?];
         ops.extend(effects.ops);
-        ops.push(noted(state, &sub, name, Some(meta))?);
+        ops.extend(noted(state, &sub, name, Some(meta))?);
         ops.push(mailed(state, &user.email, &sub, name));
         match state.table.write(ops).await {
             Ok(()) => return Ok(sub),

@@ -15,7 +15,7 @@ use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::usernames;
 use crate::domain::input::{Email, OtpCode, Password, Username};
-use crate::domain::oauth::grants;
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -240,6 +240,18 @@ fn registration_ops(
             &keys::referral_code(&user.referral_code),
             &user.id,
         )),
+        webhooks::announce(
+            state.now(),
+            EventType::UserCreated,
+            &user.id,
+            Vec::new(),
+            json!({
+                "email": user.email,
+                "username": user.username,
+                "email_verified": user.email_verified,
+                "created_at": user.created_at,
+            }),
+        ),
     ];
     if verification_mail && !user.email_verified {
         ops.extend(mail_tokens::issue(
@@ -603,12 +615,13 @@ pub async fn reset_password(
             Some(meta),
             Value::Null,
         )?;
+        let announced = password_event(state, &user.id, true);
         Ok(password_ops(
             state,
             user,
             hash.clone(),
             payout.on_user(update),
-            vec![consume, logged],
+            vec![consume, logged, announced],
             None,
         ))
     })
@@ -705,7 +718,8 @@ pub async fn change_password(
         Value::Null,
     )?;
     let keep = Some(auth.session.id.as_str());
-    let ops = password_ops(state, user, hash, update, vec![logged], keep);
+    let announced = password_event(state, &user.id, false);
+    let ops = password_ops(state, user, hash, update, vec![logged, announced], keep);
     state
         .table
         .write(ops)
@@ -815,6 +829,13 @@ pub async fn confirm_email_change(
                 Some(meta),
                 Value::Null,
             )?,
+            webhooks::announce(
+                state.now(),
+                EventType::UserEmailChanged,
+                &user.id,
+                Vec::new(),
+                json!({ "email": new_email, "previous_email": token.email, "undone": false }),
+            ),
         ];
         ops.extend(undo_ops);
         ops.extend(sessions::end_other_sessions(
@@ -949,6 +970,13 @@ pub async fn undo_email_change(
         Some(meta),
         json!({ "restored": restored }),
     )?);
+    ops.push(webhooks::announce(
+        state.now(),
+        EventType::UserEmailChanged,
+        &user.id,
+        Vec::new(),
+        json!({ "email": restored, "previous_email": user.email, "undone": true }),
+    ));
     table
         .write(ops)
         .await
@@ -970,4 +998,15 @@ pub async fn promote_admin(state: &AppState, email: &Email) -> ApiResult<User> {
         is_admin: true,
         ..user
     })
+}
+
+/// The `user.password_changed` event of a change (`reset`: through a reset link).
+fn password_event(state: &AppState, user_id: &str, reset: bool) -> WriteOp {
+    webhooks::announce(
+        state.now(),
+        EventType::UserPasswordChanged,
+        user_id,
+        Vec::new(),
+        json!({ "reset": reset }),
+    )
 }

@@ -8,6 +8,7 @@ use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::activity::{self, ActivityKind};
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -442,6 +443,13 @@ pub async fn revoke_by_owner(
             Some(meta),
             details,
         )?,
+        webhooks::announce(
+            state.now(),
+            EventType::SessionRevoked,
+            user_id,
+            Vec::new(),
+            serde_json::json!({ "session_id": session_id }),
+        ),
     ];
     match state.table.write(ops).await {
         Ok(()) => Ok(true),

@@ -36,6 +36,7 @@ const RESERVED: &[&str] = &[
     "confirm",
     "connected_apps",
     "connections",
+    "deliveries",
     "deny",
     "devices",
     "disable",
@@ -66,6 +67,7 @@ const RESERVED: &[&str] = &[
     "provider",
     "refresh",
     "register",
+    "replay",
     "resume",
     "revoke",
     "root",
@@ -100,6 +102,7 @@ const RESERVED: &[&str] = &[
     "userinfo",
     "users",
     "verify",
+    "webhooks",
     "well_known",
 ];
 

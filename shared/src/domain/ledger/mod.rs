@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
 use crate::domain::activity::{self, ActivityKind};
+use crate::domain::webhooks::{self, EventType};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
@@ -114,14 +115,18 @@ impl Movement<'_> {
     /// The balance change and its entry, to go into one atomic write. A debit holds only
     /// while the balance covers it; a failed condition on `keys::user(user_id)` means it did
     /// not (or the user is gone).
-    pub fn ops(&self, now: time::OffsetDateTime) -> Result<[WriteOp; 2], StoreError> {
-        let (balance, entry) = self.parts(now)?;
-        Ok([balance.into_op(), entry])
+    /// The third is its webhook event (`points.credited` or `points.debited`).
+    pub fn ops(&self, now: time::OffsetDateTime) -> Result<[WriteOp; 3], StoreError> {
+        let (balance, entry, event) = self.parts(now)?;
+        Ok([balance.into_op(), entry, event])
     }
 
     /// As [`Movement::ops`], the balance change still open to more changes of the same item
     /// (a counter that moves with it).
-    pub fn parts(&self, now: time::OffsetDateTime) -> Result<(Update, WriteOp), StoreError> {
+    pub fn parts(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<(Update, WriteOp, WriteOp), StoreError> {
         let mut balance = Update::new(keys::user(self.user_id)).add("points", self.amount);
         if self.kind.is_earning() {
             balance = balance.add("total_earned", self.amount);
@@ -146,9 +151,27 @@ impl Movement<'_> {
             created_at: rfc3339(now),
         };
         let key = keys::user_ledger(self.user_id, &entry.created_at, &entry.id);
+        let event_type = if self.amount < 0 {
+            EventType::PointsDebited
+        } else {
+            EventType::PointsCredited
+        };
+        let event = webhooks::announce(
+            now,
+            event_type,
+            self.user_id,
+            Vec::new(),
+            serde_json::json!({
+                "entry_id": entry.id,
+                "amount": self.amount.abs(),
+                "kind": entry.kind,
+                "reference": entry.reference,
+            }),
+        );
         Ok((
             balance.when(cond),
             WriteOp::put_new(store::to_item(&key, &entry)?),
+            event,
         ))
     }
 }
@@ -180,7 +203,7 @@ pub fn earn(
     kind: EntryKind,
     reference: &str,
     now: time::OffsetDateTime,
-) -> Result<[WriteOp; 2], StoreError> {
+) -> Result<[WriteOp; 3], StoreError> {
     Movement {
         user_id,
         amount,

@@ -182,8 +182,8 @@ pub async fn spend(
         description: description.as_deref(),
         counterparty: None,
     };
-    let (debit, entry) = movement.parts(now)?;
-    let mut rest = vec![entry, movement.noted(state)?];
+    let (debit, entry, event) = movement.parts(now)?;
+    let mut rest = vec![entry, event, movement.noted(state)?];
     rest.extend(app_balance::credit_ops(
         app_id,
         state.config.economy.app_balance_shards,
@@ -268,9 +268,15 @@ pub async fn transfer(
         description: description.as_deref(),
         counterparty: Some(&user.id),
     };
-    let (debit, sent_entry) = sent.parts(now)?;
-    let [credit, received_entry] = received.ops(now)?;
-    let rest = vec![sent_entry, sent.noted(state)?, received.noted(state)?];
+    let (debit, sent_entry, sent_event) = sent.parts(now)?;
+    let [credit, received_entry, received_event] = received.ops(now)?;
+    let rest = vec![
+        sent_entry,
+        sent_event,
+        received_event,
+        sent.noted(state)?,
+        received.noted(state)?,
+    ];
     // The recipient's condition comes before the debit's: an unknown recipient is named first.
     let exact = covered.then(|| Exact {
         ops: [

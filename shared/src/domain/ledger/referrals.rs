@@ -26,7 +26,7 @@ impl ReferralCredit for ReferralCredits {
                 .when(Cond::Exists)
                 .into_op()]);
         }
-        let (balance, entry) = Movement {
+        let (balance, entry, event) = Movement {
             user_id: referrer_id,
             amount: bonus,
             kind: EntryKind::ReferralBonus,
@@ -35,6 +35,10 @@ impl ReferralCredit for ReferralCredits {
             counterparty: None,
         }
         .parts(state.now())?;
-        Ok(vec![balance.add("direct_referrals", 1).into_op(), entry])
+        Ok(vec![
+            balance.add("direct_referrals", 1).into_op(),
+            entry,
+            event,
+        ])
     }
 }

@@ -10,6 +10,7 @@ use super::scopes::Scopes;
 use crate::clock::rfc3339;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::User;
+use crate::domain::webhooks::{self, EventType};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -110,6 +111,13 @@ pub async fn record(
                 Some(meta),
                 json!({ "app_id": app.id, "app_name": app.shown.app_name, "scopes": scopes }),
             )?,
+            webhooks::announce(
+                state.now(),
+                EventType::GrantCreated,
+                user_id,
+                vec![app.id.clone()],
+                json!({ "app_id": app.id, "scopes": scopes }),
+            ),
         ])
         .await;
     match created {
@@ -263,6 +271,13 @@ pub async fn revoke(
                 Some(meta),
                 json!({ "app_id": app_id }),
             )?,
+            webhooks::announce(
+                state.now(),
+                EventType::GrantRevoked,
+                user_id,
+                vec![app_id.to_string()],
+                json!({ "app_id": app_id }),
+            ),
         ];
         for family in families(table, user_id, app_id).await? {
             ops.push(WriteOp::delete(family_key(&family)));
