@@ -62,6 +62,11 @@ backend_tests! {
         // The same authenticator again: excluded in the options, refused if it answers anyway.
         let again = app.register_passkey(&token, &mut synced.clone(), None).await;
         again.assert_error(409, "passkey_exists");
+        // So is a credential of another account's.
+        let (_, other) = signed_in(&app).await;
+        let taken = app.register_passkey(&other, &mut synced.clone(), None).await;
+        taken.assert_error(409, "passkey_exists");
+        assert!(listed(&app.get_auth(PASSKEYS, &other).await).is_empty());
 
         app.patch_auth(&format!("{PASSKEYS}/{id}"), &token, json!({ "name": "Phone" }))
             .await

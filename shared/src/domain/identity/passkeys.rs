@@ -108,6 +108,10 @@ fn invalid_challenge() -> ApiError {
     )
 }
 
+fn passkey_exists() -> ApiError {
+    ApiError::conflict("passkey_exists", "This passkey is already registered")
+}
+
 fn invalid_passkey() -> ApiError {
     ApiError::unauthorized(
         "invalid_passkey",
@@ -277,6 +281,12 @@ pub async fn finish_registration(
     if ceremony.user_id.as_deref() != Some(user.id.as_str()) {
         return Err(invalid_challenge());
     }
+    // A credential registered already (the user's own were excluded in the options, and
+    // webauthn-rs refuses those without saying why): 409 rather than "could not be verified".
+    let marker_key = keys::passkey_credential(&credential_hash(&answer.raw_id));
+    if state.table.get(&marker_key).await?.is_some() {
+        return Err(passkey_exists());
+    }
     let registration: PasskeyRegistration =
         serde_json::from_str(&ceremony.state).map_err(ApiError::internal)?;
     let passkey: Passkey = relying_party(state)?
@@ -303,7 +313,7 @@ pub async fn finish_registration(
         created_at: rfc3339(now),
         last_used_at: None,
     };
-    let marker_key = keys::passkey_credential(&record.credential_hash);
+    debug_assert_eq!(marker_key, keys::passkey_credential(&record.credential_hash));
     let marker = store::to_item(
         &marker_key,
         &CredentialOwner {
@@ -329,10 +339,7 @@ pub async fn finish_registration(
     ];
     match state.table.write(ops).await {
         Ok(()) => Ok(record),
-        Err(e) if e.failed_key() == Some(&marker_key) => Err(ApiError::conflict(
-            "passkey_exists",
-            "This passkey is already registered",
-        )),
+        Err(e) if e.failed_key() == Some(&marker_key) => Err(passkey_exists()),
         Err(e) if e.failed_key() == Some(&keys::user(&user.id)) => Err(ApiError::unauthorized(
             "session_revoked",
             "Sign in again",
