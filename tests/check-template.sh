@@ -14,7 +14,7 @@
 #     generation) in none, aws-sdk-ses outside the mailer, oauth2 (the sign-in providers'
 #     client) and aws-sdk-secretsmanager outside the
 #     auth and oauth functions, aws-sdk-s3 and image (profile images) outside the user function,
-#     webauthn-rs (passkeys) outside the auth function. Cargo unifies the features of every package it selects, so a
+#     webauthn-rs (passkeys) outside the auth and oauth functions. Cargo unifies the features of every package it selects, so a
 #     CodeUri of `.` (every default member, the `buddo` binary's full features included) fails
 #     here; so would a function crate that turns on more of buddo-shared than it runs.
 #   * samconfig.toml must not turn on `sam build --cached`: SAM reuses a function's last build
@@ -140,7 +140,7 @@ ONLY_IN = {
     "oauth2": {"buddo-auth", "buddo-oauth"},
     "aws-sdk-s3": {"buddo-user"},
     "image": {"buddo-user"},
-    "webauthn-rs": {"buddo-auth"},
+    "webauthn-rs": {"buddo-auth", "buddo-oauth"},
 }
 for logical_id, code_dir, binary in functions:
     rel = os.path.relpath(code_dir, repo_root)

@@ -412,7 +412,7 @@ pub async fn start_sign_in(state: &AppState, meta: &RequestMeta) -> ApiResult<Op
     })
 }
 
-/// Signs in with a passkey: the authenticator's answer to a sign-in challenge names the
+/// Signs in with a passkey (the API): the authenticator's answer to a sign-in challenge names the
 /// credential and its user; the credential must be a live passkey of that user, the signature
 /// right for the challenge, origin and relying party, the user verified, and the sign counter
 /// moved forward. The passkey's counter, backup flags and last use are stored with a condition
@@ -424,6 +424,30 @@ pub async fn sign_in(
     answer: &PublicKeyCredential,
     meta: &RequestMeta,
 ) -> ApiResult<(User, Tokens)> {
+    let user = verify_sign_in(state, challenge_id, answer, meta).await?;
+    let tokens = sessions::start(state, &user, Proof::Passkey, meta).await?;
+    Ok((user, tokens))
+}
+
+/// Signs a browser in with a passkey on the hosted sign-in page, as [`sign_in`] does; the
+/// answer is the secret of the browser's session cookie.
+pub async fn sign_in_browser(
+    state: &AppState,
+    challenge_id: &str,
+    answer: &PublicKeyCredential,
+    meta: &RequestMeta,
+) -> ApiResult<String> {
+    let user = verify_sign_in(state, challenge_id, answer, meta).await?;
+    sessions::start_browser(state, &user, Proof::Passkey, meta).await
+}
+
+/// The user an answer to a sign-in challenge proves, once the passkey's new counter is stored.
+async fn verify_sign_in(
+    state: &AppState,
+    challenge_id: &str,
+    answer: &PublicKeyCredential,
+    meta: &RequestMeta,
+) -> ApiResult<User> {
     state
         .limiter
         .hit("login", &meta.ip_subject(), state.config.rate_limits.login)
@@ -493,6 +517,5 @@ pub async fn sign_in(
         Err(e) => return Err(e.into()),
     }
     accounts::still_enabled(&user)?;
-    let tokens = sessions::start(state, &user, Proof::Passkey, meta).await?;
-    Ok((user, tokens))
+    Ok(user)
 }
