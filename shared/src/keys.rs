@@ -144,7 +144,10 @@ pub fn passkey_credential(credential_hash: &str) -> Key {
 /// A registration or sign-in ceremony waiting for the authenticator's answer, by the hash of
 /// its challenge id: single use, with `ttl`.
 pub fn passkey_challenge(challenge_hash: &str) -> Key {
-    Key::new(format!("PASSKEYCHALLENGE#{challenge_hash}"), "PASSKEYCHALLENGE")
+    Key::new(
+        format!("PASSKEYCHALLENGE#{challenge_hash}"),
+        "PASSKEYCHALLENGE",
+    )
 }
 
 pub const PUSH_DEVICE_PREFIX: &str = "PUSHDEV#";

@@ -156,15 +156,9 @@ async fn register_passkey(
     let name = body.name.as_deref().map(passkeys::name).transpose()?;
     let credential = serde_json::from_value(body.credential)
         .map_err(|_| ApiError::field("credential", "is not a WebAuthn registration"))?;
-    let record = passkeys::finish_registration(
-        &state,
-        &auth,
-        &body.challenge_id,
-        name,
-        &credential,
-        &meta,
-    )
-    .await?;
+    let record =
+        passkeys::finish_registration(&state, &auth, &body.challenge_id, name, &credential, &meta)
+            .await?;
     let passkey = PasskeyView::new(&record);
     Ok((StatusCode::CREATED, Json(PasskeyResponse { passkey })))
 }
@@ -173,7 +167,10 @@ async fn register_passkey(
 #[utoipa::path(get, path = "/api/auth/passkeys", tag = "auth",
     security(("user_jwt" = [])),
     responses((status = 200, description = "The passkeys, oldest first", body = PasskeyList)))]
-async fn list_passkeys(State(state): State<AppState>, auth: AuthUser) -> ApiResult<Json<PasskeyList>> {
+async fn list_passkeys(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> ApiResult<Json<PasskeyList>> {
     let records = passkeys::list(&state, &auth.user.id).await?;
     Ok(Json(PasskeyList {
         passkeys: records.iter().map(PasskeyView::new).collect(),

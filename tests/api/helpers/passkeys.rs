@@ -109,7 +109,9 @@ impl SoftAuthenticator {
         self.user_handle = URL_SAFE_NO_PAD
             .decode(user_id.trim_end_matches('='))
             .expect("base64url user id");
-        let rp_id = options["publicKey"]["rp"]["id"].as_str().unwrap_or(PASSKEY_RP_ID);
+        let rp_id = options["publicKey"]["rp"]["id"]
+            .as_str()
+            .unwrap_or(PASSKEY_RP_ID);
         let client_data = self.client_data("webauthn.create", options);
 
         let key = self.key();
@@ -161,7 +163,9 @@ impl SoftAuthenticator {
     /// Answers `navigator.credentials.get()` options: the `PublicKeyCredential` JSON, signed
     /// with the next counter value.
     pub fn assert(&mut self, options: &Value) -> Value {
-        let rp_id = options["publicKey"]["rpId"].as_str().unwrap_or(PASSKEY_RP_ID);
+        let rp_id = options["publicKey"]["rpId"]
+            .as_str()
+            .unwrap_or(PASSKEY_RP_ID);
         let client_data = self.client_data("webauthn.get", options);
         if self.counts {
             self.counter += 1;
@@ -275,7 +279,10 @@ impl TestApp {
             .await;
         let body = resp.assert_status(200);
         Challenge {
-            id: body["challenge_id"].as_str().expect("a challenge id").into(),
+            id: body["challenge_id"]
+                .as_str()
+                .expect("a challenge id")
+                .into(),
             options: body["options"].clone(),
         }
     }

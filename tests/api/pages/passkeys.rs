@@ -10,13 +10,18 @@ use crate::backend_tests;
 use crate::helpers::{PageBrowser, SoftAuthenticator, TestApp};
 
 fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// A challenge from a page's options endpoint, with the browser's CSRF token.
 async fn challenge(browser: &PageBrowser, path: &str) -> Value {
     let csrf = browser.cookie("buddo_csrf").expect("a CSRF cookie");
-    let resp = browser.post_form(path, &fields(&[("csrf_token", &csrf)])).await;
+    let resp = browser
+        .post_form(path, &fields(&[("csrf_token", &csrf)]))
+        .await;
     assert_eq!(resp.status, 200, "{}", resp.body);
     serde_json::from_str(&resp.body).expect("JSON")
 }

@@ -197,11 +197,7 @@ async fn take_ceremony(state: &AppState, challenge_id: &str, purpose: &str) -> A
         return Err(invalid_challenge());
     }
     let key = keys::passkey_challenge(&hash_secret(challenge_id));
-    let item = state
-        .table
-        .get(&key)
-        .await?
-        .ok_or_else(invalid_challenge)?;
+    let item = state.table.get(&key).await?.ok_or_else(invalid_challenge)?;
     let ceremony: Ceremony = store::from_item(item)?;
     match state
         .table
@@ -313,7 +309,10 @@ pub async fn finish_registration(
         created_at: rfc3339(now),
         last_used_at: None,
     };
-    debug_assert_eq!(marker_key, keys::passkey_credential(&record.credential_hash));
+    debug_assert_eq!(
+        marker_key,
+        keys::passkey_credential(&record.credential_hash)
+    );
     let marker = store::to_item(
         &marker_key,
         &CredentialOwner {
@@ -340,18 +339,24 @@ pub async fn finish_registration(
     match state.table.write(ops).await {
         Ok(()) => Ok(record),
         Err(e) if e.failed_key() == Some(&marker_key) => Err(passkey_exists()),
-        Err(e) if e.failed_key() == Some(&keys::user(&user.id)) => Err(ApiError::unauthorized(
-            "session_revoked",
-            "Sign in again",
-        )),
+        Err(e) if e.failed_key() == Some(&keys::user(&user.id)) => {
+            Err(ApiError::unauthorized("session_revoked", "Sign in again"))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 /// Renames one of the user's passkeys; `false` when they have no such passkey.
-pub async fn rename(state: &AppState, user: &User, passkey_id: &str, name: String) -> ApiResult<bool> {
+pub async fn rename(
+    state: &AppState,
+    user: &User,
+    passkey_id: &str,
+    name: String,
+) -> ApiResult<bool> {
     let key = keys::passkey(&user.id, passkey_id);
-    let update = Update::new(key.clone()).set("name", name).when(Cond::Exists);
+    let update = Update::new(key.clone())
+        .set("name", name)
+        .when(Cond::Exists);
     match state.table.write(vec![update.into_op()]).await {
         Ok(()) => Ok(true),
         Err(e) if e.failed_key() == Some(&key) => Ok(false),
@@ -469,10 +474,9 @@ async fn verify_sign_in(
         return Err(invalid_passkey());
     }
     let key = keys::passkey(&owner.user_id, &owner.passkey_id);
-    let (user, item) = tokio::try_join!(
-        users::get(state.table.as_ref(), &owner.user_id),
-        async { Ok::<_, ApiError>(state.table.get(&key).await?) },
-    )?;
+    let (user, item) = tokio::try_join!(users::get(state.table.as_ref(), &owner.user_id), async {
+        Ok::<_, ApiError>(state.table.get(&key).await?)
+    },)?;
     let (Some(user), Some(item)) = (user, item) else {
         return Err(invalid_passkey());
     };
