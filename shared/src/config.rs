@@ -1307,6 +1307,44 @@ mod tests {
     }
 
     #[test]
+    fn passkey_origins_must_be_secure_and_under_the_relying_party() {
+        let local = parse(&[]).unwrap().passkeys;
+        assert_eq!(local.rp_id, "localhost");
+        assert_eq!(local.origins, ["http://localhost:3000"]);
+        assert_eq!(local.challenge_ttl, Duration::from_secs(300));
+        let c = parse(&[
+            ("PASSKEY_RP_ID", "Buddo.Example.com"),
+            (
+                "PASSKEY_ORIGINS",
+                "https://api.buddo.example.com/, https://buddo.example.com:8443",
+            ),
+            ("PASSKEY_CHALLENGE_SECONDS", "5"),
+        ])
+        .unwrap()
+        .passkeys;
+        assert_eq!(c.rp_id, "buddo.example.com");
+        assert_eq!(
+            c.origins,
+            [
+                "https://api.buddo.example.com",
+                "https://buddo.example.com:8443"
+            ]
+        );
+        assert_eq!(c.challenge_ttl, Duration::from_secs(30), "at least 30 s");
+        for (rp, origins) in [
+            ("buddo.example.com", "http://buddo.example.com"),
+            ("buddo.example.com", "https://evilbuddo.example.com"),
+            ("buddo.example.com", "https://example.com"),
+            ("buddo.example.com", "https://buddo.example.com/signin"),
+            ("buddo.example.com", "not a url"),
+            ("buddo example", "https://buddo.example.com"),
+        ] {
+            let err = parse(&[("PASSKEY_RP_ID", rp), ("PASSKEY_ORIGINS", origins)]).unwrap_err();
+            assert!(err.name.starts_with("PASSKEY_"), "{rp} {origins}: {err:?}");
+        }
+    }
+
+    #[test]
     fn every_rate_limit_has_its_own_variable() {
         let vars: Vec<(String, String)> = RateLimits::VARIABLES
             .iter()
