@@ -69,6 +69,7 @@ pub fn openapi() -> OpenApi {
     let mut doc = buddo_auth::Api::openapi();
     for group in [
         buddo_auth::SocialApi::openapi(),
+        buddo_auth::PasskeysApi::openapi(),
         buddo_oauth::Api::openapi(),
         buddo_session::Api::openapi(),
         buddo_user::Api::openapi(),

@@ -10,10 +10,12 @@
 #     same directory, so it fails exactly when `sam build` would fail to find the binary, and
 #     it compiles the binary with the features that build unifies, without a release/cross build.
 #   * Lean binaries: `cargo tree` of that same selection (normal dependencies, arm64) must not
-#     contain a crate the function may not link: redb (the embedded store) and rsa (RSA key
-#     generation) in none, aws-sdk-ses outside the mailer, oauth2 (the sign-in providers'
+#     contain a crate the function may not link: redb (the embedded store) in none, rsa (RSA key
+#     generation; webauthn-rs verifies RS256 passkeys with it) outside the auth and oauth
+#     functions, aws-sdk-ses outside the mailer, oauth2 (the sign-in providers'
 #     client) and aws-sdk-secretsmanager outside the
-#     auth and oauth functions, aws-sdk-s3 and image (profile images) outside the user function. Cargo unifies the features of every package it selects, so a
+#     auth and oauth functions, aws-sdk-s3 and image (profile images) outside the user function,
+#     webauthn-rs (passkeys) outside the auth and oauth functions. Cargo unifies the features of every package it selects, so a
 #     CodeUri of `.` (every default member, the `buddo` binary's full features included) fails
 #     here; so would a function crate that turns on more of buddo-shared than it runs.
 #   * samconfig.toml must not turn on `sam build --cached`: SAM reuses a function's last build
@@ -133,12 +135,15 @@ for logical_id, code_dir, binary in functions:
 # Lean binaries: the crates only some functions may link, and which.
 ONLY_IN = {
     "redb": set(),
-    "rsa": set(),
+    # rsa: generating ID-token keys is the `buddo` binary's alone; webauthn-rs (passkeys) links a
+    # 0.10 release candidate to verify RS256 passkey signatures, public-key operations only.
+    "rsa": {"buddo-auth", "buddo-oauth"},
     "aws-sdk-ses": {"buddo-mailer"},
     "aws-sdk-secretsmanager": {"buddo-auth", "buddo-oauth"},
     "oauth2": {"buddo-auth", "buddo-oauth"},
     "aws-sdk-s3": {"buddo-user"},
     "image": {"buddo-user"},
+    "webauthn-rs": {"buddo-auth", "buddo-oauth"},
 }
 for logical_id, code_dir, binary in functions:
     rel = os.path.relpath(code_dir, repo_root)

@@ -364,6 +364,81 @@ pub enum ImageStoreConfig {
     },
 }
 
+/// Passkeys (WebAuthn): the relying party the browser binds credentials to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyConfig {
+    /// The relying party id: a domain, the origins' host or a parent of it (`localhost` for
+    /// `cargo run`). Credentials are bound to it: changing it orphans every passkey.
+    pub rp_id: String,
+    /// The name the browser shows when creating a passkey.
+    pub rp_name: String,
+    /// The exact origins (scheme, host, port) whose pages may use the passkeys; the first is
+    /// the primary one.
+    pub origins: Vec<String>,
+    /// How long a registration or sign-in challenge may be answered.
+    pub challenge_ttl: Duration,
+}
+
+impl Default for PasskeyConfig {
+    fn default() -> Self {
+        PasskeyConfig {
+            rp_id: "localhost".into(),
+            rp_name: "Buddo".into(),
+            origins: vec!["http://localhost:3000".into()],
+            challenge_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl PasskeyConfig {
+    fn parse(env: &Env) -> Result<Self, ConfigError> {
+        let d = PasskeyConfig::default();
+        let rp_id = env.raw("PASSKEY_RP_ID").unwrap_or(d.rp_id).to_lowercase();
+        let error = |name: &str, reason: String| ConfigError {
+            name: name.into(),
+            reason,
+        };
+        if rp_id.is_empty()
+            || !rp_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(error("PASSKEY_RP_ID", "must be a domain name".into()));
+        }
+        let listed = env.list("PASSKEY_ORIGINS");
+        let origins = if listed.is_empty() { d.origins } else { listed };
+        let mut parsed = Vec::with_capacity(origins.len());
+        for origin in origins {
+            let url = url::Url::parse(&origin)
+                .map_err(|e| error("PASSKEY_ORIGINS", format!("{origin}: {e}")))?;
+            let host = url.host_str().unwrap_or_default().to_lowercase();
+            let secure = url.scheme() == "https" || (url.scheme() == "http" && host == "localhost");
+            if !secure || url.path() != "/" || url.query().is_some() {
+                return Err(error(
+                    "PASSKEY_ORIGINS",
+                    format!("{origin}: must be an https origin (or http://localhost)"),
+                ));
+            }
+            if host != rp_id && !host.ends_with(&format!(".{rp_id}")) {
+                return Err(error(
+                    "PASSKEY_ORIGINS",
+                    format!("{origin}: its host is not PASSKEY_RP_ID ({rp_id}) or under it"),
+                ));
+            }
+            parsed.push(url.origin().ascii_serialization());
+        }
+        let challenge_ttl = env
+            .secs("PASSKEY_CHALLENGE_SECONDS", d.challenge_ttl)?
+            .clamp(Duration::from_secs(30), Duration::from_secs(600));
+        Ok(PasskeyConfig {
+            rp_id,
+            rp_name: env.raw("PASSKEY_RP_NAME").unwrap_or(d.rp_name),
+            origins: parsed,
+            challenge_ttl,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImagesConfig {
     pub store: ImageStoreConfig,
@@ -475,6 +550,8 @@ pub struct Config {
     /// Webhook endpoints may be `http://` and on loopback or private addresses (local runs and
     /// tests only: `WEBHOOKS_ALLOW_PRIVATE`).
     pub webhooks_allow_private: bool,
+    /// Passkeys: the relying party and its origins.
+    pub passkeys: PasskeyConfig,
 }
 
 fn default_tiers() -> Vec<Tier> {
@@ -565,6 +642,7 @@ impl Default for Config {
             social: SocialConfig::default(),
             images: ImagesConfig::default(),
             webhooks_allow_private: false,
+            passkeys: PasskeyConfig::default(),
         }
     }
 }
@@ -893,6 +971,7 @@ impl Config {
             social: SocialConfig::parse(&env)?,
             images: ImagesConfig::parse(&env)?,
             webhooks_allow_private: env.bool("WEBHOOKS_ALLOW_PRIVATE", false)?,
+            passkeys: PasskeyConfig::parse(&env)?,
         })
     }
 
@@ -1230,6 +1309,44 @@ mod tests {
         .unwrap();
         assert_eq!(c.rate_limits.login, Limit::new(3, 10));
         assert_eq!(c.store, StoreConfig::Dynamo { table: "t".into() });
+    }
+
+    #[test]
+    fn passkey_origins_must_be_secure_and_under_the_relying_party() {
+        let local = parse(&[]).unwrap().passkeys;
+        assert_eq!(local.rp_id, "localhost");
+        assert_eq!(local.origins, ["http://localhost:3000"]);
+        assert_eq!(local.challenge_ttl, Duration::from_secs(300));
+        let c = parse(&[
+            ("PASSKEY_RP_ID", "Buddo.Example.com"),
+            (
+                "PASSKEY_ORIGINS",
+                "https://api.buddo.example.com/, https://buddo.example.com:8443",
+            ),
+            ("PASSKEY_CHALLENGE_SECONDS", "5"),
+        ])
+        .unwrap()
+        .passkeys;
+        assert_eq!(c.rp_id, "buddo.example.com");
+        assert_eq!(
+            c.origins,
+            [
+                "https://api.buddo.example.com",
+                "https://buddo.example.com:8443"
+            ]
+        );
+        assert_eq!(c.challenge_ttl, Duration::from_secs(30), "at least 30 s");
+        for (rp, origins) in [
+            ("buddo.example.com", "http://buddo.example.com"),
+            ("buddo.example.com", "https://evilbuddo.example.com"),
+            ("buddo.example.com", "https://example.com"),
+            ("buddo.example.com", "https://buddo.example.com/signin"),
+            ("buddo.example.com", "not a url"),
+            ("buddo example", "https://buddo.example.com"),
+        ] {
+            let err = parse(&[("PASSKEY_RP_ID", rp), ("PASSKEY_ORIGINS", origins)]).unwrap_err();
+            assert!(err.name.starts_with("PASSKEY_"), "{rp} {origins}: {err:?}");
+        }
     }
 
     #[test]

@@ -128,6 +128,28 @@ pub fn trusted_device(user_id: &str, device_id: &str) -> Key {
     )
 }
 
+pub const PASSKEY_PREFIX: &str = "PASSKEY#";
+
+/// One of the user's passkeys (WebAuthn credentials), by its id (a UUIDv7).
+pub fn passkey(user_id: &str, passkey_id: &str) -> Key {
+    Key::new(user_pk(user_id), format!("{PASSKEY_PREFIX}{passkey_id}"))
+}
+
+/// Uniqueness marker and lookup for discoverable sign-in: a credential id (by its SHA-256)
+/// → the user and passkey it belongs to.
+pub fn passkey_credential(credential_hash: &str) -> Key {
+    Key::new(format!("PASSKEYCRED#{credential_hash}"), "PASSKEYCRED")
+}
+
+/// A registration or sign-in ceremony waiting for the authenticator's answer, by the hash of
+/// its challenge id: single use, with `ttl`.
+pub fn passkey_challenge(challenge_hash: &str) -> Key {
+    Key::new(
+        format!("PASSKEYCHALLENGE#{challenge_hash}"),
+        "PASSKEYCHALLENGE",
+    )
+}
+
 pub const PUSH_DEVICE_PREFIX: &str = "PUSHDEV#";
 
 /// A device that receives the user's push notifications.

@@ -69,6 +69,7 @@ fn groups() -> Vec<Group> {
                 "ANY /signin/{proxy+}",
                 "POST /signout",
                 "GET /account",
+                "POST /account/{proxy+}",
                 "GET /signup",
                 "POST /signup",
                 "GET /signup/provider",

@@ -1,7 +1,8 @@
 //! `/api/auth/*`: registration, login, tokens, email verification, password reset and
-//! change, email change, TOTP. Handlers parse input into domain types, call one domain
+//! change, email change, TOTP, passkeys. Handlers parse input into domain types, call one domain
 //! function, and answer in the reference's shape (`views`).
 
+mod passkeys;
 mod social;
 mod views;
 
@@ -84,10 +85,14 @@ pub fn routes() -> Routes {
         .post("/api/auth/totp/disable", totp_disable)
         .post("/api/auth/totp/recovery-codes", regenerate_recovery_codes)
         .merge(social::routes())
+        .merge(passkeys::routes())
 }
 
 /// Sign-in with Google and GitHub, for the API's OpenAPI document.
 pub use social::Api as SocialApi;
+
+/// Passkeys, for the API's OpenAPI document.
+pub use passkeys::Api as PasskeysApi;
 
 /// The 401 of the operations that need a recent password login.
 const RECENT_LOGIN_REQUIRED: &str =

@@ -1,5 +1,5 @@
 //! The activity log: what happened to an account and from where (sign-ins, failed sign-ins,
-//! credential changes, sessions ended, devices trusted and revoked, apps connected and
+//! credential changes, sessions ended, devices trusted and revoked, passkeys added and removed, apps connected and
 //! revoked, points moved, marketing consent given and withdrawn). Each user pages through their own; admins through everyone's.
 //! Entries expire after the retention.
 //!
@@ -41,6 +41,8 @@ pub enum ActivityKind {
     SessionRevoked,
     TrustedDeviceAdded,
     TrustedDeviceRevoked,
+    PasskeyAdded,
+    PasskeyRemoved,
     AppConnected,
     AppRevoked,
     PointsMoved,
@@ -54,7 +56,7 @@ pub enum ActivityKind {
 }
 
 impl ActivityKind {
-    pub const ALL: [ActivityKind; 21] = [
+    pub const ALL: [ActivityKind; 23] = [
         ActivityKind::Login,
         ActivityKind::LoginFailed,
         ActivityKind::PasswordChanged,
@@ -66,6 +68,8 @@ impl ActivityKind {
         ActivityKind::SessionRevoked,
         ActivityKind::TrustedDeviceAdded,
         ActivityKind::TrustedDeviceRevoked,
+        ActivityKind::PasskeyAdded,
+        ActivityKind::PasskeyRemoved,
         ActivityKind::AppConnected,
         ActivityKind::AppRevoked,
         ActivityKind::PointsMoved,
@@ -91,6 +95,8 @@ impl ActivityKind {
             ActivityKind::SessionRevoked => "session_revoked",
             ActivityKind::TrustedDeviceAdded => "trusted_device_added",
             ActivityKind::TrustedDeviceRevoked => "trusted_device_revoked",
+            ActivityKind::PasskeyAdded => "passkey_added",
+            ActivityKind::PasskeyRemoved => "passkey_removed",
             ActivityKind::AppConnected => "app_connected",
             ActivityKind::AppRevoked => "app_revoked",
             ActivityKind::PointsMoved => "points_moved",

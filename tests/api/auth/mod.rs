@@ -2,6 +2,7 @@ mod email_change;
 mod errors;
 mod jwt;
 mod login;
+mod passkeys;
 mod password;
 mod rate_limits;
 mod register;

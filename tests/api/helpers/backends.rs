@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buddo_shared::clock::Clock;
-use buddo_shared::config::{Config, Deadlines, Limit, PasswordConfig, RateLimits, StreamConfig};
+use buddo_shared::config::{
+    Config, Deadlines, Limit, PasskeyConfig, PasswordConfig, RateLimits, StreamConfig,
+};
 use buddo_shared::store::{DynamoTable, EmbeddedTable, SharedTable, StoreConfig};
 
 use super::Backend;
@@ -102,6 +104,12 @@ pub fn test_config() -> Config {
             max_duration: Duration::from_secs(2),
             poll_interval: Duration::from_millis(50),
             keep_alive: Duration::from_millis(500),
+        },
+        // The software authenticator's page (helpers/passkeys.rs).
+        passkeys: PasskeyConfig {
+            rp_id: super::PASSKEY_RP_ID.into(),
+            origins: vec![super::PASSKEY_ORIGIN.into()],
+            ..PasskeyConfig::default()
         },
         ..defaults
     }

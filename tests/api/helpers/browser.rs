@@ -56,6 +56,28 @@ fn capabilities() -> Capabilities {
     caps
 }
 
+/// A command of a WebDriver extension: `POST /session/{id}/<path>` with a JSON body.
+#[derive(Debug)]
+struct SessionPost {
+    path: &'static str,
+    body: serde_json::Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for SessionPost {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.body.to_string()))
+    }
+}
+
 pub struct Browser {
     client: Client,
     _slot: SemaphorePermit<'static>,
@@ -90,6 +112,28 @@ impl Browser {
             }
         }
         panic!("could not open a Chromium session on {webdriver}: {last_error}");
+    }
+
+    /// Gives the browser a virtual authenticator (WebAuthn's WebDriver extension, "Virtual
+    /// Authenticators"): a platform authenticator that keeps discoverable credentials and
+    /// verifies its user, with no prompt. Its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let added = self
+            .client
+            .issue_cmd(SessionPost {
+                path: "webauthn/authenticator",
+                body: serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true,
+                }),
+            })
+            .await
+            .expect("adding a virtual authenticator");
+        added.as_str().expect("the authenticator's id").to_string()
     }
 
     /// The underlying WebDriver client, for what the helpers do not cover.

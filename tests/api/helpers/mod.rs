@@ -18,6 +18,7 @@ mod counting;
 mod log;
 mod oauth;
 mod pages;
+mod passkeys;
 mod points;
 mod providers;
 mod requests;
@@ -28,6 +29,7 @@ pub use browser::*;
 pub use counting::*;
 pub use oauth::*;
 pub use pages::*;
+pub use passkeys::*;
 pub use points::*;
 pub use providers::*;
 pub use requests::*;
@@ -129,6 +131,13 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         // The server's metadata names its own address, as PUBLIC_API_URL would.
         config.oauth.issuer = format!("http://{addr}");
+        // A test that asks for passkeys on `localhost` (a real browser's: an IP address is no
+        // relying party id) has the pages served there, on this port.
+        if config.passkeys.rp_id == "localhost" {
+            let origin = format!("http://localhost:{}", addr.port());
+            config.oauth.issuer = origin.clone();
+            config.passkeys.origins = vec![origin];
+        }
         let state = AppState::with_keys(config, table, clock.clone(), keys).expect("state");
         let app = buddo::app(state.clone());
         tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! The hosted pages in a real browser (headless Chromium): sign up from an app's request,
-//! deny, verify the address from the mail's link, sign in with TOTP, consent; and a page in a
-//! frame does not render. `BUDDO_SCREENSHOTS=<dir>` saves the sign-in and consent pages there
+//! deny, verify the address from the mail's link, sign in with TOTP, consent; add a passkey and
+//! sign in with it (Chromium's virtual authenticator); and a page in a frame does not render. `BUDDO_SCREENSHOTS=<dir>` saves the sign-in and consent pages there
 //! (the README's pictures).
 
 use serde_json::json;
@@ -147,6 +147,47 @@ async fn a_person_signs_up_and_in_through_the_stand_in_github(backend) {
     browser.fill("code", &format!("{}\u{E007}", app.totp_now(&secret))).await;
     browser.url_starting_with(&format!("{base}/account")).await;
     assert!(browser.text_of("#who").await.contains(&username));
+    browser.close().await;
+}
+
+async fn a_passkey_added_on_the_account_page_signs_in_on_the_sign_in_page(backend) {
+    // Served on `localhost`, the relying party id (an IP address cannot be one).
+    let app = TestApp::spawn_with(backend, |c| c.passkeys.rp_id = "localhost".into()).await;
+    let base = format!("http://localhost:{}", app.addr.port());
+    let user = app.new_verified_user().await;
+    let browser = Browser::open().await;
+    browser.add_virtual_authenticator().await;
+
+    // Signed in with the password, the account page adds a passkey.
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("email", &user.email).await;
+    browser.fill("password", &user.password).await;
+    browser.click("submit").await;
+    browser.url_starting_with(&format!("{base}/account")).await;
+    assert!(browser.has("#no-passkeys").await);
+    browser.click("passkey-add").await;
+    let mut added = false;
+    for _ in 0..100 {
+        if browser.has("#passkeys li").await {
+            added = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(added, "no passkey was added: {}", browser.source().await);
+    let token = app.login_ok(&user).await.token;
+    let listed = app.get_auth("/api/auth/passkeys", &token).await;
+    assert_eq!(listed.assert_status(200)["passkeys"].as_array().unwrap().len(), 1);
+
+    // Signed out, the passkey signs the browser in: no name, no password typed.
+    browser.click("signout").await;
+    browser.url_starting_with(&format!("{base}/signout")).await;
+    browser.goto(&format!("{base}/signin")).await;
+    browser.click("passkey-signin").await;
+    browser.url_starting_with(&format!("{base}/account")).await;
+    assert!(browser.text_of("#who").await.contains(&user.email));
+    let listed = app.get_auth("/api/auth/passkeys", &token).await;
+    assert!(listed.assert_status(200)["passkeys"][0]["last_used_at"].is_string());
     browser.close().await;
 }
 }

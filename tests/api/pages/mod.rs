@@ -4,6 +4,7 @@ mod account;
 mod browser;
 mod consent;
 mod openid;
+mod passkeys;
 mod providers;
 mod rp;
 mod signin;

@@ -1,11 +1,13 @@
 //! The hosted pages: sign-in, sign-up, consent and the pages mail links open. Server-rendered
-//! (askama), plain HTML forms, no script. A browser's sign-in is a cookie naming a login
+//! (askama), plain HTML forms; one script, from the pages' own origin, for passkeys only
+//! (`passkeys.rs`): without it every form works. A browser's sign-in is a cookie naming a login
 //! session (`sessions::start_browser`); every form carries a CSRF token that must equal the
 //! browser's CSRF cookie, and a form posted from another origin is refused.
 
 mod account;
 mod consent;
 mod logout;
+mod passkeys;
 mod providers;
 mod signin;
 
@@ -44,16 +46,21 @@ pub fn routes() -> Routes {
         .post("/signin", signin::submit)
         .get("/signin/totp", signin::show_code)
         .post("/signin/totp", signin::submit_code)
+        .post("/signin/passkey/options", passkeys::sign_in_options)
+        .post("/signin/passkey", passkeys::submit_sign_in)
         .get("/signin/{provider}", providers::start)
         .get("/signin/{provider}/callback", providers::callback)
         .get("/signup/provider", providers::show_signup)
         .post("/signup/provider", providers::submit_signup)
         .post("/signout", signin::sign_out)
         .get("/account", signin::account)
+        .post("/account/passkeys/options", passkeys::registration_options)
+        .post("/account/passkeys", passkeys::submit_registration)
         .get("/oauth/logout", logout::show)
         .post("/oauth/logout", logout::confirm)
         .merge(account::routes())
         .get("/assets/buddo.css", stylesheet)
+        .get("/assets/passkey.js", passkeys::script)
         .pages()
 }
 

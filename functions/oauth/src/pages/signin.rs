@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use buddo_shared::domain::identity::accounts::{self, BrowserSignIn};
-use buddo_shared::domain::identity::sessions;
+use buddo_shared::domain::identity::{passkeys, sessions};
 use buddo_shared::domain::input::{Email, OtpCode};
 use buddo_shared::ApiError;
 
@@ -54,6 +54,8 @@ struct AccountPage<'a> {
     csrf: &'a str,
     username: &'a str,
     email: &'a str,
+    /// The names of the account's passkeys.
+    passkeys: Vec<String>,
 }
 
 /// The seconds a session cookie lives: as long as its login session.
@@ -258,12 +260,16 @@ async fn account_page(visit: &Visit) -> PageResult {
     let Some(auth) = visit.signed_in().await? else {
         return Ok(visit.redirect("/signin?next=%2Faccount"));
     };
+    let passkeys = passkeys::list(&visit.state, &auth.user.id)
+        .await
+        .map_err(|e| visit.failed(e))?;
     Ok(visit.page(
         StatusCode::OK,
         AccountPage {
             csrf: &visit.csrf,
             username: &auth.user.username,
             email: &auth.user.email,
+            passkeys: passkeys.into_iter().map(|p| p.name).collect(),
         },
     ))
 }

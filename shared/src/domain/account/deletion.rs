@@ -4,7 +4,7 @@
 //! Deletion takes the user item and its email, username, referral-code and provider-identity
 //! markers away in one atomic write, with the push devices and their tokens' markers: from then
 //! on no token works, the address, name and provider accounts are free and no notification is
-//! sent. What else lived in the user's partition — sessions, trusted devices, grants and token
+//! sent. What else lived in the user's partition — sessions, trusted devices, passkeys (with their credential markers), grants and token
 //! families, app sessions, recovery codes, settings, activity, ad markers — is deleted after it; ledger entries stay, without their free-text descriptions, so
 //! that balances elsewhere (a transfer's other side, an app's balance) still add up.
 
@@ -144,6 +144,12 @@ fn tidy_op(item: &Item) -> Option<Vec<WriteOp>> {
     if sk.starts_with(keys::LOGIN_PREFIX) {
         if let Ok(session) = store::from_item::<LoginSession>(item.clone()) {
             ops.push(WriteOp::delete(keys::refresh_token(&session.refresh_hash)));
+        }
+    }
+    // A passkey's credential marker goes with it: the credential signs in no more.
+    if sk.starts_with(keys::PASSKEY_PREFIX) {
+        if let Some(hash) = item.get("credential_hash").and_then(|h| h.as_str()) {
+            ops.push(WriteOp::delete(keys::passkey_credential(hash)));
         }
     }
     // A device registered while the account was being deleted: its token is free again.

@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod attempts;
 pub mod mail_tokens;
 pub mod mfa;
+#[cfg(feature = "passkeys")]
+pub mod passkeys;
 pub mod referrals;
 pub mod sessions;
 pub mod social;

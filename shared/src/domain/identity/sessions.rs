@@ -109,6 +109,9 @@ pub enum Proof {
     ProviderAndCode,
     /// A sign-in provider, and a trusted device's token.
     ProviderAndDevice,
+    /// A passkey: something the user has (the authenticator) and, by its user verification,
+    /// something they know or are; two factors in one, so no TOTP step follows.
+    Passkey,
 }
 
 impl Proof {
@@ -122,6 +125,7 @@ impl Proof {
             Proof::Provider => &["fed"],
             Proof::ProviderAndCode => &["fed", "otp", "mfa"],
             Proof::ProviderAndDevice => &["fed", "mfa"],
+            Proof::Passkey => &["hwk", "user", "mfa"],
         };
         methods.iter().map(|m| m.to_string()).collect()
     }
