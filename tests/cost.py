@@ -129,11 +129,12 @@ class Model:
         # Nor are the scheduled renewals: each is modelled as one piece of the billing
         # function's work, from its code (shared/src/domain/billing/renewals.rs).
         # And the live streams, whose duration is wall time (a stream holds its function while
-        # it lasts), from their code (functions/stream/src/lib.rs).
+        # it lasts), from their code (functions/stream/src/lib.rs). And the webhook events, each
+        # fanned out by one invocation of the webhooks function (shared/src/domain/webhooks).
         self.wall_ms: dict[str, float] = {}
         # Neither goes through API Gateway (a schedule; a Function URL).
         self.off_api = {mail["endpoint"]}
-        for name in ("renewals", "streams"):
+        for name in ("renewals", "streams", "webhooks"):
             extra = profile.get(name)
             if extra:
                 self.off_api.add(extra["endpoint"])
@@ -187,7 +188,7 @@ class Model:
             n = mau * activity["per_user"]
             counts[activity["endpoint"]] = counts.get(activity["endpoint"], 0.0) + n
             mails += n * activity.get("mails", 0)
-        for name in ("renewals", "streams"):
+        for name in ("renewals", "streams", "webhooks"):
             extra = self.profile.get(name)
             if extra and not identity_only:
                 n = mau * extra["per_user"]

@@ -207,6 +207,7 @@ class Arithmetic(unittest.TestCase):
         profile["activities"]["logins"]["per_user"] = 1
         profile.pop("renewals")
         profile.pop("streams")
+        profile.pop("webhooks")
         model = cost.Model.from_files(profile)
         writes = dict((label, usd) for label, _, usd in model.bill(1_000_000)["lines"])["DynamoDB writes"]
         units = model.store["POST /api/auth/login"]["write_units"]
@@ -258,6 +259,7 @@ class Arithmetic(unittest.TestCase):
         profile["mail"]["cpu_ms"] = 0.05
         profile.pop("renewals")
         profile.pop("streams")
+        profile.pop("webhooks")
         profile["activities"] = {"a": {"endpoint": "POST /hash", "per_user": 1, "identity": True},
                                  "b": {"endpoint": "GET /wait", "per_user": 1, "identity": True}}
         template = {"functions": {f: {"memory": 256, "memory_line": 0, "reads_secret": False}

@@ -102,7 +102,7 @@ backend_tests! {
         let back = app.login(&user.email, "mine again, safely", None).await.assert_status(200)["token"].as_str().unwrap().to_string();
         let me = app.me(&back).await;
         assert_eq!(me.body["user"]["email"], user.email);
-        assert!(me.body["user"]["email_verified"]);
+        assert_eq!(me.body["user"]["email_verified"], true);
         let apps = app.get_auth("/api/user/connected-apps", &back).await;
         assert_eq!(apps.assert_status(200), &json!({ "connected_apps": [] }));
         let activity = app.get_auth("/api/user/activity", &back).await;
