@@ -264,6 +264,9 @@ backend_tests! {
             // Streams go on until their end: tests/api/account/stream.rs reads them.
             .args(["--exclude-path", "/api/user/activity/stream"])
             .args(["--exclude-path", "/api/admin/activity/stream"])
+            // Schemathesis has no serializer for JSON lines (`application/x-ndjson`): the
+            // import's bad input is tested in tests/api/account/import_export.rs.
+            .args(["--exclude-path", "/api/admin/users/import"])
             .current_dir(&work);
         let out = run(command, "schemathesis").await;
         std::fs::remove_dir_all(&work).ok();
