@@ -70,6 +70,8 @@ backend_tests! {
         for (path, item) in doc["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
                 let Some(content) = op["requestBody"]["content"].as_object() else { continue };
+                // The user import takes up to 256 KiB: tests/api/account/import_export.rs.
+                if path == "/api/admin/users/import" { continue }
                 let content_type = content.keys().next().unwrap().clone();
                 let concrete: String = path.split('/')
                     .map(|s| if s.starts_with('{') { uuid::Uuid::new_v4().to_string() } else { s.to_string() })
