@@ -20,6 +20,8 @@ pub mod providers;
 pub mod ratelimit;
 pub mod state;
 pub mod store;
+#[cfg(feature = "stream")]
+pub mod stream;
 pub mod totp;
 
 pub use error::{ApiError, ApiResult};

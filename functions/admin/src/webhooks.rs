@@ -3,14 +3,22 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use buddo_shared::domain::webhooks::endpoints::{self, NewEndpoint, Owner};
+use buddo_shared::domain::webhooks::endpoints::Owner;
 use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::webhooks::{
     CreatedEndpoint, DeliveryList, DeliveryView, EndpointChangesBody, EndpointList, EndpointView,
-    NewEndpointBody,
+    NewEndpointBody, OwnedEndpoints,
 };
-use buddo_shared::http::{message, AdminUser, Json, Page, PageQuery, Query};
+use buddo_shared::http::{AdminUser, Json, PageQuery, Query};
 use buddo_shared::{ApiResult, AppState};
+
+/// The admins' endpoints (the `AdminUser` extractor has let only admins in).
+fn owned(state: &AppState) -> OwnedEndpoints<'_> {
+    OwnedEndpoints {
+        state,
+        owner: Owner::Admin,
+    }
+}
 
 /// Registers a webhook endpoint for every user's events; the answer shows its signing secret,
 /// the only time it is shown.
@@ -26,17 +34,7 @@ pub(crate) async fn admin_create_webhook(
     _admin: AdminUser,
     Json(body): Json<NewEndpointBody>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
-    let owner = Owner::Admin;
-    let new = NewEndpoint {
-        url: body.url,
-        event_types: body.event_types,
-        description: body.description,
-    };
-    let endpoint = endpoints::create(&state, &owner, new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedEndpoint::new(&endpoint, state.now_unix())),
-    ))
+    owned(&state).create(body).await
 }
 
 /// The admins' webhook endpoints, oldest first.
@@ -49,12 +47,7 @@ pub(crate) async fn admin_list_webhooks(
     State(state): State<AppState>,
     _admin: AdminUser,
 ) -> ApiResult<Json<EndpointList>> {
-    let owner = Owner::Admin;
-    let list = endpoints::list(state.table.as_ref(), &owner).await?;
-    let now = state.now_unix();
-    Ok(Json(EndpointList {
-        endpoints: list.iter().map(|e| EndpointView::new(e, now)).collect(),
-    }))
+    owned(&state).list().await
 }
 
 /// One webhook endpoint (admins).
@@ -70,9 +63,7 @@ pub(crate) async fn admin_get_webhook(
     _admin: AdminUser,
     Path(endpoint_id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    let owner = Owner::Admin;
-    let endpoint = endpoints::get(state.table.as_ref(), &owner, &endpoint_id).await?;
-    Ok(Json(EndpointView::new(&endpoint, state.now_unix())))
+    owned(&state).get(&endpoint_id).await
 }
 
 /// Changes a webhook endpoint (admins).
@@ -90,9 +81,7 @@ pub(crate) async fn admin_update_webhook(
     Path(endpoint_id): Path<String>,
     Json(body): Json<EndpointChangesBody>,
 ) -> ApiResult<Json<EndpointView>> {
-    let owner = Owner::Admin;
-    let endpoint = endpoints::update(&state, &owner, &endpoint_id, body.into_changes()).await?;
-    Ok(Json(EndpointView::new(&endpoint, state.now_unix())))
+    owned(&state).update(&endpoint_id, body).await
 }
 
 /// Deletes a webhook endpoint (admins).
@@ -108,9 +97,7 @@ pub(crate) async fn admin_delete_webhook(
     _admin: AdminUser,
     Path(endpoint_id): Path<String>,
 ) -> ApiResult<Json<Message>> {
-    let owner = Owner::Admin;
-    endpoints::delete(&state, &owner, &endpoint_id).await?;
-    Ok(message("The webhook endpoint is deleted"))
+    owned(&state).delete(&endpoint_id).await
 }
 
 /// A new signing secret for a webhook endpoint (admins); the one it replaces keeps
@@ -128,9 +115,7 @@ pub(crate) async fn admin_rotate_webhook_secret(
     _admin: AdminUser,
     Path(endpoint_id): Path<String>,
 ) -> ApiResult<Json<CreatedEndpoint>> {
-    let owner = Owner::Admin;
-    let endpoint = endpoints::rotate_secret(&state, &owner, &endpoint_id).await?;
-    Ok(Json(CreatedEndpoint::new(&endpoint, state.now_unix())))
+    owned(&state).rotate_secret(&endpoint_id).await
 }
 
 /// The deliveries of a webhook endpoint (admins), newest first.
@@ -149,14 +134,7 @@ pub(crate) async fn admin_webhook_deliveries(
     Path(endpoint_id): Path<String>,
     Query(page): Query<PageQuery<DeliveryView>>,
 ) -> ApiResult<Json<DeliveryList>> {
-    let (limit, cursor) = page.read()?;
-    let owner = Owner::Admin;
-    let page =
-        endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor).await?;
-    Ok(Json(Page {
-        items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    owned(&state).deliveries(&endpoint_id, page).await
 }
 
 /// Sends a delivery of a webhook endpoint (admins) again, with the same
@@ -175,7 +153,5 @@ pub(crate) async fn admin_replay_webhook_delivery(
     _admin: AdminUser,
     Path((endpoint_id, delivery_id)): Path<(String, String)>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
-    let owner = Owner::Admin;
-    let delivery = endpoints::replay(&state, &owner, &endpoint_id, &delivery_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(DeliveryView::new(delivery))))
+    owned(&state).replay(&endpoint_id, &delivery_id).await
 }

@@ -8,14 +8,14 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use serde_dynamo::AttributeValue;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
 use buddo_shared::clock::Clock;
 use buddo_shared::keys;
 use buddo_shared::mail::{self, MailSender};
-use buddo_shared::store::{Key, SharedTable, PK, SK};
+use buddo_shared::store::SharedTable;
+use buddo_shared::stream;
 
 pub struct Mailer {
     pub table: SharedTable,
@@ -26,25 +26,15 @@ pub struct Mailer {
     pub send_deadline: std::time::Duration,
 }
 
-/// The outbox key of a stream record, when it is an inserted outbox item.
-fn outbox_key(record: &EventRecord) -> Option<Key> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let string = |name: &str| match record.change.keys.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    keys::as_outbox(string(PK)?, string(SK)?)
-}
-
 impl Mailer {
     /// Handles one stream batch; returns the `ReportBatchItemFailures` response.
     pub async fn handle(&self, event: &Event) -> DynamoDbEventResponse {
-        let sends = event.records.iter().filter_map(|record| {
-            let key = outbox_key(record)?;
-            Some(async move {
-                let result = mail::deliver(
+        stream::each_inserted(
+            event,
+            keys::as_outbox,
+            "sending mail failed",
+            |key| async move {
+                mail::deliver(
                     self.table.as_ref(),
                     self.sender.as_ref(),
                     &self.from,
@@ -52,25 +42,9 @@ impl Mailer {
                     self.clock.now(),
                     self.send_deadline,
                 )
-                .await;
-                match result {
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::error!(error = %e, pk = %key.pk, "sending mail failed");
-                        Some(DynamoDbBatchItemFailure {
-                            item_identifier: record.change.sequence_number.clone(),
-                        })
-                    }
-                }
-            })
-        });
-        let batch_item_failures = futures::future::join_all(sends)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        DynamoDbEventResponse {
-            batch_item_failures,
-        }
+                .await
+            },
+        )
+        .await
     }
 }

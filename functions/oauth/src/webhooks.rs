@@ -5,19 +5,26 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use buddo_shared::domain::oauth::apps;
-use buddo_shared::domain::webhooks::endpoints::{self, NewEndpoint, Owner};
+use buddo_shared::domain::webhooks::endpoints::Owner;
 use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::webhooks::{
     CreatedEndpoint, DeliveryList, DeliveryView, EndpointChangesBody, EndpointList, EndpointView,
-    NewEndpointBody,
+    NewEndpointBody, OwnedEndpoints,
 };
-use buddo_shared::http::{message, AuthUser, Json, Page, PageQuery, Query};
+use buddo_shared::http::{AuthUser, Json, PageQuery, Query};
 use buddo_shared::{ApiResult, AppState};
 
-/// The owner of the app's endpoints, once the caller is found to own the app.
-async fn app_owner(state: &AppState, auth: &AuthUser, app_id: &str) -> ApiResult<Owner> {
+/// The app's endpoints, once the caller is found to own the app.
+async fn owned<'a>(
+    state: &'a AppState,
+    auth: &AuthUser,
+    app_id: &str,
+) -> ApiResult<OwnedEndpoints<'a>> {
     let app = apps::owned(state.table.as_ref(), &auth.user, app_id).await?;
-    Ok(Owner::App(app.id))
+    Ok(OwnedEndpoints {
+        state,
+        owner: Owner::App(app.id),
+    })
 }
 
 /// Registers a webhook endpoint for one of your apps; the answer shows its signing secret,
@@ -37,17 +44,7 @@ pub(crate) async fn create_webhook(
     Path(id): Path<String>,
     Json(body): Json<NewEndpointBody>,
 ) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let new = NewEndpoint {
-        url: body.url,
-        event_types: body.event_types,
-        description: body.description,
-    };
-    let endpoint = endpoints::create(&state, &owner, new).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedEndpoint::new(&endpoint, state.now_unix())),
-    ))
+    owned(&state, &auth, &id).await?.create(body).await
 }
 
 /// The webhook endpoints of one of your apps, oldest first.
@@ -63,12 +60,7 @@ pub(crate) async fn list_webhooks(
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointList>> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let list = endpoints::list(state.table.as_ref(), &owner).await?;
-    let now = state.now_unix();
-    Ok(Json(EndpointList {
-        endpoints: list.iter().map(|e| EndpointView::new(e, now)).collect(),
-    }))
+    owned(&state, &auth, &id).await?.list().await
 }
 
 /// One webhook endpoint of one of your apps.
@@ -85,9 +77,7 @@ pub(crate) async fn get_webhook(
     auth: AuthUser,
     Path((id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointView>> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let endpoint = endpoints::get(state.table.as_ref(), &owner, &endpoint_id).await?;
-    Ok(Json(EndpointView::new(&endpoint, state.now_unix())))
+    owned(&state, &auth, &id).await?.get(&endpoint_id).await
 }
 
 /// Changes a webhook endpoint of one of your apps.
@@ -106,9 +96,10 @@ pub(crate) async fn update_webhook(
     Path((id, endpoint_id)): Path<(String, String)>,
     Json(body): Json<EndpointChangesBody>,
 ) -> ApiResult<Json<EndpointView>> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let endpoint = endpoints::update(&state, &owner, &endpoint_id, body.into_changes()).await?;
-    Ok(Json(EndpointView::new(&endpoint, state.now_unix())))
+    owned(&state, &auth, &id)
+        .await?
+        .update(&endpoint_id, body)
+        .await
 }
 
 /// Deletes a webhook endpoint of one of your apps.
@@ -125,9 +116,7 @@ pub(crate) async fn delete_webhook(
     auth: AuthUser,
     Path((id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Message>> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    endpoints::delete(&state, &owner, &endpoint_id).await?;
-    Ok(message("The webhook endpoint is deleted"))
+    owned(&state, &auth, &id).await?.delete(&endpoint_id).await
 }
 
 /// A new signing secret for a webhook endpoint of one of your apps; the one it replaces keeps
@@ -146,9 +135,10 @@ pub(crate) async fn rotate_webhook_secret(
     auth: AuthUser,
     Path((id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<CreatedEndpoint>> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let endpoint = endpoints::rotate_secret(&state, &owner, &endpoint_id).await?;
-    Ok(Json(CreatedEndpoint::new(&endpoint, state.now_unix())))
+    owned(&state, &auth, &id)
+        .await?
+        .rotate_secret(&endpoint_id)
+        .await
 }
 
 /// The deliveries of a webhook endpoint of one of your apps, newest first.
@@ -168,14 +158,10 @@ pub(crate) async fn webhook_deliveries(
     Path((id, endpoint_id)): Path<(String, String)>,
     Query(page): Query<PageQuery<DeliveryView>>,
 ) -> ApiResult<Json<DeliveryList>> {
-    let (limit, cursor) = page.read()?;
-    let owner = app_owner(&state, &auth, &id).await?;
-    let page =
-        endpoints::deliveries(state.table.as_ref(), &owner, &endpoint_id, limit, cursor).await?;
-    Ok(Json(Page {
-        items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    owned(&state, &auth, &id)
+        .await?
+        .deliveries(&endpoint_id, page)
+        .await
 }
 
 /// Sends a delivery of a webhook endpoint of one of your apps again, with the same
@@ -195,7 +181,8 @@ pub(crate) async fn replay_webhook_delivery(
     auth: AuthUser,
     Path((id, endpoint_id, delivery_id)): Path<(String, String, String)>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
-    let owner = app_owner(&state, &auth, &id).await?;
-    let delivery = endpoints::replay(&state, &owner, &endpoint_id, &delivery_id).await?;
-    Ok((StatusCode::ACCEPTED, Json(DeliveryView::new(delivery))))
+    owned(&state, &auth, &id)
+        .await?
+        .replay(&endpoint_id, &delivery_id)
+        .await
 }

@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use serde_dynamo::AttributeValue;
+use aws_lambda_events::event::dynamodb::Event;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
 use buddo_shared::clock::Clock;
 use buddo_shared::domain::webhooks::delivery::{self, Report, Sender};
 use buddo_shared::keys;
-use buddo_shared::store::{Key, SharedTable, PK, SK};
+use buddo_shared::store::SharedTable;
+use buddo_shared::stream;
 
 pub struct Deliverer {
     pub table: SharedTable,
@@ -22,46 +22,19 @@ pub struct Deliverer {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The event key of a stream record, when it is an inserted webhook event.
-fn event_key(record: &EventRecord) -> Option<Key> {
-    if record.event_name != "INSERT" {
-        return None;
-    }
-    let string = |name: &str| match record.change.keys.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    keys::as_webhook_event(string(PK)?, string(SK)?)
-}
-
 impl Deliverer {
     /// Handles one stream batch; returns the `ReportBatchItemFailures` response.
     pub async fn handle(&self, event: &Event) -> DynamoDbEventResponse {
         let now = self.clock.now();
-        let work = event.records.iter().filter_map(|record| {
-            let key = event_key(record)?;
-            Some(async move {
-                match delivery::fan_out_and_deliver(self.table.as_ref(), &self.sender, now, &key)
-                    .await
-                {
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::error!(error = %e, pk = %key.pk, "fanning out a webhook event failed");
-                        Some(DynamoDbBatchItemFailure {
-                            item_identifier: record.change.sequence_number.clone(),
-                        })
-                    }
-                }
-            })
-        });
-        let batch_item_failures = futures::future::join_all(work)
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
-        DynamoDbEventResponse {
-            batch_item_failures,
-        }
+        stream::each_inserted(
+            event,
+            keys::as_webhook_event,
+            "fanning out a webhook event failed",
+            |key| async move {
+                delivery::fan_out_and_deliver(self.table.as_ref(), &self.sender, now, &key).await
+            },
+        )
+        .await
     }
 
     /// The scheduled run: everything due.

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::clock::rfc3339;
 use crate::crypto::hash_secret;
+use crate::domain::input::bad_cursor;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -191,13 +192,6 @@ pub async fn record_alone(
 pub struct ActivityPage {
     pub entries: Vec<Activity>,
     pub next_cursor: Option<String>,
-}
-
-fn bad_cursor(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
-        other => other.into(),
-    }
 }
 
 /// Entries one request examines at most when a kind is asked for, so that a rare kind cannot

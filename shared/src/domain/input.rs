@@ -1,6 +1,9 @@
 //! Validated input. Each newtype's `parse` is the only way to make one.
 
-use crate::error::ApiError;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Query, StoreError, Table};
 
 /// An email address, trimmed and lower-cased (the form used for uniqueness and lookup).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -439,6 +442,33 @@ pub fn page_limit(raw: Option<usize>, default: usize, max: usize) -> Result<usiz
         Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(_) => Err(ApiError::field("limit", format!("must be 1 to {max}"))),
     }
+}
+
+/// One page of a list, decoded, with the cursor of the next page when more may follow.
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A cursor the store refuses came from another list (or was made up): a 400 on `cursor`.
+pub fn bad_cursor(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
+        other => other.into(),
+    }
+}
+
+/// One page of `query` (its limit and cursor set by the caller), decoded.
+pub async fn page<T: DeserializeOwned>(table: &dyn Table, query: &Query) -> ApiResult<Listing<T>> {
+    let page = table.query(query).await.map_err(bad_cursor)?;
+    Ok(Listing {
+        items: page
+            .items
+            .into_iter()
+            .map(store::from_item)
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.cursor,
+    })
 }
 
 /// Collects the field errors of several parses into one `validation_failed` answer, so a form

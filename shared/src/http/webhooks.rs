@@ -2,11 +2,96 @@
 //! webhooks` (an app's owner) and `/api/admin/webhooks` (admins): only who owns the
 //! endpoints differs.
 
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{nullable, Listed, Page};
-use crate::domain::webhooks::endpoints::{Attempt, Delivery, Endpoint, EndpointChanges};
+use super::openapi::Message;
+use super::{message, nullable, Json, Listed, Page, PageQuery};
+use crate::domain::webhooks::endpoints::{
+    self, Attempt, Delivery, Endpoint, EndpointChanges, NewEndpoint, Owner,
+};
+use crate::{ApiResult, AppState};
+
+/// The answers under both prefixes, once the handler knows whose endpoints the caller manages.
+pub struct OwnedEndpoints<'a> {
+    pub state: &'a AppState,
+    pub owner: Owner,
+}
+
+impl OwnedEndpoints<'_> {
+    pub async fn create(
+        &self,
+        body: NewEndpointBody,
+    ) -> ApiResult<(StatusCode, Json<CreatedEndpoint>)> {
+        let new = NewEndpoint {
+            url: body.url,
+            event_types: body.event_types,
+            description: body.description,
+        };
+        let endpoint = endpoints::create(self.state, &self.owner, new).await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(CreatedEndpoint::new(&endpoint, self.state.now_unix())),
+        ))
+    }
+
+    pub async fn list(&self) -> ApiResult<Json<EndpointList>> {
+        let list = endpoints::list(self.state.table.as_ref(), &self.owner).await?;
+        let now = self.state.now_unix();
+        Ok(Json(EndpointList {
+            endpoints: list.iter().map(|e| EndpointView::new(e, now)).collect(),
+        }))
+    }
+
+    pub async fn get(&self, endpoint_id: &str) -> ApiResult<Json<EndpointView>> {
+        let endpoint = endpoints::get(self.state.table.as_ref(), &self.owner, endpoint_id).await?;
+        Ok(Json(EndpointView::new(&endpoint, self.state.now_unix())))
+    }
+
+    pub async fn update(
+        &self,
+        endpoint_id: &str,
+        body: EndpointChangesBody,
+    ) -> ApiResult<Json<EndpointView>> {
+        let changes = body.into_changes();
+        let endpoint = endpoints::update(self.state, &self.owner, endpoint_id, changes).await?;
+        Ok(Json(EndpointView::new(&endpoint, self.state.now_unix())))
+    }
+
+    pub async fn delete(&self, endpoint_id: &str) -> ApiResult<Json<Message>> {
+        endpoints::delete(self.state, &self.owner, endpoint_id).await?;
+        Ok(message("The webhook endpoint is deleted"))
+    }
+
+    pub async fn rotate_secret(&self, endpoint_id: &str) -> ApiResult<Json<CreatedEndpoint>> {
+        let endpoint = endpoints::rotate_secret(self.state, &self.owner, endpoint_id).await?;
+        Ok(Json(CreatedEndpoint::new(&endpoint, self.state.now_unix())))
+    }
+
+    pub async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        page: PageQuery<DeliveryView>,
+    ) -> ApiResult<Json<DeliveryList>> {
+        let (limit, cursor) = page.read()?;
+        let table = self.state.table.as_ref();
+        let page = endpoints::deliveries(table, &self.owner, endpoint_id, limit, cursor).await?;
+        Ok(Json(Page {
+            items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    pub async fn replay(
+        &self,
+        endpoint_id: &str,
+        delivery_id: &str,
+    ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
+        let delivery = endpoints::replay(self.state, &self.owner, endpoint_id, delivery_id).await?;
+        Ok((StatusCode::ACCEPTED, Json(DeliveryView::new(delivery))))
+    }
+}
 
 /// A webhook endpoint (never its secret, except in [`CreatedEndpoint`] and after a rotation).
 #[derive(Serialize, ToSchema)]

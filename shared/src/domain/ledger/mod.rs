@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::rfc3339;
 use crate::domain::activity::{self, ActivityKind};
+use crate::domain::input;
 use crate::domain::webhooks::{self, EventType};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -227,27 +228,15 @@ pub async fn history(
     limit: usize,
     cursor: Option<String>,
 ) -> ApiResult<History> {
-    let page = state
-        .table
-        .query(
-            &Query::partition(keys::user_pk(user_id))
-                .sk(SortKey::BeginsWith(keys::LEDGER_PREFIX.into()))
-                .reverse()
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
-            other => other.into(),
-        })?;
+    let query = Query::partition(keys::user_pk(user_id))
+        .sk(SortKey::BeginsWith(keys::LEDGER_PREFIX.into()))
+        .reverse()
+        .limit(limit)
+        .cursor(cursor);
+    let page = input::page(state.table.as_ref(), &query).await?;
     Ok(History {
-        entries: page
-            .items
-            .into_iter()
-            .map(store::from_item)
-            .collect::<Result<_, _>>()?,
-        next_cursor: page.cursor,
+        entries: page.items,
+        next_cursor: page.next_cursor,
     })
 }
 

@@ -11,6 +11,7 @@ use super::scopes::{Scope, Scopes};
 use crate::clock::rfc3339;
 use crate::crypto::{constant_time_eq, hash_secret, random_token};
 use crate::domain::identity::users::{self, User};
+use crate::domain::input::{self, Listing};
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::id_token::IdTokenAlg;
 use crate::keys;
@@ -573,12 +574,6 @@ pub async fn scope_requests(
         .collect()
 }
 
-/// One page of a GSI1 listing, decoded.
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
 async fn list_index<T: serde::de::DeserializeOwned>(
     table: &dyn Table,
     index: &str,
@@ -590,18 +585,7 @@ async fn list_index<T: serde::de::DeserializeOwned>(
     if let Some(prefix) = prefix {
         query = query.sk(SortKey::BeginsWith(prefix));
     }
-    let page = table.query(&query).await.map_err(|e| match e {
-        store::StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
-        other => other.into(),
-    })?;
-    Ok(Listing {
-        items: page
-            .items
-            .into_iter()
-            .map(store::from_item)
-            .collect::<Result<_, _>>()?,
-        next_cursor: page.cursor,
-    })
+    input::page(table, &query).await
 }
 
 /// Every app (admin), oldest first, optionally only approved or only pending ones.

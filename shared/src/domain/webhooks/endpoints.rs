@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::rfc3339;
+use crate::domain::input;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
@@ -436,26 +437,15 @@ pub async fn deliveries(
     cursor: Option<String>,
 ) -> ApiResult<DeliveryPage> {
     get(table, owner, id).await?;
-    let page = table
-        .query(
-            &Query::partition(keys::webhook_endpoint_pk(id))
-                .sk(SortKey::BeginsWith(keys::WEBHOOK_DELIVERY_PREFIX.into()))
-                .reverse()
-                .limit(limit)
-                .cursor(cursor),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Invalid(_) => ApiError::field("cursor", "is not a cursor of this list"),
-            other => other.into(),
-        })?;
+    let query = Query::partition(keys::webhook_endpoint_pk(id))
+        .sk(SortKey::BeginsWith(keys::WEBHOOK_DELIVERY_PREFIX.into()))
+        .reverse()
+        .limit(limit)
+        .cursor(cursor);
+    let page = input::page(table, &query).await?;
     Ok(DeliveryPage {
-        deliveries: page
-            .items
-            .into_iter()
-            .map(store::from_item)
-            .collect::<Result<_, _>>()?,
-        next_cursor: page.cursor,
+        deliveries: page.items,
+        next_cursor: page.next_cursor,
     })
 }
 
