@@ -556,6 +556,11 @@ pub fn as_webhook_delivery(pk: &str, sk: &str) -> Option<Key> {
         .then(|| Key::new(pk, sk))
 }
 
+/// The summary of what the enabled endpoints want: per event type, how many want it.
+pub fn webhook_listeners() -> Key {
+    Key::new("WHLISTENERS", "WHLISTENERS")
+}
+
 /// GSI1 partition of the endpoints of one owner (`admin`, or `app#<app id>`).
 pub fn webhook_owner(owner: &str) -> String {
     format!("WHOWNER#{owner}")

@@ -2,6 +2,7 @@
 //! TOTP, rate limits, mail, the domain rules, and the HTTP plumbing every function uses.
 
 pub mod aws;
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -12,6 +12,10 @@ use crate::providers::Providers;
 use crate::ratelimit::RateLimiter;
 use crate::store::{self, SharedTable};
 
+/// How long a process trusts what it last read of the webhook endpoints' wants: an endpoint
+/// registered elsewhere hears of events from at most this long after.
+pub const LISTENERS_KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Services {
     pub config: Config,
     pub table: SharedTable,
@@ -23,6 +27,9 @@ pub struct Services {
     pub limiter: RateLimiter,
     /// The sign-in providers configured (Google, GitHub).
     pub providers: Providers,
+    /// Which event types some webhook endpoint wants, as last read
+    /// (`domain::webhooks::listening`).
+    pub webhook_listeners: crate::cache::Timed<u32>,
     /// Where profile images are kept.
     #[cfg(feature = "images")]
     pub images: crate::images::Images,
@@ -110,6 +117,7 @@ impl AppState {
             clock,
             limiter,
             providers,
+            webhook_listeners: crate::cache::Timed::new(LISTENERS_KEPT_FOR),
             #[cfg(feature = "images")]
             images,
         })))

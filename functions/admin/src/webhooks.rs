@@ -74,6 +74,7 @@ pub(crate) async fn admin_get_webhook(
         (status = 200, description = "The endpoint as it is now", body = EndpointView),
         (status = 400, description = "`validation_failed`", body = ErrorBody),
         (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn admin_update_webhook(
     State(state): State<AppState>,
@@ -91,6 +92,7 @@ pub(crate) async fn admin_update_webhook(
     responses(
         (status = 200, description = "Deleted", body = Message),
         (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn admin_delete_webhook(
     State(state): State<AppState>,

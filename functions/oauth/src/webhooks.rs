@@ -89,6 +89,7 @@ pub(crate) async fn get_webhook(
         (status = 200, description = "The endpoint as it is now", body = EndpointView),
         (status = 400, description = "`validation_failed`", body = ErrorBody),
         (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn update_webhook(
     State(state): State<AppState>,
@@ -110,6 +111,7 @@ pub(crate) async fn update_webhook(
     responses(
         (status = 200, description = "Deleted", body = Message),
         (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn delete_webhook(
     State(state): State<AppState>,

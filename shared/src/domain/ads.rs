@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::identity::User;
 use super::ledger::{app_balance, EntryKind, Movement};
 use super::oauth::apps::OAuthApp;
+use super::webhooks::{self, Listening};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -574,6 +575,7 @@ impl Recording<'_> {
         let paid_key = keys::ad_paid(&self.user.id, &self.campaign.id, self.event_type.as_str());
         let mut shards: Vec<u32> = (0..self.campaign.budget_shards).collect();
         shards.shuffle(&mut rand::thread_rng());
+        let listening = webhooks::listening(self.state).await;
         for shard in shards {
             let paid = self.event(cost);
             let budget_key = keys::campaign_budget_shard(&self.campaign.id, shard);
@@ -589,7 +591,7 @@ impl Recording<'_> {
             let window = self.state.config.economy.paid_event_window;
             marker.insert(TTL.into(), self.expires_in(window).into());
             ops.push(WriteOp::put_new(marker));
-            ops.extend(self.credits(to_user, to_app)?);
+            ops.extend(self.credits(to_user, to_app, listening)?);
             match self.state.table.write(ops).await {
                 Ok(()) => return Ok(Some(paid)),
                 // This shard is short: try the next one.
@@ -603,7 +605,7 @@ impl Recording<'_> {
     }
 
     /// The user's reward and the app's share, with their ledger entries.
-    fn credits(&self, to_user: i64, to_app: i64) -> ApiResult<Vec<WriteOp>> {
+    fn credits(&self, to_user: i64, to_app: i64, listening: Listening) -> ApiResult<Vec<WriteOp>> {
         let mut ops = Movement {
             user_id: &self.user.id,
             amount: to_user,
@@ -612,8 +614,7 @@ impl Recording<'_> {
             description: None,
             counterparty: None,
         }
-        .ops(self.now)?
-        .to_vec();
+        .ops(self.now, listening)?;
         if to_app > 0 {
             ops.extend(app_balance::credit_ops(
                 self.app_id,

@@ -18,6 +18,7 @@ use crate::domain::identity::users::{self, User};
 use crate::domain::ledger::{self, EntryKind};
 use crate::domain::oauth::apps::{self, OAuthApp};
 use crate::domain::oauth::sessions::{OpenedSession, SessionOpener, SessionStart};
+use crate::domain::webhooks::{self, Listening};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -282,7 +283,9 @@ async fn heartbeat(
         token_item(&new_token, &next)?,
     ];
     if points > 0 {
-        ops.extend(credit_ops(state, &session, points, &daily_key, tally_read)?);
+        let listening = webhooks::listening(state).await;
+        let credit = credit_ops(state, &session, points, &daily_key, tally_read, listening)?;
+        ops.extend(credit);
     }
     match table.write(ops).await {
         Err(e) if e.failed_key() == Some(&daily_key) => return Ok(None),
@@ -332,6 +335,7 @@ fn credit_ops(
     points: i64,
     daily_key: &store::Key,
     tally_read: Option<i64>,
+    listening: Listening,
 ) -> ApiResult<Vec<WriteOp>> {
     let now = state.now_unix();
     // The day's tally moves only from what was read: a parallel credit fails the write.
@@ -350,6 +354,7 @@ fn credit_ops(
         EntryKind::SessionEarning,
         &session.app_id,
         state.now(),
+        listening,
     )?);
     Ok(ops)
 }

@@ -291,14 +291,17 @@ pub type Cost = (
 );
 
 /// Sends each row's request once (`send` answers for the row's name), counts what it cost
-/// the store, prints the README's table of what was measured, and returns it.
+/// the store, prints the README's table of what was measured, and returns it. Each request
+/// finds what a warm process keeps (what the webhook endpoints want) already read.
 pub async fn measure_costs<F: Future<Output = Resp>>(
+    state: &buddo_shared::AppState,
     counts: &Counts,
     rows: &[Cost],
     mut send: impl FnMut(&'static str) -> F,
 ) -> Vec<Cost> {
     let mut measured = Vec::new();
     for &(name, function, ..) in rows {
+        buddo_shared::domain::webhooks::listening(state).await;
         counts.take();
         let resp = send(name).await;
         assert!(

@@ -155,7 +155,7 @@ backend_tests! {
         assert_eq!(after_user, before + 1);
 
         // The change and its event in one write whose condition fails: neither is written.
-        let event = webhooks::announce(app.clock.now(), EventType::UserPasswordChanged, &user.id, Vec::new(), json!({}));
+        let event = webhooks::Listening::ALL.announce(app.clock.now(), EventType::UserPasswordChanged, &user.id, Vec::new(), json!({})).unwrap();
         let key = event.key().unwrap();
         let failed = app
             .state

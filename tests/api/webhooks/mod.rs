@@ -5,6 +5,7 @@
 
 mod delivery;
 mod endpoints;
+mod listening;
 mod receiver;
 mod ssrf;
 mod standard;

@@ -73,14 +73,14 @@ pub async fn delete_account(
             cond: Cond::eq("user_id", user.id.clone()),
         },
         WriteOp::delete(keys::referral_code(&user.referral_code)),
-        webhooks::announce(
-            state.now(),
-            EventType::UserDeleted,
-            &user.id,
-            grants.into_iter().map(|g| g.app_id).collect(),
-            json!({ "email": user.email, "username": user.username }),
-        ),
     ];
+    ops.extend(webhooks::listening(state).await.announce(
+        state.now(),
+        EventType::UserDeleted,
+        &user.id,
+        grants.into_iter().map(|g| g.app_id).collect(),
+        json!({ "email": user.email, "username": user.username }),
+    ));
     ops.extend(identities);
     ops.extend(devices);
     state.table.write(ops).await.on_any_condition(|| {
@@ -200,7 +200,8 @@ async fn write_disabled(
         .set("disabled", disabled)
         .when(Cond::Exists);
     let mut ops = if disabled {
-        sessions::end_other_sessions(user, update, None)
+        let end = sessions::SessionsEnd::because(state, "account_disabled").await;
+        sessions::end_other_sessions(user, update, None, end)
     } else {
         vec![update.into_op()]
     };

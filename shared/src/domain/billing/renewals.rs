@@ -16,6 +16,7 @@ use super::subscriptions::{
 };
 use crate::clock::rfc3339;
 use crate::domain::identity::users;
+use crate::domain::webhooks::{self, Listening};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
@@ -112,6 +113,7 @@ enum Step {
 /// failed condition reads it again.
 async fn renew(state: &AppState, mut sub: Subscription) -> ApiResult<RenewalReport> {
     let mut report = RenewalReport::default();
+    let listening = webhooks::listening(state).await;
     let email = users::get(state.table.as_ref(), &sub.user_id)
         .await?
         .map(|u| u.email);
@@ -149,7 +151,7 @@ async fn renew(state: &AppState, mut sub: Subscription) -> ApiResult<RenewalRepo
                 // The next period starts where the paid one ended: the same anchor every time.
                 let start = parse_time(&sub.current_period_end)?;
                 next.start_period(plan, start);
-                ops.extend(charge(&next, plan, now)?);
+                ops.extend(charge(&next, plan, now, listening)?);
                 "renewed"
             }
             (Step::End(change), _) => {
@@ -166,7 +168,7 @@ async fn renew(state: &AppState, mut sub: Subscription) -> ApiResult<RenewalRepo
         };
         next.touched(now);
         ops.insert(0, next.put_op(Some(read))?);
-        ops.extend(noted(state, &next, change, None)?);
+        ops.extend(noted(state, &next, change, None, listening)?);
         if let Some(to) = &email {
             ops.push(mailed(state, to, &next, change));
         }
@@ -181,7 +183,7 @@ async fn renew(state: &AppState, mut sub: Subscription) -> ApiResult<RenewalRepo
             Err(e) if e.failed_key() == Some(&keys::user(&sub.user_id)) => {
                 // Too few points (or the user is gone): past due, once.
                 if sub.status == SubscriptionStatus::Active {
-                    mark_past_due(state, &sub, email.as_deref(), now).await?;
+                    mark_past_due(state, &sub, email.as_deref(), now, listening).await?;
                     report.past_due += 1;
                 }
                 break;
@@ -211,13 +213,14 @@ async fn mark_past_due(
     sub: &Subscription,
     email: Option<&str>,
     now: OffsetDateTime,
+    listening: Listening,
 ) -> ApiResult<()> {
     let mut next = sub.clone();
     next.status = SubscriptionStatus::PastDue;
     next.past_due_since = Some(rfc3339(now));
     next.touched(now);
     let mut ops = vec![next.put_op(Some(sub.version))?];
-    ops.extend(noted(state, &next, "past_due", None)?);
+    ops.extend(noted(state, &next, "past_due", None, listening)?);
     if let Some(to) = email {
         ops.push(mailed(state, to, &next, "past_due"));
     }

@@ -13,7 +13,7 @@ use crate::crypto::hash_secret;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::User;
 use crate::domain::ledger::{EntryKind, Movement};
-use crate::domain::webhooks;
+use crate::domain::webhooks::{self, Listening};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -207,7 +207,8 @@ pub(crate) fn charge(
     sub: &Subscription,
     plan: &Plan,
     now: OffsetDateTime,
-) -> ApiResult<[WriteOp; 3]> {
+    listening: Listening,
+) -> ApiResult<Vec<WriteOp>> {
     Ok(Movement {
         user_id: &sub.user_id,
         amount: -plan.price,
@@ -216,7 +217,7 @@ pub(crate) fn charge(
         description: Some(&plan.name),
         counterparty: None,
     }
-    .ops(now)?)
+    .ops(now, listening)?)
 }
 
 /// The activity entry of a change of `sub` (`change` names it), and its webhook event.
@@ -225,6 +226,7 @@ pub(crate) fn noted(
     sub: &Subscription,
     change: &str,
     meta: Option<&RequestMeta>,
+    listening: Listening,
 ) -> Result<Vec<WriteOp>, StoreError> {
     let mut ops = vec![activity::record(
         state,
@@ -239,7 +241,7 @@ pub(crate) fn noted(
         }),
     )?];
     if let Some(event_type) = webhooks::EventType::of_subscription_change(change) {
-        ops.push(webhooks::announce(
+        ops.extend(listening.announce(
             state.now(),
             event_type,
             &sub.user_id,
@@ -305,8 +307,9 @@ pub async fn subscribe(
     let marker = keys::live_subscription(&user.id);
     let marker_item = store::to_item(&marker, &json!({ "subscription_id": sub.id }))?;
     let mut ops = vec![WriteOp::put_new(marker_item), sub.put_op(None)?];
-    ops.extend(charge(&sub, &plan, now)?);
-    ops.extend(noted(state, &sub, "created", Some(meta))?);
+    let listening = webhooks::listening(state).await;
+    ops.extend(charge(&sub, &plan, now, listening)?);
+    ops.extend(noted(state, &sub, "created", Some(meta), listening)?);
     ops.push(mailed(state, &user.email, &sub, "created"));
     match state.table.write(ops).await {
         Ok(()) => Ok(sub),
@@ -401,22 +404,23 @@ async fn change<F>(
     apply: F,
 ) -> ApiResult<Subscription>
 where
-    F: Fn(&mut Subscription, OffsetDateTime) -> ApiResult<Effects>,
+    F: Fn(&mut Subscription, OffsetDateTime, Listening) -> ApiResult<Effects>,
 {
+    let listening = webhooks::listening(state).await;
     for _ in 0..ATTEMPTS {
         let read = get(state, &user.id, subscription_id)
             .await?
             .ok_or_else(not_found)?;
         let mut sub = read.clone();
         let now = state.now();
-        let effects = apply(&mut sub, now)?;
+        let effects = apply(&mut sub, now, listening)?;
         let Some(name) = effects.change else {
             return Ok(read);
         };
         sub.touched(now);
         let mut ops = vec![sub.put_op(Some(read.version))?];
         ops.extend(effects.ops);
-        ops.extend(noted(state, &sub, name, Some(meta))?);
+        ops.extend(noted(state, &sub, name, Some(meta), listening)?);
         ops.push(mailed(state, &user.email, &sub, name));
         match state.table.write(ops).await {
             Ok(()) => return Ok(sub),
@@ -438,7 +442,7 @@ pub async fn change_plan(
     meta: &RequestMeta,
 ) -> ApiResult<Subscription> {
     let plan = plans::open_for_subscribers(state, plan_id).await?;
-    change(state, user, subscription_id, meta, |sub, _| {
+    change(state, user, subscription_id, meta, |sub, _, _| {
         if sub.status == SubscriptionStatus::Canceled {
             return Err(canceled());
         }
@@ -460,8 +464,12 @@ pub async fn cancel(
     subscription_id: &str,
     meta: &RequestMeta,
 ) -> ApiResult<Subscription> {
-    change(state, user, subscription_id, meta, |sub, now| {
-        match sub.status {
+    change(
+        state,
+        user,
+        subscription_id,
+        meta,
+        |sub, now, _| match sub.status {
             SubscriptionStatus::Canceled => Ok(Effects::none()),
             SubscriptionStatus::Active if sub.cancel_at_period_end => Ok(Effects::none()),
             SubscriptionStatus::Active => {
@@ -471,8 +479,8 @@ pub async fn cancel(
             SubscriptionStatus::Paused | SubscriptionStatus::PastDue => {
                 Ok(Effects::ended(sub, now))
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -483,8 +491,12 @@ pub async fn pause(
     subscription_id: &str,
     meta: &RequestMeta,
 ) -> ApiResult<Subscription> {
-    change(state, user, subscription_id, meta, |sub, now| {
-        match sub.status {
+    change(
+        state,
+        user,
+        subscription_id,
+        meta,
+        |sub, now, _| match sub.status {
             SubscriptionStatus::Paused => Ok(Effects::none()),
             SubscriptionStatus::Canceled => Err(canceled()),
             SubscriptionStatus::PastDue => Err(ApiError::conflict(
@@ -496,8 +508,8 @@ pub async fn pause(
                 sub.paused_at = Some(rfc3339(now));
                 Ok(Effects::named("paused"))
             }
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -514,8 +526,12 @@ pub async fn unpause(
         return Err(not_found());
     };
     let next_plan = plans::get(state, read.next_plan()).await?;
-    change(state, user, subscription_id, meta, |sub, now| {
-        match sub.status {
+    change(
+        state,
+        user,
+        subscription_id,
+        meta,
+        |sub, now, listening| match sub.status {
             SubscriptionStatus::Active | SubscriptionStatus::PastDue => Ok(Effects::none()),
             SubscriptionStatus::Canceled => Err(canceled()),
             SubscriptionStatus::Paused => {
@@ -534,11 +550,11 @@ pub async fn unpause(
                 sub.start_period(plan, now);
                 Ok(Effects {
                     change: Some("resumed"),
-                    ops: charge(sub, plan, now)?.to_vec(),
+                    ops: charge(sub, plan, now, listening)?,
                 })
             }
-        }
-    })
+        },
+    )
     .await
 }
 

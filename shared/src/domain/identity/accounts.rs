@@ -7,7 +7,7 @@ use super::attempts;
 use super::mail_tokens::{self, MailToken, Purpose};
 use super::mfa;
 use super::referrals::{write_verifying, ReferralCredit};
-use super::sessions::{self, Authenticated, Proof, Tokens};
+use super::sessions::{self, Authenticated, Proof, SessionsEnd, Tokens};
 use super::trusted_devices::{self, Checked, DeviceGrant};
 use super::users::{self, User};
 use crate::clock::rfc3339;
@@ -15,7 +15,7 @@ use crate::crypto::{hash_secret, random_code, random_token};
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::identity::usernames;
 use crate::domain::input::{Email, OtpCode, Password, Username};
-use crate::domain::webhooks::{self, EventType};
+use crate::domain::webhooks::{self, EventType, Listening};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -159,10 +159,11 @@ pub(super) async fn write_new(
 ) -> ApiResult<()> {
     let email_key = keys::email_marker(&user.email);
     let username_key = keys::username_marker(&username.lower());
+    let listening = webhooks::listening(state).await;
     for _ in 0..REFERRAL_CODE_TRIES {
         user.referral_code = random_code(REFERRAL_CODE_LEN);
         let referral_key = keys::referral_code(&user.referral_code);
-        let mut ops = registration_ops(state, user, username, verification_mail)?;
+        let mut ops = registration_ops(state, listening, user, username, verification_mail)?;
         ops.extend(extra.iter().cloned());
         let written = state.table.write(ops).await;
         if written.as_ref().err().and_then(|e| e.failed_key()) == Some(&referral_key) {
@@ -225,6 +226,7 @@ pub(super) fn new_account(
 /// verification mail when the address is not verified yet.
 fn registration_ops(
     state: &AppState,
+    listening: Listening,
     user: &User,
     username: &Username,
     verification_mail: bool,
@@ -240,19 +242,19 @@ fn registration_ops(
             &keys::referral_code(&user.referral_code),
             &user.id,
         )),
-        webhooks::announce(
-            state.now(),
-            EventType::UserCreated,
-            &user.id,
-            Vec::new(),
-            json!({
-                "email": user.email,
-                "username": user.username,
-                "email_verified": user.email_verified,
-                "created_at": user.created_at,
-            }),
-        ),
     ];
+    ops.extend(listening.announce(
+        state.now(),
+        EventType::UserCreated,
+        &user.id,
+        Vec::new(),
+        json!({
+            "email": user.email,
+            "username": user.username,
+            "email_verified": user.email_verified,
+            "created_at": user.created_at,
+        }),
+    ));
     if verification_mail && !user.email_verified {
         ops.extend(mail_tokens::issue(
             state,
@@ -603,7 +605,7 @@ pub async fn reset_password(
         .await?
         .ok_or_else(mail_tokens::invalid)?;
     let user_id = user.id.clone();
-    write_verifying(state, credit, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout, listening| {
         let update = Update::new(keys::user(&user.id))
             .set("email_verified", true)
             .when(token.still_current());
@@ -615,14 +617,21 @@ pub async fn reset_password(
             Some(meta),
             Value::Null,
         )?;
-        let announced = password_event(state, &user.id, true);
+        let mut also = vec![consume, logged];
+        also.extend(password_event(state, listening, &user.id, true));
+        let end = SessionsEnd {
+            reason: "password_reset",
+            listening,
+            now: state.now(),
+        };
         Ok(password_ops(
             state,
             user,
             hash.clone(),
             payout.on_user(update),
-            vec![consume, logged, announced],
+            also,
             None,
+            end,
         ))
     })
     .await?
@@ -641,12 +650,13 @@ fn password_ops(
     update: Update,
     also: Vec<WriteOp>,
     keep: Option<&str>,
+    end: SessionsEnd,
 ) -> Vec<WriteOp> {
     let update = update
         .set("password_hash", hash)
         .add("credential_generation", 1);
     let mut ops = also;
-    ops.extend(sessions::end_other_sessions(user, update, keep));
+    ops.extend(sessions::end_other_sessions(user, update, keep, end));
     ops.push(mail::enqueue(
         templates::password_changed(&user.email),
         state.now(),
@@ -678,7 +688,7 @@ pub async fn verify_email(
         .await?
         .ok_or_else(mail_tokens::invalid)?;
     let make_admin = state.config.admin_emails.iter().any(|a| a == &token.email);
-    write_verifying(state, credit, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout, _| {
         let mut update = Update::new(keys::user(&user.id))
             .set("email_verified", true)
             .when(token.still_current());
@@ -718,8 +728,10 @@ pub async fn change_password(
         Value::Null,
     )?;
     let keep = Some(auth.session.id.as_str());
-    let announced = password_event(state, &user.id, false);
-    let ops = password_ops(state, user, hash, update, vec![logged, announced], keep);
+    let end = SessionsEnd::because(state, "password_changed").await;
+    let mut also = vec![logged];
+    also.extend(password_event(state, end.listening, &user.id, false));
+    let ops = password_ops(state, user, hash, update, also, keep, end);
     state
         .table
         .write(ops)
@@ -808,7 +820,7 @@ pub async fn confirm_email_change(
     let old_marker = keys::email_marker(&token.email);
     let undo_until = state.now_unix() + undo_seconds();
     let change_id = uuid::Uuid::now_v7().to_string();
-    write_verifying(state, credit, user, |user, payout| {
+    write_verifying(state, credit, user, |user, payout, listening| {
         let update = Update::new(user_key.clone())
             .set("email", new_email.clone())
             .set("email_verified", true)
@@ -829,19 +841,25 @@ pub async fn confirm_email_change(
                 Some(meta),
                 Value::Null,
             )?,
-            webhooks::announce(
-                state.now(),
-                EventType::UserEmailChanged,
-                &user.id,
-                Vec::new(),
-                json!({ "email": new_email, "previous_email": token.email, "undone": false }),
-            ),
         ];
+        ops.extend(listening.announce(
+            state.now(),
+            EventType::UserEmailChanged,
+            &user.id,
+            Vec::new(),
+            json!({ "email": new_email, "previous_email": token.email, "undone": false }),
+        ));
         ops.extend(undo_ops);
+        let end = SessionsEnd {
+            reason: "email_changed",
+            listening,
+            now: state.now(),
+        };
         ops.extend(sessions::end_other_sessions(
             user,
             payout.on_user(update),
             keep,
+            end,
         ));
         Ok(ops)
     })
@@ -955,7 +973,8 @@ pub async fn undo_email_change(
                 .map(WriteOp::delete),
         );
     }
-    ops.extend(sessions::end_other_sessions(&user, update, None));
+    let end = SessionsEnd::because(state, "email_change_undone").await;
+    ops.extend(sessions::end_other_sessions(&user, update, None, end));
     let mut restored_user = user.clone();
     restored_user.email = restored.clone();
     restored_user.credential_generation += 1;
@@ -970,7 +989,7 @@ pub async fn undo_email_change(
         Some(meta),
         json!({ "restored": restored }),
     )?);
-    ops.push(webhooks::announce(
+    ops.extend(end.listening.announce(
         state.now(),
         EventType::UserEmailChanged,
         &user.id,
@@ -1001,8 +1020,13 @@ pub async fn promote_admin(state: &AppState, email: &Email) -> ApiResult<User> {
 }
 
 /// The `user.password_changed` event of a change (`reset`: through a reset link).
-fn password_event(state: &AppState, user_id: &str, reset: bool) -> WriteOp {
-    webhooks::announce(
+fn password_event(
+    state: &AppState,
+    listening: Listening,
+    user_id: &str,
+    reset: bool,
+) -> Option<WriteOp> {
+    listening.announce(
         state.now(),
         EventType::UserPasswordChanged,
         user_id,

@@ -163,10 +163,12 @@ pub async fn enable(
         .set("totp_last_step", step)
         .remove("totp_pending_secret")
         .when(Cond::eq("totp_pending_secret", pending).and(Cond::ne("totp_enabled", true)));
+    let end = sessions::SessionsEnd::because(state, "totp_enabled").await;
     ops.extend(sessions::end_other_sessions(
         user,
         update,
         Some(&auth.session.id),
+        end,
     ));
     ops.push(mail::enqueue(
         templates::totp_enabled(&user.email),
@@ -274,10 +276,12 @@ pub async fn disable(
         .remove("totp_secret")
         .remove("totp_pending_secret")
         .when(Cond::eq("totp_enabled", true));
+    let end = sessions::SessionsEnd::because(state, "totp_disabled").await;
     ops.extend(sessions::end_other_sessions(
         user,
         update,
         Some(&auth.session.id),
+        end,
     ));
     ops.push(mail::enqueue(
         templates::totp_disabled(&user.email),

@@ -4,6 +4,7 @@
 //! the ledger offers (identity sits below the ledger and never imports it).
 
 use super::users::{self, User};
+use crate::domain::webhooks::{self, Listening};
 use crate::error::ApiResult;
 use crate::keys;
 use crate::state::AppState;
@@ -18,6 +19,7 @@ pub trait ReferralCredit: Sync {
         state: &AppState,
         referrer_id: &str,
         referred_id: &str,
+        listening: Listening,
     ) -> ApiResult<Vec<WriteOp>>;
 }
 
@@ -42,6 +44,7 @@ impl ReferralPayout {
         credit: &dyn ReferralCredit,
         user: &User,
         pay_referrer: bool,
+        listening: Listening,
     ) -> ApiResult<Self> {
         let mut payout = ReferralPayout {
             pending: user.referral_pending,
@@ -50,7 +53,7 @@ impl ReferralPayout {
         };
         let referrer = user.referred_by.as_deref().filter(|_| pay_referrer);
         if let (true, Some(referrer)) = (user.referral_pending, referrer) {
-            payout.ops = credit.credit_referrer(state, referrer, &user.id)?;
+            payout.ops = credit.credit_referrer(state, referrer, &user.id, listening)?;
             payout.referrer_key = Some(keys::user(referrer));
         }
         Ok(payout)
@@ -76,14 +79,15 @@ pub(super) async fn write_verifying(
     state: &AppState,
     credit: &dyn ReferralCredit,
     user: User,
-    mut build: impl FnMut(&User, &ReferralPayout) -> ApiResult<Vec<WriteOp>>,
+    mut build: impl FnMut(&User, &ReferralPayout, Listening) -> ApiResult<Vec<WriteOp>>,
 ) -> ApiResult<Result<(), store::StoreError>> {
     let mut user = user;
     let mut pay_referrer = true;
     let mut rereads = 0;
+    let listening = webhooks::listening(state).await;
     loop {
-        let payout = ReferralPayout::of(state, credit, &user, pay_referrer)?;
-        let mut ops = build(&user, &payout)?;
+        let payout = ReferralPayout::of(state, credit, &user, pay_referrer, listening)?;
+        let mut ops = build(&user, &payout, listening)?;
         ops.extend(payout.ops.iter().cloned());
         let written = state.table.write(ops).await;
         let failed = written.as_ref().err().and_then(|e| e.failed_key());

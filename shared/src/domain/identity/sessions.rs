@@ -8,7 +8,7 @@ use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::activity::{self, ActivityKind};
-use crate::domain::webhooks::{self, EventType};
+use crate::domain::webhooks::{self, EventType, Listening};
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
@@ -372,7 +372,8 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> ApiResult<Tokens>
         return Err(invalid_refresh());
     }
     let reused = || async {
-        revoke(state, &user.id, &session.id).await?;
+        // A refresh token used twice was copied: the session ends for both holders.
+        end_one(state, &user.id, &session.id, "refresh_token_reused", None).await?;
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse; session revoked");
         Err(invalid_refresh())
     };
@@ -436,25 +437,36 @@ pub async fn revoke_by_owner(
     session_id: &str,
     meta: &RequestMeta,
 ) -> ApiResult<bool> {
+    end_one(state, user_id, session_id, "revoked_by_user", Some(meta)).await
+}
+
+/// Ends one login session with its `session.revoked` event (and, with `meta`, an entry in the
+/// user's activity). `false` when there is no such session.
+async fn end_one(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+    reason: &'static str,
+    meta: Option<&RequestMeta>,
+) -> ApiResult<bool> {
     let key = keys::login_session(user_id, session_id);
-    let details = serde_json::json!({ "session_id": session_id });
-    let ops = vec![
-        WriteOp::delete_existing(key.clone()),
-        activity::record(
+    let mut ops = vec![WriteOp::delete_existing(key.clone())];
+    if let Some(meta) = meta {
+        ops.push(activity::record(
             state,
             user_id,
             ActivityKind::SessionRevoked,
             Some(meta),
-            details,
-        )?,
-        webhooks::announce(
-            state.now(),
-            EventType::SessionRevoked,
-            user_id,
-            Vec::new(),
             serde_json::json!({ "session_id": session_id }),
-        ),
-    ];
+        )?);
+    }
+    ops.extend(webhooks::listening(state).await.announce(
+        state.now(),
+        EventType::SessionRevoked,
+        user_id,
+        Vec::new(),
+        serde_json::json!({ "scope": "one", "session_id": session_id, "reason": reason }),
+    ));
     match state.table.write(ops).await {
         Ok(()) => Ok(true),
         Err(e) if e.failed_key() == Some(&key) => Ok(false),
@@ -477,11 +489,36 @@ pub async fn list_live(state: &AppState, user: &User) -> ApiResult<Vec<LoginSess
     Ok(sessions)
 }
 
+/// Why every session of a user (but one) ends, for its `session.revoked` event.
+#[derive(Clone, Copy)]
+pub struct SessionsEnd {
+    /// `password_changed`, `password_reset`, `totp_enabled`, …
+    pub reason: &'static str,
+    pub listening: Listening,
+    pub now: time::OffsetDateTime,
+}
+
+impl SessionsEnd {
+    pub async fn because(state: &AppState, reason: &'static str) -> Self {
+        SessionsEnd {
+            reason,
+            listening: webhooks::listening(state).await,
+            now: state.now(),
+        }
+    }
+}
+
 /// Ends every login session of a user but `keep`, as part of a write that changes the user:
 /// the user's update moves to the next session generation (and fails if another change moved
-/// it first), and the kept session is carried over to it. Call [`remove_stale`] after the
-/// write succeeds.
-pub fn end_other_sessions(user: &User, update: Update, keep: Option<&str>) -> Vec<WriteOp> {
+/// it first), and the kept session is carried over to it. The write announces it
+/// (`session.revoked`, scope `all` or `others`). Call [`remove_stale`] after the write
+/// succeeds.
+pub fn end_other_sessions(
+    user: &User,
+    update: Update,
+    keep: Option<&str>,
+    end: SessionsEnd,
+) -> Vec<WriteOp> {
     let next = user.session_generation + 1;
     let cond = update
         .cond
@@ -496,6 +533,14 @@ pub fn end_other_sessions(user: &User, update: Update, keep: Option<&str>) -> Ve
                 .into_op(),
         );
     }
+    let scope = if keep.is_some() { "others" } else { "all" };
+    ops.extend(end.listening.announce(
+        end.now,
+        EventType::SessionRevoked,
+        &user.id,
+        Vec::new(),
+        serde_json::json!({ "scope": scope, "kept_session_id": keep, "reason": end.reason }),
+    ));
     ops
 }
 

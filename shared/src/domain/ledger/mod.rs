@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::rfc3339;
 use crate::domain::activity::{self, ActivityKind};
 use crate::domain::input;
-use crate::domain::webhooks::{self, EventType};
+use crate::domain::webhooks::{self, EventType, Listening};
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
 use crate::state::AppState;
@@ -115,11 +115,17 @@ pub struct Movement<'a> {
 impl Movement<'_> {
     /// The balance change and its entry, to go into one atomic write. A debit holds only
     /// while the balance covers it; a failed condition on `keys::user(user_id)` means it did
-    /// not (or the user is gone).
-    /// The third is its webhook event (`points.credited` or `points.debited`).
-    pub fn ops(&self, now: time::OffsetDateTime) -> Result<[WriteOp; 3], StoreError> {
-        let (balance, entry, event) = self.parts(now)?;
-        Ok([balance.into_op(), entry, event])
+    /// not (or the user is gone). With them its webhook event (`points.credited` or
+    /// `points.debited`), when some endpoint listens.
+    pub fn ops(
+        &self,
+        now: time::OffsetDateTime,
+        listening: Listening,
+    ) -> Result<Vec<WriteOp>, StoreError> {
+        let (balance, entry, event) = self.parts(now, listening)?;
+        let mut ops = vec![balance.into_op(), entry];
+        ops.extend(event);
+        Ok(ops)
     }
 
     /// As [`Movement::ops`], the balance change still open to more changes of the same item
@@ -127,7 +133,8 @@ impl Movement<'_> {
     pub fn parts(
         &self,
         now: time::OffsetDateTime,
-    ) -> Result<(Update, WriteOp, WriteOp), StoreError> {
+        listening: Listening,
+    ) -> Result<(Update, WriteOp, Option<WriteOp>), StoreError> {
         let mut balance = Update::new(keys::user(self.user_id)).add("points", self.amount);
         if self.kind.is_earning() {
             balance = balance.add("total_earned", self.amount);
@@ -157,7 +164,7 @@ impl Movement<'_> {
         } else {
             EventType::PointsCredited
         };
-        let event = webhooks::announce(
+        let event = listening.announce(
             now,
             event_type,
             self.user_id,
@@ -204,7 +211,8 @@ pub fn earn(
     kind: EntryKind,
     reference: &str,
     now: time::OffsetDateTime,
-) -> Result<[WriteOp; 3], StoreError> {
+    listening: Listening,
+) -> Result<Vec<WriteOp>, StoreError> {
     Movement {
         user_id,
         amount,
@@ -213,7 +221,7 @@ pub fn earn(
         description: None,
         counterparty: None,
     }
-    .ops(now)
+    .ops(now, listening)
 }
 
 pub struct History {
@@ -268,7 +276,8 @@ pub async fn adjust_by_admin(
         description: Some(reason),
         counterparty: None,
     };
-    let mut ops = movement.ops(state.now())?.to_vec();
+    let listening = webhooks::listening(state).await;
+    let mut ops = movement.ops(state.now(), listening)?;
     ops.push(movement.noted(state)?);
     let user_key = keys::user(user_id);
     let table = state.table.as_ref();

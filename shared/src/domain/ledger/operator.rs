@@ -10,6 +10,7 @@ use crate::domain::identity::users;
 use crate::domain::identity::User;
 use crate::domain::input::Amount;
 use crate::domain::oauth::{Scope, Scopes};
+use crate::domain::webhooks;
 use crate::error::{ApiError, ApiResult, OnCondition};
 use crate::keys;
 use crate::state::AppState;
@@ -182,8 +183,9 @@ pub async fn spend(
         description: description.as_deref(),
         counterparty: None,
     };
-    let (debit, entry, event) = movement.parts(now)?;
-    let mut rest = vec![entry, event, movement.noted(state)?];
+    let (debit, entry, event) = movement.parts(now, webhooks::listening(state).await)?;
+    let mut rest = vec![entry, movement.noted(state)?];
+    rest.extend(event);
     rest.extend(app_balance::credit_ops(
         app_id,
         state.config.economy.app_balance_shards,
@@ -268,15 +270,13 @@ pub async fn transfer(
         description: description.as_deref(),
         counterparty: Some(&user.id),
     };
-    let (debit, sent_entry, sent_event) = sent.parts(now)?;
-    let [credit, received_entry, received_event] = received.ops(now)?;
-    let rest = vec![
-        sent_entry,
-        sent_event,
-        received_event,
-        sent.noted(state)?,
-        received.noted(state)?,
-    ];
+    let listening = webhooks::listening(state).await;
+    let (debit, sent_entry, sent_event) = sent.parts(now, listening)?;
+    let (credit, received_entry, received_event) = received.parts(now, listening)?;
+    let credit = credit.into_op();
+    let mut rest = vec![sent_entry, sent.noted(state)?, received.noted(state)?];
+    rest.extend(sent_event);
+    rest.extend(received_event);
     // The recipient's condition comes before the debit's: an unknown recipient is named first.
     let exact = covered.then(|| Exact {
         ops: [

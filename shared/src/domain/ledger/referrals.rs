@@ -3,6 +3,7 @@
 
 use super::{EntryKind, Movement};
 use crate::domain::identity::referrals::ReferralCredit;
+use crate::domain::webhooks::Listening;
 use crate::error::ApiResult;
 use crate::keys;
 use crate::state::AppState;
@@ -18,6 +19,7 @@ impl ReferralCredit for ReferralCredits {
         state: &AppState,
         referrer_id: &str,
         referred_id: &str,
+        listening: Listening,
     ) -> ApiResult<Vec<WriteOp>> {
         let bonus = state.config.referral_bonus;
         if bonus <= 0 {
@@ -34,11 +36,9 @@ impl ReferralCredit for ReferralCredits {
             description: None,
             counterparty: None,
         }
-        .parts(state.now())?;
-        Ok(vec![
-            balance.add("direct_referrals", 1).into_op(),
-            entry,
-            event,
-        ])
+        .parts(state.now(), listening)?;
+        let mut ops = vec![balance.add("direct_referrals", 1).into_op(), entry];
+        ops.extend(event);
+        Ok(ops)
     }
 }

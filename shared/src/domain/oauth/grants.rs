@@ -96,30 +96,28 @@ pub async fn record(
         consented: 0,
     };
     let key = keys::grant(user_id, &app.id);
-    let created = state
-        .table
-        .write(vec![
-            WriteOp::put_new(store::to_item(&key, &grant)?),
-            Update::new(keys::user(user_id))
-                .add("connected_apps", 1)
-                .when(Cond::Exists)
-                .into_op(),
-            activity::record(
-                state,
-                user_id,
-                ActivityKind::AppConnected,
-                Some(meta),
-                json!({ "app_id": app.id, "app_name": app.shown.app_name, "scopes": scopes }),
-            )?,
-            webhooks::announce(
-                state.now(),
-                EventType::GrantCreated,
-                user_id,
-                vec![app.id.clone()],
-                json!({ "app_id": app.id, "scopes": scopes }),
-            ),
-        ])
-        .await;
+    let mut ops = vec![
+        WriteOp::put_new(store::to_item(&key, &grant)?),
+        Update::new(keys::user(user_id))
+            .add("connected_apps", 1)
+            .when(Cond::Exists)
+            .into_op(),
+        activity::record(
+            state,
+            user_id,
+            ActivityKind::AppConnected,
+            Some(meta),
+            json!({ "app_id": app.id, "app_name": app.shown.app_name, "scopes": scopes }),
+        )?,
+    ];
+    ops.extend(webhooks::listening(state).await.announce(
+        state.now(),
+        EventType::GrantCreated,
+        user_id,
+        vec![app.id.clone()],
+        json!({ "app_id": app.id, "scopes": scopes }),
+    ));
+    let created = state.table.write(ops).await;
     match created {
         Ok(()) => Ok(()),
         Err(e) if e.failed_key() == Some(&key) => {
@@ -250,6 +248,7 @@ pub async fn revoke(
     }
     let table = state.table.as_ref();
     let grant_key = keys::grant(user_id, app_id);
+    let listening = webhooks::listening(state).await;
     for _ in 0..3 {
         let grant = get(table, user_id, app_id)
             .await?
@@ -271,14 +270,14 @@ pub async fn revoke(
                 Some(meta),
                 json!({ "app_id": app_id }),
             )?,
-            webhooks::announce(
-                state.now(),
-                EventType::GrantRevoked,
-                user_id,
-                vec![app_id.to_string()],
-                json!({ "app_id": app_id }),
-            ),
         ];
+        ops.extend(listening.announce(
+            state.now(),
+            EventType::GrantRevoked,
+            user_id,
+            vec![app_id.to_string()],
+            json!({ "app_id": app_id }),
+        ));
         for family in families(table, user_id, app_id).await? {
             ops.push(WriteOp::delete(family_key(&family)));
         }

@@ -19,7 +19,7 @@ use crate::store::{
     self, Cond, Query, SortKey, StoreError, Table, Update, WriteOp, GSI1PK, GSI1SK, TTL,
 };
 
-use super::{RETENTION_SECONDS, RETRY_WINDOW_SECONDS};
+use super::{listeners, RETENTION_SECONDS, RETRY_WINDOW_SECONDS};
 
 /// Endpoints one owner may register.
 pub const MAX_ENDPOINTS: usize = 10;
@@ -283,7 +283,10 @@ pub async fn create(state: &AppState, owner: &Owner, new: NewEndpoint) -> ApiRes
     };
     let mut item = store::to_item(&keys::webhook_endpoint(&endpoint.id), &endpoint)?;
     keys::webhook_owner_index(&endpoint.owner, &now, &endpoint.id).put_on(&mut item);
-    state.table.write(vec![WriteOp::put_new(item)]).await?;
+    let mut ops = vec![WriteOp::put_new(item)];
+    ops.extend(listeners::recount(None, Some(&endpoint)));
+    state.table.write(ops).await?;
+    state.webhook_listeners.forget();
     Ok(endpoint)
 }
 
@@ -325,7 +328,8 @@ pub async fn update(
     id: &str,
     changes: EndpointChanges,
 ) -> ApiResult<Endpoint> {
-    let mut endpoint = get(state.table.as_ref(), owner, id).await?;
+    let before = get(state.table.as_ref(), owner, id).await?;
+    let mut endpoint = before.clone();
     let mut update = Update::new(keys::webhook_endpoint(id));
     if let Some(types) = changes.event_types {
         endpoint.event_types = super::parse_filter("event_types", &types)?;
@@ -353,20 +357,14 @@ pub async fn update(
         update = update.set("url", endpoint.url.clone());
     }
     endpoint.updated_at = rfc3339(state.now());
+    // What it wants is counted from what was read: a change racing another is refused.
     update = update
         .set("updated_at", endpoint.updated_at.clone())
-        .when(Cond::Exists.and(Cond::eq("owner", endpoint.owner.clone())));
-    state
-        .table
-        .write(vec![update.into_op()])
-        .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                not_found()
-            } else {
-                e.into()
-            }
-        })?;
+        .when(unchanged_since(&before));
+    let mut ops = vec![update.into_op()];
+    ops.extend(listeners::recount(Some(&before), Some(&endpoint)));
+    state.table.write(ops).await.map_err(changed_meanwhile)?;
+    state.webhook_listeners.forget();
     Ok(endpoint)
 }
 
@@ -374,20 +372,31 @@ pub async fn update(
 /// when they come due).
 pub async fn delete(state: &AppState, owner: &Owner, id: &str) -> ApiResult<()> {
     let endpoint = get(state.table.as_ref(), owner, id).await?;
-    state
-        .table
-        .write(vec![WriteOp::Delete {
-            key: keys::webhook_endpoint(id),
-            cond: Cond::eq("owner", endpoint.owner),
-        }])
-        .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                not_found()
-            } else {
-                e.into()
-            }
-        })
+    let mut ops = vec![WriteOp::Delete {
+        key: keys::webhook_endpoint(id),
+        cond: unchanged_since(&endpoint),
+    }];
+    ops.extend(listeners::recount(Some(&endpoint), None));
+    state.table.write(ops).await.map_err(changed_meanwhile)?;
+    state.webhook_listeners.forget();
+    Ok(())
+}
+
+/// The endpoint as it was read: still there, still its owner's, not changed since.
+fn unchanged_since(endpoint: &Endpoint) -> Cond {
+    Cond::eq("owner", endpoint.owner.clone())
+        .and(Cond::eq("updated_at", endpoint.updated_at.clone()))
+}
+
+fn changed_meanwhile(e: StoreError) -> ApiError {
+    if e.is_condition_failed() {
+        ApiError::conflict(
+            "endpoint_changed",
+            "The endpoint changed or went meanwhile; try again",
+        )
+    } else {
+        e.into()
+    }
 }
 
 /// A new secret for the endpoint; the one it replaces keeps signing beside it for a day.

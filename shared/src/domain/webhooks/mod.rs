@@ -2,8 +2,8 @@
 //! specification.
 //!
 //! A change that others may want to hear about writes an event item (the outbox) in the same
-//! atomic write as the change itself ([`announce`]): a write that fails or is rolled back
-//! leaves no event. The `webhooks` function (the table's stream, and a schedule every minute;
+//! atomic write as the change itself ([`Listening::announce`]): a write that fails or is rolled
+//! back leaves no event. Only event types some enabled endpoint wants are written at all. The `webhooks` function (the table's stream, and a schedule every minute;
 //! a background task locally) fans each event out to the endpoints that want it, one delivery
 //! item per endpoint, and sends each signed, retrying with backoff for up to three days.
 //!
@@ -13,6 +13,9 @@
 #[cfg(feature = "webhooks")]
 pub mod delivery;
 pub mod endpoints;
+mod listeners;
+
+pub use listeners::{listening, Listening};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -197,9 +200,9 @@ pub fn delivery_due_index(endpoint_id: &str, event_id: &str, due_at: &str) -> ke
     )
 }
 
-/// The write that puts an event in the outbox: put it in the same atomic write as the change
-/// it reports. `data` gets the `user_id`.
-pub fn announce(
+/// The write that puts an event in the outbox (written only when some endpoint wants its type:
+/// [`Listening::announce`]). `data` gets the `user_id`.
+fn event_op(
     now: time::OffsetDateTime,
     event_type: EventType,
     user_id: &str,
