@@ -8,7 +8,6 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use buddo_shared::domain::identity::passkeys::{self, Options, PasskeyRecord};
-use buddo_shared::domain::input;
 use buddo_shared::domain::RequestMeta;
 use buddo_shared::http::openapi::{ErrorBody, Message};
 use buddo_shared::http::{message, AuthUser, Json, Routes};
@@ -184,10 +183,6 @@ struct RenameBody {
     name: String,
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found("passkey_not_found", "No such passkey")
-}
-
 /// Renames one of the user's passkeys.
 #[utoipa::path(patch, path = "/api/auth/passkeys/{id}", tag = "auth",
     security(("user_jwt" = [])), request_body = RenameBody,
@@ -203,11 +198,7 @@ async fn rename_passkey(
     Path(id): Path<String>,
     Json(body): Json<RenameBody>,
 ) -> ApiResult<Json<Message>> {
-    let id = input::id("id", &id).map_err(|_| not_found())?;
-    let name = passkeys::name(&body.name)?;
-    if !passkeys::rename(&state, &auth.user, &id, name).await? {
-        return Err(not_found());
-    }
+    passkeys::rename(&state, &auth.user, &id, &body.name).await?;
     Ok(message("Passkey renamed"))
 }
 
@@ -225,10 +216,7 @@ async fn delete_passkey(
     meta: RequestMeta,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Message>> {
-    let id = input::id("id", &id).map_err(|_| not_found())?;
-    if !passkeys::remove(&state, &auth.user, &id, &meta).await? {
-        return Err(not_found());
-    }
+    passkeys::remove(&state, &auth.user, &id, &meta).await?;
     Ok(message("Passkey removed"))
 }
 

@@ -126,6 +126,21 @@ backend_tests! {
         app.register(&user.email, "newcomer", "correct horse battery").await.assert_status(201);
     }
 
+    async fn deleting_the_account_releases_the_address_it_holds(backend) {
+        let app = TestApp::spawn(backend).await;
+        let (user, token) = user_with_session(&app).await;
+        let moved = format!("gone-{}@example.com", uuid::Uuid::new_v4().simple());
+        move_to(&app, &token, &user.password, &moved).await;
+        app.register(&user.email, "squatter", "correct horse battery").await.assert_error(409, "email_taken");
+        let token = app.login(&moved, &user.password, None).await.assert_status(200)["token"].as_str().unwrap().to_string();
+        app.delete_with("/api/user/me", &token, json!({ "password": user.password })).await.assert_status(200);
+        // Both addresses are free at once, and the undo link takes nothing back.
+        app.register(&user.email, "newcomer", "correct horse battery").await.assert_status(201);
+        app.register(&moved, "other_newcomer", "correct horse battery").await.assert_status(201);
+        let undo = undo_link(&app, &user.email).await;
+        app.post(UNDO, json!({ "token": undo })).await.assert_error(400, "invalid_token");
+    }
+
     async fn an_account_may_move_back_to_the_address_it_holds(backend) {
         let app = TestApp::spawn(backend).await;
         let (user, token) = user_with_session(&app).await;

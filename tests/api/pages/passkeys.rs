@@ -130,4 +130,74 @@ backend_tests! {
         assert_eq!(stale.status, 401, "{}", stale.body);
         assert!(stale.body.contains("recent_login_required"), "{}", stale.body);
     }
+
+    async fn a_passkey_is_renamed_and_removed_on_the_account_page(backend) {
+        let app = TestApp::spawn(backend).await;
+        let user = app.new_verified_user().await;
+        let browser = app.signed_in_browser(&user).await;
+        browser.get("/account").await;
+        let mut authenticator = SoftAuthenticator::new();
+        let options = challenge(&browser, "/account/passkeys/options").await;
+        let credential = authenticator.register(&options["options"]);
+        let csrf = browser.cookie("buddo_csrf").unwrap();
+        browser
+            .post_form("/account/passkeys", &fields(&[
+                ("csrf_token", &csrf),
+                ("challenge_id", options["challenge_id"].as_str().unwrap()),
+                ("credential", &credential.to_string()),
+            ]))
+            .await;
+        let account = browser.get("/account").await;
+        let start = account.body.find("/account/passkeys/").expect("a passkey's forms") + "/account/passkeys/".len();
+        let id = account.body[start..start + 36].to_string();
+        assert!(account.body.contains(&format!(r#"action="/account/passkeys/{id}/remove""#)), "{}", account.body);
+
+        // Renamed: the page shows the new name; a name too long is told, and nothing changes.
+        let renamed = browser
+            .post_form(&format!("/account/passkeys/{id}/rename"), &fields(&[("csrf_token", &csrf), ("name", "Work laptop")]))
+            .await;
+        assert_eq!((renamed.status, renamed.location.as_deref()), (303, Some("/account")), "{}", renamed.body);
+        let too_long = "x".repeat(65);
+        let refused = browser
+            .post_form(&format!("/account/passkeys/{id}/rename"), &fields(&[("csrf_token", &csrf), ("name", &too_long)]))
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        let listed = app.get_auth("/api/auth/passkeys", &app.login_ok(&user).await.token).await;
+        assert_eq!(listed.assert_status(200)["passkeys"][0]["name"], "Work laptop");
+        // Without the CSRF token: refused. Someone else's passkey, or none: not found.
+        let forged = browser
+            .post_form(&format!("/account/passkeys/{id}/remove"), &fields(&[("csrf_token", "wrong")]))
+            .await;
+        assert_eq!(forged.status, 403);
+        let other = app.new_verified_user().await;
+        let stranger = app.signed_in_browser(&other).await;
+        stranger.get("/account").await;
+        let their_csrf = stranger.cookie("buddo_csrf").unwrap();
+        let theirs = stranger
+            .post_form(&format!("/account/passkeys/{id}/remove"), &fields(&[("csrf_token", &their_csrf)]))
+            .await;
+        assert_eq!(theirs.status, 404, "{}", theirs.body);
+
+        // Removed: gone from the page, and it signs in no more.
+        let removed = browser
+            .post_form(&format!("/account/passkeys/{id}/remove"), &fields(&[("csrf_token", &csrf)]))
+            .await;
+        assert_eq!((removed.status, removed.location.as_deref()), (303, Some("/account")), "{}", removed.body);
+        let account = browser.get("/account").await;
+        assert!(account.body.contains("No passkeys yet."), "{}", account.body);
+        let fresh = app.browser();
+        fresh.get("/signin").await;
+        let options = challenge(&fresh, "/signin/passkey/options").await;
+        let answer = authenticator.assert(&options["options"]);
+        let csrf = fresh.cookie("buddo_csrf").unwrap();
+        let refused = fresh
+            .post_form("/signin/passkey", &fields(&[
+                ("csrf_token", &csrf),
+                ("challenge_id", options["challenge_id"].as_str().unwrap()),
+                ("credential", &answer.to_string()),
+            ]))
+            .await;
+        assert_ne!(refused.status, 303, "{}", refused.body);
+        assert!(fresh.cookie("buddo_session").is_none());
+    }
 }

@@ -117,4 +117,32 @@ backend_tests! {
         assert_eq!(disabled["scope"], "all");
         assert!(disabled["kept_session_id"].is_null());
     }
+
+    async fn racing_endpoint_changes_keep_the_counts_right(backend) {
+        let app = spawn(backend).await;
+        let admin = app.admin_token().await;
+        let receiver = Receiver::start().await;
+        let (id, _) = register(&app, ADMIN, &admin, &receiver.url(), &["user.created"]).await;
+        let path = format!("{ADMIN}/{id}");
+        let changes = (0..8).map(|i| {
+            let body = match i % 3 {
+                0 => json!({ "enabled": i % 2 == 0 }),
+                1 => json!({ "event_types": ["user.*", "points.*"] }),
+                _ => json!({ "event_types": ["grant.created"], "enabled": true }),
+            };
+            app.patch_auth(&path, &admin, body)
+        });
+        let answers = futures::future::join_all(changes).await;
+        assert!(answers.iter().all(|a| a.status == 200 || a.status == 409), "{:?}", answers.iter().map(|a| a.status).collect::<Vec<_>>());
+        assert!(answers.iter().any(|a| a.status == 200));
+        app.delete_auth(&path, &admin).await.assert_status(200);
+
+        // Whatever won, nothing is wanted once it is gone.
+        let summary = app.state.table.get(&keys::webhook_listeners()).await.unwrap().expect("the summary");
+        let counts: Vec<(&String, &Value)> = summary.iter().filter(|(k, _)| k.starts_with("wanted_")).collect();
+        assert!(!counts.is_empty());
+        assert!(counts.iter().all(|(_, n)| n.as_i64() == Some(0)), "{counts:?}");
+        app.new_user().await;
+        assert_eq!(pending_events(&app).await, Vec::<String>::new());
+    }
 }

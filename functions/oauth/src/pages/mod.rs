@@ -56,6 +56,8 @@ pub fn routes() -> Routes {
         .get("/account", signin::account)
         .post("/account/passkeys/options", passkeys::registration_options)
         .post("/account/passkeys", passkeys::submit_registration)
+        .post("/account/passkeys/{id}/rename", passkeys::rename)
+        .post("/account/passkeys/{id}/remove", passkeys::remove)
         .get("/oauth/logout", logout::show)
         .post("/oauth/logout", logout::confirm)
         .merge(account::routes())

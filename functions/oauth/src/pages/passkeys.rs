@@ -1,10 +1,12 @@
 //! Passkeys on the hosted pages: "Sign in with a passkey" on `/signin` and "Add a passkey" on
-//! `/account`, through the one script of the pages (`/assets/passkey.js`). Each ceremony is a
+//! `/account`, through the one script of the pages (`/assets/passkey.js`); renaming and
+//! removing one there are plain forms. Each ceremony is a
 //! challenge the script fetches (a form post with the page's CSRF token, answered in JSON) and
 //! the authenticator's answer, posted with the page's form. The rules are the API's
 //! (`domain::identity::passkeys`).
 
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -45,7 +47,15 @@ pub struct AnswerForm {
     credential: String,
 }
 
-has_csrf!(OptionsForm, AnswerForm);
+#[derive(Deserialize)]
+pub struct RenameForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    name: String,
+}
+
+has_csrf!(OptionsForm, AnswerForm, RenameForm);
 
 /// A challenge for the script.
 #[derive(Serialize)]
@@ -137,5 +147,37 @@ async fn register(visit: &Visit, body: &Bytes) -> PageResult {
     )
     .await
     .map_err(|e| visit.failed(e))?;
+    Ok(visit.redirect("/account"))
+}
+
+/// `POST /account/passkeys/{id}/rename`: a new name; the account page again.
+pub async fn rename(visit: Visit, Path(id): Path<String>, body: Bytes) -> Answer {
+    settle(renamed(&visit, &id, &body).await)
+}
+
+async fn renamed(visit: &Visit, id: &str, body: &Bytes) -> PageResult {
+    let form: RenameForm = visit.form(body)?;
+    let Some(auth) = visit.signed_in().await? else {
+        return Ok(visit.redirect("/signin?next=%2Faccount"));
+    };
+    passkeys::rename(&visit.state, &auth.user, id, &form.name)
+        .await
+        .map_err(|e| visit.failed(e))?;
+    Ok(visit.redirect("/account"))
+}
+
+/// `POST /account/passkeys/{id}/remove`: it signs in no more; the account page again.
+pub async fn remove(visit: Visit, Path(id): Path<String>, body: Bytes) -> Answer {
+    settle(removed(&visit, &id, &body).await)
+}
+
+async fn removed(visit: &Visit, id: &str, body: &Bytes) -> PageResult {
+    let _: OptionsForm = visit.form(body)?;
+    let Some(auth) = visit.signed_in().await? else {
+        return Ok(visit.redirect("/signin?next=%2Faccount"));
+    };
+    passkeys::remove(&visit.state, &auth.user, id, &visit.meta)
+        .await
+        .map_err(|e| visit.failed(e))?;
     Ok(visit.redirect("/account"))
 }

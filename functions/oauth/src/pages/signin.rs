@@ -54,8 +54,8 @@ struct AccountPage<'a> {
     csrf: &'a str,
     username: &'a str,
     email: &'a str,
-    /// The names of the account's passkeys.
-    passkeys: Vec<String>,
+    /// The account's passkeys: id and name.
+    passkeys: Vec<(String, String)>,
 }
 
 /// The seconds a session cookie lives: as long as its login session.
@@ -269,7 +269,7 @@ async fn account_page(visit: &Visit) -> PageResult {
             csrf: &visit.csrf,
             username: &auth.user.username,
             email: &auth.user.email,
-            passkeys: passkeys.into_iter().map(|p| p.name).collect(),
+            passkeys: passkeys.into_iter().map(|p| (p.id, p.name)).collect(),
         },
     ))
 }

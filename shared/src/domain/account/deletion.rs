@@ -4,7 +4,7 @@
 //! Deletion takes the user item and its email, username, referral-code and provider-identity
 //! markers away in one atomic write, with the push devices and their tokens' markers: from then
 //! on no token works, the address, name and provider accounts are free and no notification is
-//! sent. What else lived in the user's partition — sessions, trusted devices, passkeys (with their credential markers), grants and token
+//! sent. An address held for the undo of an email change is released just after. What else lived in the user's partition — sessions, trusted devices, passkeys (with their credential markers), grants and token
 //! families, app sessions, recovery codes, settings, activity, ad markers — is deleted after it; ledger entries stay, without their free-text descriptions, so
 //! that balances elsewhere (a transfer's other side, an app's balance) still add up.
 
@@ -122,11 +122,39 @@ async fn tidy_up(state: &AppState, user_id: &str) {
                 tracing::warn!(error = %e, "tidying up a deleted account");
             }
         }
+        // Addresses held for the undo of an email change are free with the account. Each on
+        // its own: one no longer the account's (moved back to, so deleted with the account)
+        // fails its condition and changes nothing else.
+        for release in page
+            .items
+            .iter()
+            .filter_map(|item| held_address_release(item, user_id))
+        {
+            match state.table.write(vec![release]).await {
+                Err(e) if !e.is_condition_failed() => {
+                    tracing::warn!(error = %e, "releasing an address held for an undo");
+                }
+                _ => {}
+            }
+        }
         match page.cursor {
             Some(c) => cursor = Some(c),
             None => return,
         }
     }
+}
+
+/// The delete of the address an undo link (`EMAILUNDO#` item) holds, while it is the user's.
+fn held_address_release(item: &Item, user_id: &str) -> Option<WriteOp> {
+    let sk = item.get(SK)?.as_str()?;
+    if !sk.starts_with(keys::EMAIL_UNDO_PREFIX) {
+        return None;
+    }
+    let held = item.get("restores")?.as_str()?;
+    Some(WriteOp::Delete {
+        key: keys::email_marker(held),
+        cond: Cond::eq("user_id", user_id),
+    })
 }
 
 /// What becomes of one item of a deleted user's partition (and, for a login session, of its

@@ -31,6 +31,7 @@ use super::users::{self, User};
 use crate::clock::rfc3339;
 use crate::crypto::{hash_secret, random_token};
 use crate::domain::activity::{self, ActivityKind};
+use crate::domain::input;
 use crate::domain::RequestMeta;
 use crate::error::{ApiError, ApiResult};
 use crate::keys;
@@ -346,35 +347,43 @@ pub async fn finish_registration(
     }
 }
 
-/// Renames one of the user's passkeys; `false` when they have no such passkey.
-pub async fn rename(
-    state: &AppState,
-    user: &User,
-    passkey_id: &str,
-    name: String,
-) -> ApiResult<bool> {
-    let key = keys::passkey(&user.id, passkey_id);
+fn not_found() -> ApiError {
+    ApiError::not_found("passkey_not_found", "No such passkey")
+}
+
+/// The id of one of the user's passkeys as sent: anything but an id is no passkey of theirs.
+fn passkey_id(raw: &str) -> ApiResult<String> {
+    input::id("id", raw).map_err(|_| not_found())
+}
+
+/// Renames one of the user's passkeys (404 `passkey_not_found` when they have no such one).
+pub async fn rename(state: &AppState, user: &User, raw_id: &str, raw_name: &str) -> ApiResult<()> {
+    let passkey_id = passkey_id(raw_id)?;
+    let name = name(raw_name)?;
+    let key = keys::passkey(&user.id, &passkey_id);
     let update = Update::new(key.clone())
         .set("name", name)
         .when(Cond::Exists);
     match state.table.write(vec![update.into_op()]).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.failed_key() == Some(&key) => Ok(false),
+        Ok(()) => Ok(()),
+        Err(e) if e.failed_key() == Some(&key) => Err(not_found()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Removes one of the user's passkeys with its marker, at once: it signs in no more. `false`
-/// when they have no such passkey.
+/// Removes one of the user's passkeys with its marker, at once: it signs in no more (404
+/// `passkey_not_found` when they have no such one).
 pub async fn remove(
     state: &AppState,
     user: &User,
-    passkey_id: &str,
+    raw_id: &str,
     meta: &RequestMeta,
-) -> ApiResult<bool> {
+) -> ApiResult<()> {
+    let passkey_id = passkey_id(raw_id)?;
+    let passkey_id = passkey_id.as_str();
     let key = keys::passkey(&user.id, passkey_id);
     let Some(item) = state.table.get(&key).await? else {
-        return Ok(false);
+        return Err(not_found());
     };
     let record: PasskeyRecord = store::from_item(item)?;
     let ops = vec![
@@ -389,8 +398,8 @@ pub async fn remove(
         )?,
     ];
     match state.table.write(ops).await {
-        Ok(()) => Ok(true),
-        Err(e) if e.failed_key() == Some(&key) => Ok(false),
+        Ok(()) => Ok(()),
+        Err(e) if e.failed_key() == Some(&key) => Err(not_found()),
         Err(e) => Err(e.into()),
     }
 }

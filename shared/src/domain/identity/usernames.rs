@@ -72,6 +72,8 @@ const RESERVED: &[&str] = &[
     "provider",
     "refresh",
     "register",
+    "remove",
+    "rename",
     "replay",
     "resume",
     "revoke",

@@ -64,6 +64,9 @@ pub struct Endpoint {
     pub previous_secret_until: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+    /// One more at every change: a change or deletion holds only over the version it read.
+    #[serde(default)]
+    pub version: i64,
 }
 
 impl Endpoint {
@@ -280,6 +283,7 @@ pub async fn create(state: &AppState, owner: &Owner, new: NewEndpoint) -> ApiRes
         previous_secret_until: None,
         created_at: now.clone(),
         updated_at: now.clone(),
+        version: 1,
     };
     let mut item = store::to_item(&keys::webhook_endpoint(&endpoint.id), &endpoint)?;
     keys::webhook_owner_index(&endpoint.owner, &now, &endpoint.id).put_on(&mut item);
@@ -358,8 +362,10 @@ pub async fn update(
     }
     endpoint.updated_at = rfc3339(state.now());
     // What it wants is counted from what was read: a change racing another is refused.
+    endpoint.version += 1;
     update = update
         .set("updated_at", endpoint.updated_at.clone())
+        .add("version", 1)
         .when(unchanged_since(&before));
     let mut ops = vec![update.into_op()];
     ops.extend(listeners::recount(Some(&before), Some(&endpoint)));
@@ -384,8 +390,12 @@ pub async fn delete(state: &AppState, owner: &Owner, id: &str) -> ApiResult<()> 
 
 /// The endpoint as it was read: still there, still its owner's, not changed since.
 fn unchanged_since(endpoint: &Endpoint) -> Cond {
-    Cond::eq("owner", endpoint.owner.clone())
-        .and(Cond::eq("updated_at", endpoint.updated_at.clone()))
+    let version = if endpoint.version == 0 {
+        Cond::attr_not_exists("version")
+    } else {
+        Cond::eq("version", endpoint.version)
+    };
+    Cond::eq("owner", endpoint.owner.clone()).and(version)
 }
 
 fn changed_meanwhile(e: StoreError) -> ApiError {
@@ -408,11 +418,13 @@ pub async fn rotate_secret(state: &AppState, owner: &Owner, id: &str) -> ApiResu
     endpoint.previous_secret = Some(old.clone());
     endpoint.previous_secret_until = Some(until);
     endpoint.updated_at = rfc3339(now);
+    endpoint.version += 1;
     let update = Update::new(keys::webhook_endpoint(id))
         .set("secret", endpoint.secret.clone())
         .set("previous_secret", old.clone())
         .set("previous_secret_until", until)
         .set("updated_at", endpoint.updated_at.clone())
+        .add("version", 1)
         // A rotation racing another keeps the secret it read from being lost unseen.
         .when(Cond::eq("secret", old));
     state

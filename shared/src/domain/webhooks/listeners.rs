@@ -126,6 +126,7 @@ mod tests {
             previous_secret_until: None,
             created_at: String::new(),
             updated_at: String::new(),
+            version: 1,
         };
         let subs = endpoint(&["subscription.*", "user.created"], true);
         let Some(WriteOp::Update(added)) = recount(None, Some(&subs)) else {
