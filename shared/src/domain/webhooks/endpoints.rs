@@ -288,7 +288,7 @@ pub async fn create(state: &AppState, owner: &Owner, new: NewEndpoint) -> ApiRes
     let mut item = store::to_item(&keys::webhook_endpoint(&endpoint.id), &endpoint)?;
     keys::webhook_owner_index(&endpoint.owner, &now, &endpoint.id).put_on(&mut item);
     let mut ops = vec![WriteOp::put_new(item)];
-    ops.extend(listeners::recount(None, Some(&endpoint)));
+    ops.extend(recount(None, Some(&endpoint)));
     state.table.write(ops).await?;
     state.webhook_listeners.forget();
     Ok(endpoint)
@@ -368,7 +368,7 @@ pub async fn update(
         .add("version", 1)
         .when(unchanged_since(&before));
     let mut ops = vec![update.into_op()];
-    ops.extend(listeners::recount(Some(&before), Some(&endpoint)));
+    ops.extend(recount(Some(&before), Some(&endpoint)));
     state.table.write(ops).await.map_err(changed_meanwhile)?;
     state.webhook_listeners.forget();
     Ok(endpoint)
@@ -382,10 +382,17 @@ pub async fn delete(state: &AppState, owner: &Owner, id: &str) -> ApiResult<()> 
         key: keys::webhook_endpoint(id),
         cond: unchanged_since(&endpoint),
     }];
-    ops.extend(listeners::recount(Some(&endpoint), None));
+    ops.extend(recount(Some(&endpoint), None));
     state.table.write(ops).await.map_err(changed_meanwhile)?;
     state.webhook_listeners.forget();
     Ok(())
+}
+
+/// The listeners' summary's change for an endpoint going from `before` to `after` (`None`: not
+/// there): only enabled endpoints count.
+fn recount(before: Option<&Endpoint>, after: Option<&Endpoint>) -> Option<WriteOp> {
+    let wants = |e: Option<&Endpoint>, t| i64::from(e.is_some_and(|e| e.wants(t)));
+    listeners::recount(|t| wants(after, t) - wants(before, t))
 }
 
 /// The endpoint as it was read: still there, still its owner's, not changed since.
@@ -511,4 +518,40 @@ pub async fn replay(
         Err(e) => return Err(e.into()),
     };
     Ok(store::from_item(item)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_an_enabled_endpoint_wants_is_counted() {
+        let endpoint = |types: &[&str], enabled: bool| Endpoint {
+            id: "e".into(),
+            owner: "admin".into(),
+            url: "https://example.com".into(),
+            description: None,
+            event_types: types.iter().map(|t| t.to_string()).collect(),
+            enabled,
+            secret: "whsec_x".into(),
+            previous_secret: None,
+            previous_secret_until: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+        };
+        let subs = endpoint(&["subscription.*", "user.created"], true);
+        let Some(WriteOp::Update(added)) = recount(None, Some(&subs)) else {
+            panic!("a new endpoint is counted");
+        };
+        assert_eq!(added.add.len(), 7);
+        assert!(added.add.iter().all(|(_, d)| *d == 1));
+        let disabled = endpoint(&["subscription.*", "user.created"], false);
+        let Some(WriteOp::Update(removed)) = recount(Some(&subs), Some(&disabled)) else {
+            panic!("a disabled endpoint is not counted");
+        };
+        assert!(removed.add.iter().all(|(_, d)| *d == -1));
+        assert!(recount(Some(&disabled), None).is_none());
+        assert!(recount(Some(&subs), Some(&subs)).is_none());
+    }
 }
