@@ -483,7 +483,7 @@ async fn points_history(
     let (limit, cursor) = page.read()?;
     let history = ledger::history(&state, &auth.user.id, limit, cursor).await?;
     Ok(Json(HistoryView {
-        items: history.entries.iter().map(EntryView::new).collect(),
+        items: history.items.iter().map(EntryView::new).collect(),
         next_cursor: history.next_cursor,
     }))
 }

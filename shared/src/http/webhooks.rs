@@ -78,7 +78,7 @@ impl OwnedEndpoints<'_> {
         let table = self.state.table.as_ref();
         let page = endpoints::deliveries(table, &self.owner, endpoint_id, limit, cursor).await?;
         Ok(Json(Page {
-            items: page.deliveries.into_iter().map(DeliveryView::new).collect(),
+            items: page.items.into_iter().map(DeliveryView::new).collect(),
             next_cursor: page.next_cursor,
         }))
     }

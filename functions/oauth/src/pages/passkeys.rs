@@ -15,7 +15,7 @@ use serde_json::Value;
 use buddo_shared::domain::identity::passkeys::{self, Options};
 use buddo_shared::ApiError;
 
-use super::signin::{session_age, signin_again};
+use super::signin::{account_owner, session_age, signin_again};
 use super::{has_csrf, safe_next, settle, Answer, PageResult, Visit, SESSION_COOKIE};
 
 /// `GET /assets/passkey.js`.
@@ -133,9 +133,7 @@ pub async fn submit_registration(visit: Visit, body: Bytes) -> Answer {
 
 async fn register(visit: &Visit, body: &Bytes) -> PageResult {
     let form: AnswerForm = visit.form(body)?;
-    let Some(auth) = visit.signed_in().await? else {
-        return Ok(visit.redirect("/signin?next=%2Faccount"));
-    };
+    let auth = account_owner(visit).await?;
     let answer = parsed(&form.credential).map_err(|e| visit.failed(e))?;
     passkeys::finish_registration(
         &visit.state,
@@ -157,9 +155,7 @@ pub async fn rename(visit: Visit, Path(id): Path<String>, body: Bytes) -> Answer
 
 async fn renamed(visit: &Visit, id: &str, body: &Bytes) -> PageResult {
     let form: RenameForm = visit.form(body)?;
-    let Some(auth) = visit.signed_in().await? else {
-        return Ok(visit.redirect("/signin?next=%2Faccount"));
-    };
+    let auth = account_owner(visit).await?;
     passkeys::rename(&visit.state, &auth.user, id, &form.name)
         .await
         .map_err(|e| visit.failed(e))?;
@@ -173,9 +169,7 @@ pub async fn remove(visit: Visit, Path(id): Path<String>, body: Bytes) -> Answer
 
 async fn removed(visit: &Visit, id: &str, body: &Bytes) -> PageResult {
     let _: OptionsForm = visit.form(body)?;
-    let Some(auth) = visit.signed_in().await? else {
-        return Ok(visit.redirect("/signin?next=%2Faccount"));
-    };
+    let auth = account_owner(visit).await?;
     passkeys::remove(&visit.state, &auth.user, id, &visit.meta)
         .await
         .map_err(|e| visit.failed(e))?;

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use buddo_shared::domain::identity::accounts::{self, BrowserSignIn};
-use buddo_shared::domain::identity::{passkeys, sessions};
+use buddo_shared::domain::identity::passkeys;
+use buddo_shared::domain::identity::sessions::{self, Authenticated};
 use buddo_shared::domain::input::{Email, OtpCode};
 use buddo_shared::ApiError;
 
@@ -256,10 +257,17 @@ pub async fn account(visit: Visit) -> Answer {
     settle(account_page(&visit).await)
 }
 
+/// Who the account page (and each of its forms) is for; a browser not signed in is sent to
+/// sign in first, and back to the page after.
+pub(super) async fn account_owner(visit: &Visit) -> Result<Authenticated, Answer> {
+    visit
+        .signed_in()
+        .await?
+        .ok_or_else(|| visit.redirect("/signin?next=%2Faccount"))
+}
+
 async fn account_page(visit: &Visit) -> PageResult {
-    let Some(auth) = visit.signed_in().await? else {
-        return Ok(visit.redirect("/signin?next=%2Faccount"));
-    };
+    let auth = account_owner(visit).await?;
     let passkeys = passkeys::list(&visit.state, &auth.user.id)
         .await
         .map_err(|e| visit.failed(e))?;

@@ -224,28 +224,19 @@ pub fn earn(
     .ops(now, listening)
 }
 
-pub struct History {
-    pub entries: Vec<LedgerEntry>,
-    pub next_cursor: Option<String>,
-}
-
 /// A user's entries, newest first, a page at a time.
 pub async fn history(
     state: &AppState,
     user_id: &str,
     limit: usize,
     cursor: Option<String>,
-) -> ApiResult<History> {
+) -> ApiResult<input::Listing<LedgerEntry>> {
     let query = Query::partition(keys::user_pk(user_id))
         .sk(SortKey::BeginsWith(keys::LEDGER_PREFIX.into()))
         .reverse()
         .limit(limit)
         .cursor(cursor);
-    let page = input::page(state.table.as_ref(), &query).await?;
-    Ok(History {
-        entries: page.items,
-        next_cursor: page.next_cursor,
-    })
+    input::page(state.table.as_ref(), &query).await
 }
 
 /// An admin grants (`amount > 0`) or deducts (`amount < 0`) points with a reason; a deduction

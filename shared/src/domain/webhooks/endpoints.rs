@@ -451,11 +451,6 @@ pub async fn rotate_secret(state: &AppState, owner: &Owner, id: &str) -> ApiResu
     Ok(endpoint)
 }
 
-pub struct DeliveryPage {
-    pub deliveries: Vec<Delivery>,
-    pub next_cursor: Option<String>,
-}
-
 /// The endpoint's deliveries, newest first.
 pub async fn deliveries(
     table: &dyn Table,
@@ -463,18 +458,14 @@ pub async fn deliveries(
     id: &str,
     limit: usize,
     cursor: Option<String>,
-) -> ApiResult<DeliveryPage> {
+) -> ApiResult<input::Listing<Delivery>> {
     get(table, owner, id).await?;
     let query = Query::partition(keys::webhook_endpoint_pk(id))
         .sk(SortKey::BeginsWith(keys::WEBHOOK_DELIVERY_PREFIX.into()))
         .reverse()
         .limit(limit)
         .cursor(cursor);
-    let page = input::page(table, &query).await?;
-    Ok(DeliveryPage {
-        deliveries: page.items,
-        next_cursor: page.next_cursor,
-    })
+    input::page(table, &query).await
 }
 
 /// Sends a delivery again (delivered or given up): it is pending at once, with a fresh three
