@@ -110,7 +110,7 @@ pub(crate) async fn admin_delete_webhook(
     responses(
         (status = 200, description = "The endpoint and its new secret", body = CreatedEndpoint),
         (status = 404, description = "`endpoint_not_found`", body = ErrorBody),
-        (status = 409, description = "`endpoint_changed`: rotated meanwhile", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn admin_rotate_webhook_secret(
     State(state): State<AppState>,

@@ -130,7 +130,7 @@ pub(crate) async fn delete_webhook(
     responses(
         (status = 200, description = "The endpoint and its new secret", body = CreatedEndpoint),
         (status = 404, description = "`app_not_found`, `endpoint_not_found`", body = ErrorBody),
-        (status = 409, description = "`endpoint_changed`: rotated meanwhile", body = ErrorBody),
+        (status = 409, description = "`endpoint_changed`: changed or deleted meanwhile", body = ErrorBody),
     ))]
 pub(crate) async fn rotate_webhook_secret(
     State(state): State<AppState>,

@@ -152,4 +152,27 @@ backend_tests! {
         assert_eq!(shown.assert_status(200)["previous_secret_expires_at"], serde_json::Value::Null);
         assert_eq!(deliveries(&app, base, &admin, &id).await.len(), 2);
     }
+
+    async fn racing_rotations_lose_no_secret_unseen(backend) {
+        let app = spawn(backend).await;
+        let admin = app.admin_token().await;
+        let receiver = Receiver::start().await;
+        let base = "/api/admin/webhooks";
+        let (id, _) = register(&app, base, &admin, &receiver.url(), &["user.created"]).await;
+        let path = format!("{base}/{id}/rotate-secret");
+        let answers = futures::future::join_all((0..6).map(|_| app.post_auth(&path, &admin, None))).await;
+        let won: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+        assert!(!won.is_empty());
+        for answer in answers.iter().filter(|a| a.status != 200) {
+            assert_eq!(answer.status, 409, "{:?}", answer.body);
+            assert_eq!(answer.body["error"], "endpoint_changed");
+        }
+        // The secret that signs now is one a winner was shown.
+        let shown: Vec<&str> = won.iter().map(|a| a.body["secret"].as_str().unwrap()).collect();
+        app.new_user().await;
+        deliver(&app).await;
+        let received = receiver.of_type("user.created");
+        assert!(!received.is_empty());
+        assert!(received.iter().all(|r| shown.iter().any(|s| signed_by(r, s))), "signed by a shown secret");
+    }
 }

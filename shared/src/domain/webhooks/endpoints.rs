@@ -419,6 +419,8 @@ fn changed_meanwhile(e: StoreError) -> ApiError {
 /// A new secret for the endpoint; the one it replaces keeps signing beside it for a day.
 pub async fn rotate_secret(state: &AppState, owner: &Owner, id: &str) -> ApiResult<Endpoint> {
     let mut endpoint = get(state.table.as_ref(), owner, id).await?;
+    // A rotation racing another (or any change) is refused, so no secret is lost unseen.
+    let unchanged = unchanged_since(&endpoint);
     let now = state.now();
     let until = now.unix_timestamp() + ROTATION_OVERLAP_SECONDS;
     let old = std::mem::replace(&mut endpoint.secret, new_secret());
@@ -428,26 +430,16 @@ pub async fn rotate_secret(state: &AppState, owner: &Owner, id: &str) -> ApiResu
     endpoint.version += 1;
     let update = Update::new(keys::webhook_endpoint(id))
         .set("secret", endpoint.secret.clone())
-        .set("previous_secret", old.clone())
+        .set("previous_secret", old)
         .set("previous_secret_until", until)
         .set("updated_at", endpoint.updated_at.clone())
         .add("version", 1)
-        // A rotation racing another keeps the secret it read from being lost unseen.
-        .when(Cond::eq("secret", old));
+        .when(unchanged);
     state
         .table
         .write(vec![update.into_op()])
         .await
-        .map_err(|e| {
-            if e.is_condition_failed() {
-                ApiError::conflict(
-                    "endpoint_changed",
-                    "The secret changed meanwhile; try again",
-                )
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(changed_meanwhile)?;
     Ok(endpoint)
 }
 
